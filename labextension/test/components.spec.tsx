@@ -1,0 +1,184 @@
+/**
+ * @jest-environment jsdom
+ */
+import * as React from 'react';
+import { act } from 'react';
+import { createRoot, Root } from 'react-dom/client';
+
+import {
+  allowedActions,
+  formatCount,
+  formatLag,
+  formatValue,
+  StreamlabView
+} from '../src/components';
+import { StreamlabModel } from '../src/model';
+import { EVIL_KEY, hello, MockTransport, push, snapshot } from './helpers';
+
+(globalThis as any).IS_REACT_ACT_ENVIRONMENT = true;
+
+let container: HTMLDivElement;
+let root: Root;
+
+beforeEach(() => {
+  container = document.createElement('div');
+  document.body.appendChild(container);
+  root = createRoot(container);
+});
+
+afterEach(() => {
+  act(() => root.unmount());
+  container.remove();
+});
+
+function render(model: StreamlabModel): void {
+  act(() => root.render(<StreamlabView model={model} />));
+}
+
+async function connectedModel(snapshots = [snapshot()]) {
+  const transport = new MockTransport({ hello: () => hello() });
+  const model = new StreamlabModel({ retryIntervalMs: 0 });
+  await model.setKernel(() => transport, 'demo.ipynb');
+  transport.emitPush(push(1, snapshots));
+  return { model, transport };
+}
+
+function button(text: string): HTMLButtonElement {
+  const found = [...container.querySelectorAll('button')].find(
+    b => b.textContent === text
+  );
+  if (!found) {
+    throw new Error(`no button ${text}`);
+  }
+  return found as HTMLButtonElement;
+}
+
+describe('StreamlabView', () => {
+  it('tells how to enable the panel when streamlab is not loaded', async () => {
+    const model = new StreamlabModel({ retryIntervalMs: 0 });
+    await model.setKernel(() => new MockTransport({}, false));
+    render(model);
+    const status = container.querySelector('[role="status"]')!;
+    expect(status.textContent).toContain('No pipelines');
+    expect(status.textContent).toContain('%load_ext streamlab');
+  });
+
+  it('shows each pipeline’s name, state and live counters', async () => {
+    const { model } = await connectedModel();
+    render(model);
+    const section = container.querySelector('section[aria-label="pipeline demo"]')!;
+    expect(section).not.toBeNull();
+    const metrics = Object.fromEntries(
+      [...section.querySelectorAll('.jp-Streamlab-metrics tr')].map(tr => [
+        tr.querySelector('th')!.textContent,
+        tr.querySelector('td')!.textContent
+      ])
+    );
+    expect(metrics).toEqual({
+      state: 'running',
+      'events in': '1,200',
+      'events/s': '987.5/s',
+      watermark: '2023-11-14T22:13:20.000Z',
+      lag: '512 ms',
+      late: '3',
+      errors: '1'
+    });
+  });
+
+  it('renders HTML-looking names, keys and values as text', async () => {
+    const { model } = await connectedModel([snapshot({ name: EVIL_KEY })]);
+    model.toggleExpanded(EVIL_KEY);
+    render(model);
+    expect(container.querySelector('img')).toBeNull();
+    expect(container.textContent).toContain(EVIL_KEY);
+    expect(container.textContent).toContain(`${EVIL_KEY}s1`); // open window key
+    expect(container.textContent).toContain(`${EVIL_KEY}s2`); // late ledger row
+    expect(container.innerHTML).toContain('&lt;img src=x onerror=alert(1)&gt;');
+  });
+
+  it('expands a pipeline to its operators, open windows and late ledger', async () => {
+    const { model } = await connectedModel();
+    render(model);
+    expect(container.querySelector('.jp-Streamlab-details')).toBeNull();
+    const toggle = container.querySelector('button[aria-expanded]') as HTMLButtonElement;
+    expect(toggle.getAttribute('aria-expanded')).toBe('false');
+    act(() => toggle.click());
+    render(model);
+    expect(toggle.getAttribute('aria-expanded')).toBe('true');
+    const details = container.querySelector('.jp-Streamlab-details')!;
+    expect(details.querySelectorAll('.jp-Streamlab-operator')).toHaveLength(2);
+    expect(details.textContent).toContain('Tumble(1s) by sensor');
+    expect(details.textContent).toContain('from op-1');
+    const captions = [...details.querySelectorAll('caption')].map(c => c.textContent);
+    expect(captions).toEqual(['Open windows (1)', 'Late ledger (1)', 'Errors (1)']);
+    const headers = [...details.querySelectorAll('table')[0].querySelectorAll('th')].map(
+      th => th.textContent
+    );
+    expect(headers).toEqual(['key', 'window', 'rows', 'avg']);
+    expect(details.textContent).toContain('21.5');
+    expect(details.textContent).toContain('window already fired');
+  });
+
+  it('enables only the commands that fit the state, and sends them', async () => {
+    const { model, transport } = await connectedModel();
+    render(model);
+    expect(button('Pause').disabled).toBe(false);
+    expect(button('Stop').disabled).toBe(false);
+    expect(button('Resume').disabled).toBe(true);
+    expect(button('Start').disabled).toBe(true);
+    await act(async () => button('Pause').click());
+    expect(transport.requests).toContainEqual({
+      kind: 'command',
+      pipeline: 'demo',
+      action: 'pause'
+    });
+  });
+
+  it('shows a kernel error from a command as an alert', async () => {
+    const transport = new MockTransport({
+      hello: () => hello(),
+      command: () => ({
+        kind: 'error',
+        code: 'command_failed',
+        message: `stop failed: ${EVIL_KEY}`
+      })
+    });
+    const model = new StreamlabModel({ retryIntervalMs: 0 });
+    await model.setKernel(() => transport);
+    transport.emitPush(push(1));
+    render(model);
+    await act(async () => button('Stop').click());
+    render(model);
+    const alert = container.querySelector('[role="alert"]')!;
+    expect(alert.textContent).toContain(`stop failed: ${EVIL_KEY}`);
+    expect(container.querySelector('img')).toBeNull();
+  });
+
+  it('says when a connected kernel has no pipelines', async () => {
+    const { model } = await connectedModel([]);
+    render(model);
+    expect(container.querySelector('[role="status"]')!.textContent).toContain(
+      'No pipelines in this kernel yet'
+    );
+  });
+});
+
+describe('formatting', () => {
+  it('formats counts, lags and values', () => {
+    expect(formatCount(1234567)).toBe('1,234,567');
+    expect(formatCount(undefined)).toBe('–');
+    expect(formatLag(250)).toBe('250 ms');
+    expect(formatLag(2500)).toBe('2.50 s');
+    expect(formatValue({ a: [1, 2] })).toBe('{"a":[1,2]}');
+    expect(formatValue(null)).toBe('–');
+    expect(formatValue('x'.repeat(300))).toHaveLength(300);
+    expect(formatValue({ long: 'x'.repeat(300) })).toHaveLength(200);
+  });
+
+  it('allows the commands that make sense per state', () => {
+    expect([...allowedActions('running')].sort()).toEqual(['pause', 'stop']);
+    expect([...allowedActions('paused')].sort()).toEqual(['resume', 'step', 'stop']);
+    expect([...allowedActions('stopped')]).toEqual(['start']);
+    expect(allowedActions('weird').size).toBe(5);
+  });
+});

@@ -1,0 +1,134 @@
+"""Source nodes: they own their input position and hand out micro-batches when the runtime asks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+
+from ..stream import Node
+from ..timecol import TimeMeta, event_ms
+
+#: With ``speed`` set, batches are cut so that each covers at most this much wall time.
+PACE_SLICE_S = 0.05
+
+
+def check_batch_size(batch_size) -> int:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+        raise ValueError(f"batch_size must be a positive integer such as 10_000, got {batch_size!r}")
+    return int(batch_size)
+
+
+def check_speed(speed):
+    if speed is None:
+        return None
+    if isinstance(speed, bool) or not isinstance(speed, (int, float)) or not speed > 0:
+        raise ValueError(f"speed must be None (as fast as possible) or a positive number such as 1 or 10, got {speed!r}")
+    return float(speed)
+
+
+class Source(Node):
+    """Base of pull sources. Subclasses implement ``_batches()`` (a generator from the start)."""
+
+    kind = "source"
+    finite = True
+
+    def __init__(self, *, time: str, unit: str | None, columns, batch_size: int, speed, name: str):
+        super().__init__(None, time_meta=TimeMeta(time, unit), columns=columns, stream_name=name)
+        self.batch_size = check_batch_size(batch_size)
+        self.speed = check_speed(speed)
+        self._reset_position()
+
+    def _reset_position(self) -> None:
+        self._it: Iterator[pd.DataFrame] | None = None
+        self._pending: pd.DataFrame | None = None
+        self._pending_ms = None
+        self.position = 0  # rows handed out so far
+        self.exhausted = False
+        self._anchor: tuple[float, int] | None = None
+
+    def reset_state(self) -> None:
+        super().reset_state()
+        self._reset_position()
+
+    def _batches(self) -> Iterator[pd.DataFrame]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def next_batch(self) -> tuple[pd.DataFrame, int | None] | None:
+        """The next micro-batch and its pacing time (ms), or None at the end of a finite input."""
+        if self._pending is None or not len(self._pending):
+            if self._it is None:
+                self._it = self._batches()
+            try:
+                batch = next(self._it)
+            except StopIteration:
+                self.exhausted = True
+                return None
+            if self.speed is None:
+                self.position += len(batch)
+                return batch, None
+            self._pending = batch
+            ms, ok = event_ms(batch[self.time_meta.column], self.time_meta.unit)
+            self._pending_ms = np.maximum.accumulate(np.where(ok, ms, np.iinfo("int64").min))
+        batch, ms = self._pending, self._pending_ms
+        width = int(self.speed * PACE_SLICE_S * 1000) or 1
+        cut = int(np.searchsorted(ms, ms[0] + width, side="left")) if len(ms) else 0
+        cut = max(cut, 1)
+        chunk, t = batch.iloc[:cut], int(ms[0])
+        self._pending, self._pending_ms = batch.iloc[cut:], ms[cut:]
+        self.position += len(chunk)
+        return chunk, t
+
+    def delay_for(self, t: int | None) -> float:
+        """Seconds to wait before emitting a chunk whose event time is ``t`` (speed pacing)."""
+        if self.speed is None or t is None or t < -(2**62):
+            return 0.0
+        now = time.monotonic()
+        if self._anchor is None:
+            self._anchor = (now, t)
+            return 0.0
+        wall0, t0 = self._anchor
+        return max(0.0, wall0 + (t - t0) / 1000.0 / self.speed - now)
+
+    def unanchor(self) -> None:
+        """Forget the pacing anchor (after a pause, so the stream does not burst)."""
+        self._anchor = None
+
+    def emit_batch(self, batch: pd.DataFrame) -> None:
+        """Send one batch downstream (counted)."""
+        n = len(batch)
+        self.counters.rows_in += n
+        self.counters.rows_out += n
+        self._emit(batch)
+
+    def snapshot_node(self, limit=50) -> dict:
+        snap = super().snapshot_node(limit)
+        snap["state"] = {"position": self.position, "exhausted": self.exhausted, "speed": self.speed,
+                         "finite": self.finite, "batch_size": self.batch_size}
+        return snap
+
+    def export(self) -> dict:
+        return {"position": self.position}
+
+    def load(self, state: dict) -> None:
+        """Resume from a position: skip the rows already handed out."""
+        self._reset_position()
+        skip = int(state["position"])
+        it = self._batches()
+        while skip > 0:
+            batch = next(it)
+            if len(batch) > skip:
+                rest = batch.iloc[skip:]
+                self._it = _chain(rest, it)
+                break
+            skip -= len(batch)
+        else:
+            self._it = it
+        self.position = int(state["position"])
+
+
+def _chain(first, rest):
+    yield first
+    yield from rest

@@ -1,0 +1,34 @@
+"""Flink SQL over streamlab streams: parse, plan, and compile to the Python API's graph.
+
+>>> plan = plan_query(
+...     "SELECT window_start, window_end, COUNT(*) AS n "
+...     "FROM TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), INTERVAL '1' SECOND)) "
+...     "GROUP BY window_start, window_end",
+...     {"src": TableInfo(("ts", "v"), "ts")})
+>>> plan.window, plan.aggregates
+(Window(kind='tumble', size_ms=1000, slide_ms=None, step_ms=None, gap_ms=None, offset_ms=0, partition_by=()), (Aggregate(name='n', func='size', column='*'),))
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streamlab.sql.analyze import TableInfo, catalog_of, plan_query
+from streamlab.sql.errors import SQLError
+from streamlab.sql.parse import parse
+from streamlab.sql.plan import Aggregate, Output, QueryPlan, Window
+
+__all__ = ["Aggregate", "Output", "QueryPlan", "SQLError", "TableInfo", "Window", "parse",
+           "plan_query", "query"]
+
+
+def query(sql: str, **streams: Any) -> Any:
+    """Build a SQL window query over ``streams`` with the Python API; return the result stream.
+
+    ``sl.sql.query("SELECT ... FROM TABLE(TUMBLE(TABLE src, ...)) ...", src=src).collect()``
+    """
+    from streamlab.sql.compile import compile_plan
+
+    plan = plan_query(sql, catalog_of(streams))
+    return compile_plan(plan, streams[plan.source])
+

@@ -1,0 +1,77 @@
+"""SQL ``INTERVAL`` literals to integer milliseconds (Flink's TIMESTAMP(3) arithmetic)."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from sqlglot import exp
+
+from streamlab.sql.errors import SQLError
+from streamlab.sql.parse import node_position
+
+#: Milliseconds per day-time unit (plural spellings are accepted too).
+UNIT_MS = {"MILLISECOND": 1, "SECOND": 1_000, "MINUTE": 60_000, "HOUR": 3_600_000,
+           "DAY": 86_400_000}
+HINT = "write INTERVAL '10' SECOND (units: SECOND, MINUTE, HOUR, DAY; '0.050' SECOND is 50 ms)"
+
+
+def _unit_name(unit: exp.Expr | None) -> str | None:
+    if unit is None:
+        return None
+    if isinstance(unit, exp.Var | exp.Anonymous):
+        name = unit.name
+    elif isinstance(unit, exp.Func):  # SECOND(3): a precision, which Flink allows
+        name = unit.key
+    else:
+        return None
+    name = name.upper()
+    return name[:-1] if name.endswith("S") and name[:-1] in UNIT_MS else name
+
+
+def interval_ms(node: exp.Expr, sql: str, what: str = "interval",
+                allow_negative: bool = False) -> int:
+    """Milliseconds of an INTERVAL expression; SQLError (kind "invalid") if it is not one.
+
+    >>> import sqlglot
+    >>> interval_ms(sqlglot.parse_one("INTERVAL '0.050' SECOND"), "")
+    50
+    >>> interval_ms(sqlglot.parse_one("INTERVAL '10' MINUTES"), "")
+    600000
+    """
+
+    def fail(message: str, hint: str = HINT) -> SQLError:
+        line, column = node_position(sql, node)
+        return SQLError("invalid", message, hint, line, column)
+
+    if isinstance(node, exp.Neg):
+        if not allow_negative:
+            raise fail(f"{what} must be positive")
+        return -interval_ms(node.this, sql, what)
+    if isinstance(node, exp.Add) and isinstance(node.this, exp.Interval):
+        return (interval_ms(node.this, sql, what, allow_negative)
+                + interval_ms(node.expression, sql, what, allow_negative))
+    if not isinstance(node, exp.Interval):
+        raise fail(f"{what} must be an INTERVAL, got {node.sql()}")
+    unit = node.args.get("unit")
+    if isinstance(unit, exp.IntervalSpan):
+        raise fail(f"{what}: interval spans such as {node.sql()} are not supported",
+                   "write a single unit, e.g. INTERVAL '90' SECOND")
+    name = _unit_name(unit)
+    if name is None:
+        raise fail(f"{what} {node.sql()} has no unit")
+    if name not in UNIT_MS:
+        raise fail(f"{what}: unit {name} is not supported",
+                   "calendar units (MONTH, YEAR) have no fixed length; " + HINT)
+    try:
+        value = Decimal(str(node.this.name if isinstance(node.this, exp.Literal) else "x"))
+    except InvalidOperation:
+        raise fail(f"{what}: {node.this.sql()} is not a number") from None
+    ms = value * UNIT_MS[name]
+    if ms != ms.to_integral_value():
+        raise fail(f"{what} {node.sql()} is not a whole number of milliseconds",
+                   "windows are computed in milliseconds (Flink's TIMESTAMP(3))")
+    if ms < 0 and not allow_negative:
+        raise fail(f"{what} must be positive")
+    if ms == 0 and not allow_negative:
+        raise fail(f"{what} must be positive, got {node.sql()}")
+    return int(ms)

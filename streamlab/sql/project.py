@@ -1,0 +1,56 @@
+"""``Project``: reorder and rename a window result's columns to match a SQL select list."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from streamlab.sql.plan import Output
+from streamlab.stream import Node
+
+
+class Project(Node):
+    """Keep ``outputs`` (engine column -> output name) in the given order.
+
+    It forwards ``late`` and ``errors`` to the window operator above it, so ``res.late`` works
+    on a SQL result just as on the Python API's.
+    """
+
+    kind = "select"
+
+    def __init__(self, upstream: Any, outputs: Sequence[Output], **kwargs: Any):
+        super().__init__(upstream, columns=[o.name for o in outputs], **kwargs)
+        self.outputs = tuple(outputs)
+        self._sources = [o.source for o in self.outputs]
+        self._names = [o.name for o in self.outputs]
+
+    def label(self) -> str:
+        return f"select({', '.join(self._names)})"
+
+    def process(self, df: pd.DataFrame) -> pd.DataFrame:
+        out = df[self._sources].copy()
+        out.columns = self._names
+        out.attrs.update(df.attrs)
+        return out
+
+    @property
+    def window(self) -> Any:
+        """The window operator whose result this projects."""
+        return self.upstreams[0]
+
+    @property
+    def late(self) -> Any:
+        """The window operator's late rows."""
+        return self.window.late
+
+    @property
+    def errors(self) -> Any:
+        """The window operator's error rows."""
+        return self.window.errors
+
+    @property
+    def to_flink_sql(self) -> Any:
+        """The window operator's ``to_flink_sql`` (AttributeError if the engine has none)."""
+        return self.window.to_flink_sql

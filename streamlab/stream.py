@@ -1,0 +1,231 @@
+"""The streamlab node: a ``streamz.Stream`` that carries pandas micro-batches and can be inspected.
+
+Every operator (sources, watermark, where, assign, window) subclasses :class:`Node`. streamz's own
+operators (``map``, ``sink``, ``rate_limit``, ``buffer`` ...) keep working on it unchanged.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import pandas as pd
+import streamz
+
+from .timecol import TimeMeta
+
+#: Hidden per-row column carrying the watermark each row saw (W_i, int ms).
+WM_COL = "__watermark__"
+#: ``DataFrame.attrs`` key carrying the watermark after the batch (int ms).
+WM_ATTR = "streamlab.watermark"
+
+_ids = itertools.count(1)
+
+
+class Counters:
+    """Rows in/out/late/errors of one operator, plus a smoothed events-per-second rate."""
+
+    __slots__ = ("rows_in", "rows_out", "late", "errors", "_t", "_seen", "rate")
+
+    def __init__(self):
+        self.rows_in = self.rows_out = self.late = self.errors = 0
+        self._t = time.monotonic()
+        self._seen = 0
+        self.rate = 0.0
+
+    def events_per_s(self) -> float:
+        now = time.monotonic()
+        dt = now - self._t
+        if dt >= 0.25:
+            inst = (self.rows_in - self._seen) / dt
+            self.rate = inst if self.rate == 0 else 0.5 * self.rate + 0.5 * inst
+            self._t, self._seen = now, self.rows_in
+        return round(self.rate, 1)
+
+    def as_dict(self) -> dict:
+        return {"in": self.rows_in, "out": self.rows_out, "late": self.late, "errors": self.errors}
+
+
+def find_meta(stream) -> tuple[TimeMeta | None, list[str] | None]:
+    """The time metadata and known columns of the nearest streamlab node upstream of ``stream``."""
+    seen = set()
+    todo = [stream]
+    while todo:
+        s = todo.pop(0)
+        if id(s) in seen:
+            continue
+        seen.add(id(s))
+        if isinstance(s, Node) and s.time_meta is not None:
+            return s.time_meta, (s.columns if s is stream else None)
+        todo.extend(u for u in getattr(s, "upstreams", []) if u is not None)
+    return None, None
+
+
+class Node(streamz.Stream):
+    """Base class of streamlab operators: micro-batches in, micro-batches out, with counters.
+
+    Subclasses implement ``process(df)`` returning the batch to emit (or ``None``).
+    """
+
+    kind = "streamz"
+
+    def __init__(self, upstream=None, *, time_meta: TimeMeta | None = None,
+                 columns: list[str] | None = None, stream_name: str | None = None, **kwargs):
+        super().__init__(upstream, stream_name=stream_name, **kwargs)
+        if time_meta is None and upstream is not None:
+            time_meta, _ = find_meta(upstream)
+        self.time_meta = time_meta
+        self.columns = list(columns) if columns is not None else None
+        self.counters = Counters()
+        self.op_id = f"op-{next(_ids)}"
+        self._errors = None
+        self.parent = None
+
+    # --- identity -------------------------------------------------------------------------
+    @property
+    def time_column(self) -> str | None:
+        """Name of the event-time column."""
+        return self.time_meta.column if self.time_meta else None
+
+    def label(self) -> str:
+        return self.name or type(self).__name__.lower()
+
+    def __repr__(self) -> str:
+        return f"<streamlab.{type(self).__name__} {self.label()} [{self.op_id}]>"
+
+    def __str__(self) -> str:
+        return self.__repr__()
+
+    # --- data path ------------------------------------------------------------------------
+    def update(self, x, who=None, metadata=None):
+        if not isinstance(x, pd.DataFrame):
+            raise TypeError(f"{self!r} expects pandas DataFrame micro-batches, got {type(x).__name__}")
+        self.counters.rows_in += len(x)
+        out = self.process(x)
+        if out is None:
+            return None
+        self.counters.rows_out += len(out)
+        return self._emit(out, metadata=metadata)
+
+    def process(self, df: pd.DataFrame) -> pd.DataFrame | None:  # pragma: no cover - abstract
+        return df
+
+    @property
+    def errors(self):
+        """Stream of rows this operator (and those upstream, for windows) could not process, with ``reason``."""
+        if self._errors is None:
+            from .side import SideOutput
+
+            self._errors = SideOutput(self, "errors")
+        return self._errors
+
+    def _send_errors(self, rows: pd.DataFrame, reason) -> None:
+        from .side import error_frame
+
+        if len(rows):
+            self.counters.errors += len(rows)
+            self.errors.push(error_frame(rows, reason))
+
+    def flush(self) -> None:
+        """End of input: emit whatever is still held (windows fire everything)."""
+
+    def reset_state(self) -> None:
+        """Forget all state (used by ``Pipeline.reset``)."""
+        self.counters = Counters()
+
+    def snapshot_node(self, limit: int | None = 50) -> dict:
+        """JSON-able picture of this operator."""
+        return {
+            "id": self.op_id,
+            "kind": self.kind,
+            "label": self.label(),
+            "upstreams": [u.op_id for u in self.upstreams if isinstance(u, Node)],
+            "counters": self.counters.as_dict(),
+            "events_per_s": self.counters.events_per_s(),
+            "watermark": None,
+            "state": {},
+        }
+
+    # --- running (delegated to the pipeline) -----------------------------------------------
+    @property
+    def pipeline(self):
+        """The :class:`~streamlab.runtime.Pipeline` this node belongs to."""
+        from .runtime import pipeline_of
+
+        return pipeline_of(self)
+
+    def collect(self, n: int | None = None, timeout: float | None = None) -> pd.DataFrame:
+        """Run the pipeline and return everything this stream emitted, as one DataFrame.
+
+        A finite source runs to its end; an infinite one needs ``n=`` (rows) or ``timeout=`` (s).
+
+        >>> import streamlab as sl, pandas as pd
+        >>> df = pd.DataFrame({"ts": [0, 400, 1200], "v": [1.0, 2.0, 3.0]})
+        >>> sl.from_frame(df, time="ts", unit="ms").window(sl.Tumble(1000)).agg(s=("v", "sum")).collect()
+           window_start  window_end    s
+        0             0        1000  3.0
+        1          1000        2000  3.0
+        """
+        return self.pipeline.collect(self, n=n, timeout=timeout)
+
+    async def acollect(self, n: int | None = None, timeout: float | None = None) -> pd.DataFrame:
+        """``collect()`` for a running event loop (``await res.acollect(timeout=5)`` in Jupyter)."""
+        return await self.pipeline.acollect(self, n=n, timeout=timeout)
+
+    def start(self, name: str | None = None):
+        """Start the pipeline on the running asyncio loop (non-blocking). Returns the pipeline."""
+        pipe = self.pipeline
+        if name is not None:
+            pipe.rename(name)
+        pipe.start(target=self)
+        return pipe
+
+    def pause(self):
+        """Pause the pipeline (sources stop emitting; state is kept)."""
+        return self.pipeline.pause()
+
+    def resume(self):
+        """Resume a paused pipeline."""
+        return self.pipeline.resume()
+
+    def step(self):
+        """Emit one batch from each source, synchronously."""
+        return self.pipeline.step()
+
+    def stop(self):
+        """Stop the pipeline (no end-of-input firing; use ``flush()`` for that)."""
+        return self.pipeline.stop()
+
+    def snapshot(self, limit: int | None = 50) -> dict:
+        """JSON-able state of every operator of the pipeline (see ``Pipeline.snapshot``)."""
+        return self.pipeline.snapshot(limit=limit)
+
+    # --- notebook front ends (lazy imports keep the engine free of UI dependencies) ---------
+    @property
+    def plot(self):
+        """Live Bokeh plots: ``res.plot.line(x="window_end", y="avg", by="key")``."""
+        from .viz.plot import PlotAccessor
+
+        return PlotAccessor(self)
+
+    def table(self, **kwargs):
+        """A live table of the latest rows."""
+        from .viz.table import live_table
+
+        return live_table(self, **kwargs)
+
+    def timeline(self, **kwargs):
+        """Teaching diagram: events at (event time, arrival time) with windows and the watermark."""
+        from .teach.timeline import timeline
+
+        return timeline(self, **kwargs)
+
+    def _ipython_display_(self):
+        try:
+            from .widgets import view_for
+        except ImportError:  # notebook extras not installed
+            print(repr(self))
+            return
+        from IPython.display import display
+
+        display(view_for(self))

@@ -1,0 +1,108 @@
+"""Event-time columns: conversion to integer milliseconds and back to the input's kind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .durations import UNIT_MS
+
+#: The watermark before the first record (-inf), kept finite so arithmetic cannot overflow.
+NEG_INF = -(2**62)
+#: The watermark at the end of a finite input (+inf).
+POS_INF = 2**62
+
+VALID_UNITS = ("s", "ms", "us", "ns")
+
+
+@dataclass(frozen=True)
+class TimeMeta:
+    """Where event time lives and how it is written: datetime (unit None) or numbers in ``unit``."""
+
+    column: str
+    unit: str | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.column, str) or not self.column:
+            raise ValueError(f"time must be the name of the event-time column, got {self.column!r}")
+        if self.unit is not None and self.unit not in VALID_UNITS:
+            raise ValueError(f"unit={self.unit!r} is not supported; use one of {VALID_UNITS} or None for datetimes")
+
+    @property
+    def kind(self) -> str:
+        return "datetime" if self.unit is None else "numeric"
+
+
+def event_ms(col: pd.Series, unit: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """Return (int64 milliseconds, valid mask) for an event-time column.
+
+    Datetimes may be naive (taken as UTC) or tz-aware; numbers are in ``unit``.
+
+    >>> ms, ok = event_ms(pd.Series(pd.to_datetime(["1970-01-01 00:00:01.5", None])), None)
+    >>> ms[0], ok.tolist()
+    (np.int64(1500), [True, False])
+    >>> event_ms(pd.Series([1.25, -0.0005]), "s")[0].tolist()
+    [1250, -1]
+    """
+    if unit is None:
+        return _datetime_ms(col)
+    values = pd.to_numeric(col, errors="coerce")
+    arr = np.asarray(values, dtype="float64") if values.dtype.kind not in "iu" else values.to_numpy()
+    if arr.dtype.kind in "iu":
+        ok = np.ones(len(arr), dtype=bool)
+        if unit == "ms":
+            return arr.astype("int64"), ok
+        if unit == "s":
+            return arr.astype("int64") * 1000, ok
+        div = 1000 if unit == "us" else 1_000_000
+        return arr.astype("int64") // div, ok
+    ok = np.isfinite(arr)
+    ms = np.floor(np.round(np.where(ok, arr, 0.0) * UNIT_MS[unit], 6))
+    return ms.astype("int64"), ok
+
+
+def _datetime_ms(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(col.dtype, pd.DatetimeTZDtype) and col.dtype.kind != "M":
+        col = pd.to_datetime(col, errors="coerce", utc=True, format="ISO8601")
+    if isinstance(col.dtype, pd.DatetimeTZDtype):
+        col = col.dt.tz_convert("UTC").dt.tz_localize(None)
+    arr = col.to_numpy(dtype="datetime64[ms]")
+    ok = ~np.isnat(arr)
+    return arr.view("int64").copy(), ok
+
+
+def ms_to_values(ms: np.ndarray, unit: str | None):
+    """Convert window bounds in ms back to the input's kind (tz-aware UTC datetimes or numbers).
+
+    >>> ms_to_values(np.array([1500]), "s").tolist(), ms_to_values(np.array([2000]), "s").tolist()
+    ([1.5], [2])
+    >>> str(ms_to_values(np.array([0]), None)[0])
+    '1970-01-01 00:00:00+00:00'
+    """
+    ms = np.asarray(ms, dtype="int64")
+    if unit is None:
+        return pd.DatetimeIndex(ms.astype("datetime64[ms]")).tz_localize("UTC")
+    if unit == "ms":
+        return ms
+    if unit == "s":
+        return ms // 1000 if np.all(ms % 1000 == 0) else ms / 1000.0
+    return ms * (1000 if unit == "us" else 1_000_000)
+
+
+def format_time(ms: int | None, unit: str | None) -> str | None:
+    """Human text for a time in ms: ISO for datetimes, a number otherwise (None and ±inf kept readable).
+
+    >>> format_time(1500, None), format_time(1500, "ms"), format_time(None, None)
+    ('1970-01-01T00:00:01.500Z', '1500', None)
+    """
+    if ms is None:
+        return None
+    if ms <= NEG_INF:
+        return "-inf"
+    if ms >= POS_INF:
+        return "+inf"
+    if unit is None:
+        return pd.Timestamp(int(ms), unit="ms").strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return f"{ms_to_values(np.array([ms]), unit)[0]}"

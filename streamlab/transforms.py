@@ -1,0 +1,206 @@
+"""Row-wise operators: ``watermark``, ``where`` and ``assign`` (pandas vocabulary).
+
+They are registered on ``streamz.Stream`` so they also follow streamz's own ``map`` & co.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamz
+
+from .durations import format_ms, to_ms
+from .stream import WM_ATTR, WM_COL, Node
+from .timecol import NEG_INF, event_ms
+
+
+def _require_meta(node: Node, what: str):
+    if node.time_meta is None:
+        raise ValueError(
+            f"{what} needs to know the event-time column; start from a streamlab source "
+            f"(sl.from_frame(df, time='ts'), sl.from_streamz(stream, time='ts'), ...)"
+        )
+
+
+@streamz.Stream.register_api()
+class watermark(Node):  # noqa: N801 - streamz registers operators by class name
+    """Bounded out-of-orderness watermark: ``W = max(event time seen) - delay``.
+
+    Each row carries the watermark it saw (computed from the rows before it), so results do
+    not depend on how rows are batched. Rows whose time is missing go to ``errors``.
+
+    >>> import streamlab as sl, pandas as pd
+    >>> df = pd.DataFrame({"ts": [1000, 3000, 2000]})
+    >>> sl.from_frame(df, time="ts", unit="ms").watermark("500ms").collect()["__watermark__"].tolist()
+    [-4611686018427387904, 500, 2500]
+    """
+
+    kind = "watermark"
+
+    def __init__(self, upstream, delay="0ms", idle_timeout=None, **kwargs):
+        super().__init__(upstream, **kwargs)
+        _require_meta(self, "watermark()")
+        unit = self.time_meta.unit
+        self.delay = to_ms(delay, unit, name="delay", allow_zero=True)
+        self.idle_timeout = None if idle_timeout is None else to_ms(idle_timeout, unit, name="idle_timeout")
+        self.columns = find_columns(upstream)
+        self.reset_state()
+
+    def reset_state(self) -> None:
+        super().reset_state()
+        self.current = NEG_INF
+        self.max_ts = None
+        self._last_input = None
+
+    def label(self) -> str:
+        return f"watermark({format_ms(self.delay)})"
+
+    def process(self, df: pd.DataFrame) -> pd.DataFrame | None:
+        col = self.time_meta.column
+        if col not in df.columns:
+            self._send_errors(df, f"missing time column {col!r}")
+            return None
+        ms, ok = event_ms(df[col], self.time_meta.unit)
+        if not ok.all():
+            self._send_errors(df[~ok], f"time column {col!r} is missing or unparseable")
+            df, ms = df[ok], ms[ok]
+        self._last_input = _now()
+        wm, self.max_ts, self.current = per_row_watermark(ms, self.max_ts, self.current, self.delay)
+        out = df.assign(**{WM_COL: wm})
+        out.attrs[WM_ATTR] = self.current
+        return out
+
+    def on_timer(self, now: float) -> None:
+        """Idle timeout: with no input for ``idle_timeout``, advance the watermark by processing time."""
+        if self.idle_timeout is None or self._last_input is None or self.current <= NEG_INF:
+            return
+        idle_ms = (now - self._last_input) * 1000
+        if idle_ms >= self.idle_timeout:
+            speed = getattr(self, "_speed", None) or 1
+            advance = int(idle_ms * speed)
+            self.current += advance
+            self._last_input = now
+            empty = self._empty()
+            empty.attrs[WM_ATTR] = self.current
+            self._emit(empty)
+
+    def _empty(self) -> pd.DataFrame:
+        cols = [c for c in (self.columns or [self.time_meta.column])]
+        return pd.DataFrame({c: [] for c in cols}).assign(**{WM_COL: np.zeros(0, dtype="int64")})
+
+    def snapshot_node(self, limit=50) -> dict:
+        snap = super().snapshot_node(limit)
+        snap["watermark"] = None if self.current <= NEG_INF else int(self.current)
+        snap["state"] = {"max_event_time": self.max_ts, "delay_ms": self.delay}
+        return snap
+
+    def export(self) -> dict:
+        return {"current": int(self.current), "max_ts": self.max_ts}
+
+    def load(self, state: dict) -> None:
+        self.current, self.max_ts = int(state["current"]), state["max_ts"]
+
+
+@streamz.Stream.register_api()
+class where(Node):  # noqa: N801
+    """Keep rows matching a pandas query string or a callable ``df -> bool mask``.
+
+    If the predicate raises, the batch's rows go to ``errors`` with the exception's text.
+
+    >>> import streamlab as sl, pandas as pd
+    >>> df = pd.DataFrame({"ts": [1, 2, 3], "v": [5, -1, 7]})
+    >>> sl.from_frame(df, time="ts", unit="s").where("v > 0").collect()["v"].tolist()
+    [5, 7]
+    """
+
+    kind = "where"
+
+    def __init__(self, upstream, predicate, **kwargs):
+        super().__init__(upstream, **kwargs)
+        if not (isinstance(predicate, str) or callable(predicate)):
+            raise TypeError(f"where(predicate) takes a query string like 'value > 0' or a callable, got {predicate!r}")
+        self.predicate = predicate
+        self.columns = find_columns(upstream)
+
+    def label(self) -> str:
+        p = self.predicate
+        return f"where({p})" if isinstance(p, str) else f"where({getattr(p, '__name__', 'callable')})"
+
+    def process(self, df):
+        try:
+            if isinstance(self.predicate, str):
+                mask = df.eval(self.predicate)
+            else:
+                mask = self.predicate(df)
+            mask = np.asarray(mask, dtype=bool)
+            if mask.shape != (len(df),):
+                raise ValueError(f"the predicate returned {mask.shape[0] if mask.ndim else 'a scalar'} values for {len(df)} rows")
+        except Exception as exc:  # noqa: BLE001 - user code: rows go to errors, pipeline goes on
+            self._send_errors(df, f"{self.label()} raised {type(exc).__name__}: {exc}")
+            return _empty_like(df)
+        return df[mask]
+
+
+@streamz.Stream.register_api()
+class assign(Node):  # noqa: N801
+    """Add or replace columns, like ``DataFrame.assign``; callables receive the batch.
+
+    >>> import streamlab as sl, pandas as pd
+    >>> df = pd.DataFrame({"ts": [1, 2], "temp": [0.0, 100.0]})
+    >>> sl.from_frame(df, time="ts", unit="s").assign(f=lambda d: d.temp * 9 / 5 + 32).collect()["f"].tolist()
+    [32.0, 212.0]
+    """
+
+    kind = "assign"
+
+    def __init__(self, upstream, **columns):
+        super().__init__(upstream)
+        if not columns:
+            raise ValueError("assign() needs at least one column, e.g. assign(temp_f=lambda df: df.temp * 1.8 + 32)")
+        self.new_columns = columns
+        upstream_cols = find_columns(upstream)
+        self.columns = None if upstream_cols is None else upstream_cols + [c for c in columns if c not in upstream_cols]
+
+    def label(self) -> str:
+        return f"assign({', '.join(self.new_columns)})"
+
+    def process(self, df):
+        try:
+            return df.assign(**self.new_columns)
+        except Exception as exc:  # noqa: BLE001 - user code: rows go to errors, pipeline goes on
+            self._send_errors(df, f"{self.label()} raised {type(exc).__name__}: {exc}")
+            return _empty_like(df)
+
+
+def per_row_watermark(ms: np.ndarray, max_ts: int | None, current: int, delay: int):
+    """Watermark seen by each row (from the rows before it), plus the new (max_ts, watermark).
+
+    >>> per_row_watermark(np.array([10, 5, 20]), None, NEG_INF, 2)[0].tolist()[1:]
+    [8, 8]
+    """
+    if not len(ms):
+        return np.zeros(0, dtype="int64"), max_ts, current
+    before = NEG_INF if max_ts is None else max_ts
+    running = np.maximum.accumulate(np.maximum(ms, before))
+    excl = np.concatenate(([before], running[:-1]))
+    seen = np.where(excl > NEG_INF, excl - delay, NEG_INF)
+    wm = np.maximum(seen, current)
+    max_ts = int(running[-1])
+    return wm, max_ts, max(current, max_ts - delay)
+
+
+def _empty_like(df: pd.DataFrame) -> pd.DataFrame:
+    out = df.iloc[:0]
+    out.attrs.update(df.attrs)
+    return out
+
+
+def find_columns(stream) -> list[str] | None:
+    """Known columns of ``stream`` (None when a streamz operator may have changed them)."""
+    return list(stream.columns) if isinstance(stream, Node) and stream.columns is not None else None
+
+
+def _now() -> float:
+    import time
+
+    return time.monotonic()

@@ -1,0 +1,344 @@
+"""Live Bokeh plots of a stream of window-result DataFrames, shown through jupyter_bokeh.
+
+``res.plot.line(x="window_end", y="avg", by="sensor")`` returns a :class:`LivePlot`: an
+ipywidget (a ``jupyter_bokeh.BokehModel``) whose data sources grow with
+``ColumnDataSource.stream(rows, rollover)``. Rows arrive through a streamz ``sink`` into a
+:class:`~streamlab.viz.feed.Feeder`, which flushes them on the kernel's loop at most
+``max_rate`` times a second, so only new rows cross the wire.
+
+>>> import pandas as pd, streamz
+>>> s = streamz.Stream()
+>>> p = PlotAccessor(s).line(x="window_end", y="avg", by="key")
+>>> s.emit(pd.DataFrame({"key": ["a", "b"], "window_end": [1.0, 1.0], "avg": [2.0, 3.0]}))
+>>> p.n_rows, sorted(p.sources)
+(2, ['a', 'b'])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from bokeh.models import (
+    BasicTicker,
+    BasicTickFormatter,
+    ColorBar,
+    ColumnDataSource,
+    DatetimeTicker,
+    DatetimeTickFormatter,
+    FactorRange,
+    HoverTool,
+    Legend,
+    LegendItem,
+    LinearColorMapper,
+)
+from bokeh.palettes import Category10_10, Viridis256
+from bokeh.plotting import figure
+from ipywidgets import DOMWidget
+from jupyter_bokeh import BokehModel
+from traitlets import Float, Int, List, Unicode, validate
+
+from .columns import key_text, known_columns, time_axis_guess, to_plot_array
+from .feed import Feeder
+
+KINDS = ("line", "bar", "scatter", "step", "heatmap")
+PALETTE = Category10_10
+_TIME_FMT = "%F %H:%M:%S.%3N"
+
+
+def ensure_bokehjs() -> None:
+    """Load BokehJS inline into the notebook once, if running in a kernel and not done yet."""
+    from bokeh.io.state import curstate
+
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a notebook dependency
+        return
+    ip = get_ipython()
+    if ip is None or not hasattr(ip, "kernel") or curstate().notebook:
+        return
+    from bokeh.io import output_notebook
+    from bokeh.resources import INLINE
+
+    output_notebook(INLINE, hide_banner=True)
+
+
+class LivePlot(BokehModel):
+    """A Bokeh figure that follows a stream of window rows (one colour and series per ``by``)."""
+
+    kind = Unicode("line", help="Plot kind: line, bar, scatter, step or heatmap.")
+    x = Unicode("window_end", help="Column for the x axis (datetime columns give a time axis).")
+    y = Unicode("", help="Column for y values (heatmap: the colour value).")
+    by = List(Unicode(), help="Group columns: one series and colour per value (heatmap: rows).")
+    rollover = Int(1000, help="Rows kept per series in the browser (heatmap: cells in total).")
+    max_rate = Float(20.0, help="Most data updates sent to the browser per second.")
+
+    @validate("kind")
+    def _valid_kind(self, proposal: dict[str, Any]) -> str:
+        if proposal["value"] not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {proposal['value']!r}")
+        return proposal["value"]
+
+    @validate("rollover")
+    def _valid_rollover(self, proposal: dict[str, Any]) -> int:
+        if proposal["value"] < 1:
+            raise ValueError(f"rollover must be >= 1, got {proposal['value']}")
+        return proposal["value"]
+
+    def __init__(
+        self,
+        stream: Any,
+        kind: str = "line",
+        x: str = "window_end",
+        y: str | None = None,
+        by: str | list[str] | None = None,
+        rollover: int = 1000,
+        max_rate: float = 20.0,
+        title: str | None = None,
+        height: int = 320,
+        width: int | None = None,
+    ) -> None:
+        if not y:
+            raise TypeError(f"plot.{kind}() needs y=<column>, for example y='avg'")
+        by_cols = [by] if isinstance(by, str) else list(by or [])
+        known = known_columns(stream)
+        for col in [x, y, *by_cols]:
+            if known is not None and col not in known:
+                raise KeyError(f"no column {col!r}; the stream has {', '.join(known)}")
+        self.sources: dict[str, ColumnDataSource] = {}
+        self.rows_streamed = 0
+        self._step = np.inf
+        self._last_x = np.nan
+        self._time_x: bool | None = None
+        self._lo, self._hi = np.inf, -np.inf
+        self.kind, self.x, self.y, self.by = kind, x, y, by_cols
+        self.rollover, self.max_rate = rollover, max_rate
+        self.figure = self._build(kind, x, y, by_cols, title, height, width)
+        # A guess until the first rows arrive; they switch the axis if it was wrong.
+        self._set_time_axis(time_axis_guess(stream, x))
+        super().__init__(self.figure)
+        self.feeder = Feeder(self._ingest, max_rate=max_rate)
+        self._stream = stream
+        self._sink = stream.sink(self.feeder.push)
+
+    # ----------------------------------------------------------------- building
+    def _build(self, kind, x, y, by_cols, title, height, width) -> Any:
+        size = {"sizing_mode": "stretch_width"} if width is None else {"width": width}
+        label = title or (f"{y} by {', '.join(by_cols)}" if by_cols else y)
+        opts: dict[str, Any] = dict(
+            title=label, height=height, tools="pan,wheel_zoom,box_zoom,reset,save", **size
+        )
+        if kind == "heatmap":
+            fig = figure(y_range=FactorRange(factors=[]), **opts)
+            self._mapper = LinearColorMapper(palette=Viridis256)
+            src = self._new_source(kind)
+            self.sources["cells"] = src
+            fig.rect(x="xc", y="key", width="w", height=0.95, source=src, line_color=None,
+                     fill_color={"field": "y", "transform": self._mapper})
+            fig.add_layout(ColorBar(color_mapper=self._mapper, title=y), "right")
+        else:
+            fig = figure(**opts)
+            self._legend = Legend(items=[], location="top_left", click_policy="hide",
+                                  visible=False)
+            fig.add_layout(self._legend)
+        fig.xaxis.axis_label = x
+        fig.yaxis.axis_label = ", ".join(by_cols) if kind == "heatmap" else y
+        self._hover = HoverTool(mode="vline" if kind in ("line", "step") else "mouse")
+        fig.add_tools(self._hover)
+        return fig
+
+    def _new_source(self, kind: str) -> ColumnDataSource:
+        cols: dict[str, Any] = {c: np.array([], dtype="float64") for c in ("x", "y", "ws", "we")}
+        cols["key"] = []
+        if kind in ("bar", "heatmap"):
+            cols["w"] = np.array([], dtype="float64")
+        if kind == "heatmap":
+            cols["xc"] = np.array([], dtype="float64")
+        return ColumnDataSource(data=cols)
+
+    def _series(self, key: str) -> ColumnDataSource:
+        src = self.sources.get(key)
+        if src is not None:
+            return src
+        src = self.sources[key] = self._new_source(self.kind)
+        color = PALETTE[(len(self.sources) - 1) % len(PALETTE)]
+        fig, kind = self.figure, self.kind
+        if kind == "line":
+            glyphs = [fig.line("x", "y", source=src, color=color, line_width=2),
+                      fig.scatter("x", "y", source=src, color=color, size=4)]
+        elif kind == "step":
+            glyphs = [fig.step("x", "y", source=src, color=color, line_width=2, mode="after")]
+        elif kind == "scatter":
+            glyphs = [fig.scatter("x", "y", source=src, color=color, size=7, alpha=0.8)]
+        else:
+            glyphs = [fig.vbar(x="x", top="y", width="w", source=src, color=color,
+                               fill_alpha=0.6)]
+        if self.by:
+            self._legend.items = [*self._legend.items, LegendItem(label=key, renderers=glyphs)]
+            self._legend.visible = True
+        return src
+
+    def _set_time_axis(self, time_x: bool) -> None:
+        """Switch the x axis and hover between datetime and plain numbers."""
+        if time_x == self._time_x:
+            return
+        self._time_x = time_x
+        axis = self.figure.xaxis[0]
+        axis.ticker = DatetimeTicker() if time_x else BasicTicker()
+        axis.formatter = DatetimeTickFormatter() if time_x else BasicTickFormatter()
+        fmt = "{" + _TIME_FMT + "}" if time_x else ""
+        tips = [("key", "@key")] if self.by else []
+        tips += [("window", f"[@ws{fmt}, @we{fmt})"), (self.x, f"@x{fmt}"), (self.y, "@y")]
+        self._hover.tooltips = tips
+        self._hover.formatters = (
+            {"@ws": "datetime", "@we": "datetime", "@x": "datetime"} if time_x else {}
+        )
+
+    # ------------------------------------------------------------------ feeding
+    def _ingest(self, frames: list[Any]) -> None:
+        frames = [f for f in frames if isinstance(f, pd.DataFrame) and len(f)]
+        if not frames:
+            return
+        df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        try:
+            self._stream_rows(df)
+        except Exception as exc:
+            self.figure.title.text = f"streamlab plot error: {exc}"
+            raise
+
+    def _stream_rows(self, df: pd.DataFrame) -> None:
+        missing = [c for c in [self.x, self.y, *self.by] if c not in df.columns]
+        if missing:
+            raise KeyError(f"no column {missing[0]!r}; the rows have {', '.join(df.columns)}")
+        df = df.sort_values(self.x, kind="stable")
+        x, time_x = to_plot_array(df[self.x])
+        self._set_time_axis(time_x)
+        cols: dict[str, Any] = {"x": x, "y": to_plot_array(df[self.y])[0]}
+        nan = np.full(len(df), np.nan)
+        cols["ws"] = to_plot_array(df["window_start"])[0] if "window_start" in df else nan
+        cols["we"] = to_plot_array(df["window_end"])[0] if "window_end" in df else nan
+        keys = self._keys(df)
+        cols["key"] = keys
+        self._update_step(x)
+        if self.kind in ("bar", "heatmap"):
+            self._add_widths(cols)
+        if self.kind == "heatmap":
+            self._stream_cells(cols)
+        else:
+            codes, uniques = pd.factorize(np.asarray(keys, dtype=object))
+            for i, key in enumerate(uniques):
+                idx = np.flatnonzero(codes == i)
+                part = {c: (v[idx] if isinstance(v, np.ndarray) else [v[j] for j in idx])
+                        for c, v in cols.items()}
+                self._series(str(key)).stream(part, rollover=self.rollover)
+        self.rows_streamed += len(df)
+
+    def _keys(self, df: pd.DataFrame) -> list[str]:
+        if not self.by:
+            return [""] * len(df)
+        if len(self.by) == 1:
+            return [key_text(v) for v in df[self.by[0]].tolist()]
+        return [key_text(t) for t in df[self.by].itertuples(index=False, name=None)]
+
+    def _update_step(self, x: np.ndarray) -> None:
+        """Smallest spacing between distinct x values seen so far (bar and cell width)."""
+        u = np.unique(np.concatenate([[self._last_x], x])[~np.isnan(np.r_[self._last_x, x])])
+        if len(u) > 1:
+            self._step = min(self._step, float(np.diff(u).min()))
+        if len(x):
+            self._last_x = float(np.nanmax(x)) if not np.isnan(x).all() else self._last_x
+
+    def _add_widths(self, cols: dict[str, Any]) -> None:
+        span = cols["we"] - cols["ws"]
+        w = np.where(np.isnan(span), self._step, np.fmin(span, self._step))
+        w = np.where(np.isfinite(w) & (w > 0), w, 1.0)
+        if self.kind == "bar":
+            cols["w"] = w * 0.8
+            return
+        left = cols["x"] - w if self.x == "window_end" else cols["x"]
+        cols["w"], cols["xc"] = w, left + w / 2
+
+    def _stream_cells(self, cols: dict[str, Any]) -> None:
+        rng = self.figure.y_range
+        new = [k for k in dict.fromkeys(cols["key"]) if k not in rng.factors]
+        if new:
+            rng.factors = sorted([*rng.factors, *new])
+        y = cols["y"][~np.isnan(cols["y"])]
+        if len(y):
+            self._lo, self._hi = min(self._lo, float(y.min())), max(self._hi, float(y.max()))
+            self._mapper.low, self._mapper.high = self._lo, self._hi
+        self.sources["cells"].stream(cols, rollover=self.rollover)
+
+    # ------------------------------------------------------------------- public
+    @property
+    def n_rows(self) -> int:
+        """Rows currently held by the plot's data sources (what the browser shows)."""
+        return sum(len(src.data["x"]) for src in self.sources.values())
+
+    def flush(self) -> None:
+        """Send pending rows now instead of waiting for the next throttled update."""
+        self.feeder.flush()
+
+    def detach(self) -> None:
+        """Stop following the stream (the figure stays as it is)."""
+        sink, self._sink = getattr(self, "_sink", None), None
+        if sink is not None:
+            sink.destroy()
+        if hasattr(self, "feeder"):
+            self.feeder.close()
+
+    def close(self) -> None:
+        """Detach from the stream and close the widget."""
+        self.detach()
+        if getattr(self, "_model", None) is None:  # __init__ failed before the figure existed
+            DOMWidget.close(self)
+        else:
+            super().close()
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        ensure_bokehjs()
+        return super()._repr_mimebundle_(**kwargs)
+
+
+class PlotAccessor:
+    """``stream.plot``: live Bokeh plots of a stream of window-result DataFrames.
+
+    ``rollover`` is the number of rows kept per series; ``by`` gives one coloured series per value.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def __call__(self, kind: str = "line", **kwargs: Any) -> LivePlot:
+        """``stream.plot(kind="bar", y=...)``: the same as ``stream.plot.bar(y=...)``."""
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        return getattr(self, kind)(**kwargs)
+
+    def line(self, x: str = "window_end", y: str | None = None, by: str | list[str] | None = None,
+             rollover: int = 1000, **opts: Any) -> LivePlot:
+        """A line per ``by`` value, with point markers."""
+        return LivePlot(self._stream, "line", x, y, by, rollover, **opts)
+
+    def step(self, x: str = "window_end", y: str | None = None, by: str | list[str] | None = None,
+             rollover: int = 1000, **opts: Any) -> LivePlot:
+        """A step line per ``by`` value."""
+        return LivePlot(self._stream, "step", x, y, by, rollover, **opts)
+
+    def scatter(self, x: str = "window_end", y: str | None = None,
+                by: str | list[str] | None = None, rollover: int = 1000,
+                **opts: Any) -> LivePlot:
+        """Points, one colour per ``by`` value."""
+        return LivePlot(self._stream, "scatter", x, y, by, rollover, **opts)
+
+    def bar(self, x: str = "window_end", y: str | None = None, by: str | list[str] | None = None,
+            rollover: int = 1000, **opts: Any) -> LivePlot:
+        """Bars at ``x`` (width: the spacing of windows), one colour per ``by`` value."""
+        return LivePlot(self._stream, "bar", x, y, by, rollover, **opts)
+
+    def heatmap(self, x: str = "window_start", y: str | None = None,
+                by: str | list[str] | None = None, rollover: int = 5000,
+                **opts: Any) -> LivePlot:
+        """Cells at (window, ``by`` value) coloured by ``y``."""
+        return LivePlot(self._stream, "heatmap", x, y, by, rollover, **opts)

@@ -1,0 +1,98 @@
+"""A live HTML table of the latest rows of a stream of DataFrames.
+
+>>> import pandas as pd, streamz
+>>> s = streamz.Stream()
+>>> t = live_table(s, max_rows=2)
+>>> for i in range(3):
+...     s.emit(pd.DataFrame({"key": ["a"], "cnt": [i]}))
+>>> t.rows["cnt"].tolist(), t.received
+([1, 2], 3)
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import pandas as pd
+from ipywidgets import HTML
+from traitlets import Float, Int, validate
+
+from .columns import is_time_dtype
+from .feed import Feeder
+
+
+def frame_html(df: pd.DataFrame, newest_first: bool = True) -> str:
+    """Escaped HTML for a small frame: datetimes to the millisecond, floats to 6 digits.
+
+    >>> frame_html(pd.DataFrame({"a": [1.5]}))
+    '<table class="streamlab-table"><thead><tr><th>a</th></tr></thead><tbody><tr><td>1.5</td></tr></tbody></table>'
+    """
+    shown = df.iloc[::-1] if newest_first else df
+    cols = {c: _texts(shown[c]) for c in shown.columns}
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in shown.columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(cols[c][i])}</td>" for c in shown.columns) + "</tr>"
+        for i in range(len(shown))
+    )
+    return (f'<table class="streamlab-table"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table>")
+
+
+def _texts(s: pd.Series) -> list[str]:
+    if is_time_dtype(s.dtype):
+        return ["" if pd.isna(v) else v.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] for v in s]
+    if pd.api.types.is_float_dtype(s.dtype):
+        return ["" if pd.isna(v) else f"{v:.6g}" for v in s]
+    return ["" if v is None else str(v) for v in s.tolist()]
+
+
+class LiveTable(HTML):
+    """The latest ``max_rows`` rows of a stream, newest first, refreshed on the kernel's loop."""
+
+    max_rows = Int(20, help="How many of the latest rows are kept and shown.")
+    max_rate = Float(4.0, help="Most refreshes sent to the browser per second.")
+
+    @validate("max_rows")
+    def _valid_max_rows(self, proposal: dict[str, Any]) -> int:
+        if proposal["value"] < 1:
+            raise ValueError(f"max_rows must be >= 1, got {proposal['value']}")
+        return proposal["value"]
+
+    def __init__(self, stream: Any, max_rows: int = 20, max_rate: float = 4.0) -> None:
+        super().__init__(value="<i>waiting for rows…</i>", max_rows=max_rows, max_rate=max_rate)
+        self.add_class("streamlab-live-table")
+        self.rows: pd.DataFrame | None = None
+        self.received = 0
+        self.feeder = Feeder(self._ingest, max_rate=max_rate)
+        self._sink = stream.sink(self.feeder.push)
+
+    def _ingest(self, frames: list[Any]) -> None:
+        frames = [f for f in frames if isinstance(f, pd.DataFrame) and len(f)]
+        if not frames:
+            return
+        self.received += sum(len(f) for f in frames)
+        keep = [self.rows] if self.rows is not None else []
+        self.rows = pd.concat([*keep, *frames], ignore_index=True).tail(self.max_rows)
+        self.rows = self.rows.reset_index(drop=True)
+        caption = (f'<div class="streamlab-caption">{self.received:,} rows received; '
+                   f"latest {len(self.rows)} shown, newest first</div>")
+        self.value = caption + frame_html(self.rows)
+
+    def detach(self) -> None:
+        """Stop following the stream."""
+        sink, self._sink = getattr(self, "_sink", None), None
+        if sink is not None:
+            sink.destroy()
+        if hasattr(self, "feeder"):
+            self.feeder.close()
+
+    def close(self) -> None:
+        """Detach from the stream and close the widget."""
+        self.detach()
+        super().close()
+
+
+def live_table(stream: Any, max_rows: int = 20, max_rate: float = 4.0) -> LiveTable:
+    """``stream.table()``: a live table of the latest window rows."""
+    return LiveTable(stream, max_rows=max_rows, max_rate=max_rate)

@@ -1,0 +1,87 @@
+"""Test helpers: a dummy comm that records what widgets would send to the browser.
+
+>>> import ipywidgets
+>>> with dummy_comms() as comms:
+...     w = ipywidgets.HTML()
+...     w.value = "hi"
+>>> [m["state"] for m in comms[-1].updates()]
+[{'value': 'hi'}]
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+_ids = itertools.count()
+
+
+class DummyComm:
+    """Stands in for a kernel comm; keeps every message a widget sends."""
+
+    kernel = "present"  # ipywidgets only sends when the comm has a kernel
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.comm_id = kwargs.get("comm_id") or f"dummy-{next(_ids)}"
+        self.open_data = kwargs.get("data")
+        self.messages: list[dict[str, Any]] = []
+        self.buffers: list[Any] = []
+
+    def open(self, *args: Any, **kwargs: Any) -> None:
+        """Nothing to open."""
+
+    def on_msg(self, callback: Any) -> None:
+        """Messages from the browser are injected with ``widget._handle_msg`` instead."""
+
+    def send(self, data: Any = None, metadata: Any = None, buffers: Any = None) -> None:
+        """Record a message."""
+        self.messages.append(data)
+        self.buffers.append(buffers)
+
+    def close(self, *args: Any, **kwargs: Any) -> None:
+        """Nothing to close."""
+
+    def updates(self) -> list[dict[str, Any]]:
+        """The state updates sent so far."""
+        return [m for m in self.messages if m.get("method") in ("update", "echo_update")]
+
+    def customs(self) -> list[Any]:
+        """The custom messages sent so far."""
+        return [m["content"] for m in self.messages if m.get("method") == "custom"]
+
+
+@contextmanager
+def dummy_comms() -> Iterator[list[DummyComm]]:
+    """Within the block, new widgets get a :class:`DummyComm`; yields the list of them."""
+    import ipywidgets.comm
+
+    created: list[DummyComm] = []
+
+    def create_comm(*args: Any, **kwargs: Any) -> DummyComm:
+        c = DummyComm(**kwargs)
+        created.append(c)
+        return c
+
+    original = ipywidgets.comm.create_comm
+    ipywidgets.comm.create_comm = create_comm
+    try:
+        yield created
+    finally:
+        ipywidgets.comm.create_comm = original
+
+
+def from_browser(widget: Any, state: dict[str, Any] | None = None,
+                 event: dict[str, Any] | None = None) -> None:
+    """Deliver a message to ``widget`` as the browser would: a state update or a custom event."""
+    if state is not None:
+        data = {"method": "update", "state": state, "buffer_paths": []}
+    else:
+        data = {"method": "custom", "content": event}
+    widget._handle_msg({"content": {"data": data}, "buffers": []})
+
+
+def click(button: Any) -> None:
+    """Click an ipywidgets Button through its comm, like the browser does."""
+    from_browser(button, event={"event": "click"})

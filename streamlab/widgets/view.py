@@ -1,0 +1,213 @@
+"""The live pipeline view: controls, a status line, the operator graph and the state inspector.
+
+Everything is rendered from ``pipeline.snapshot()`` by an asyncio task on the kernel's running
+loop (never a thread), at most ``1 / interval`` times a second. Widgets only send values that
+changed, so an idle pipeline costs no messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from html import escape
+from typing import Any
+
+from ipywidgets import HTML, Accordion, Button, Dropdown, HBox, Layout, VBox
+from traitlets import Bool, Float, Int, observe, validate
+
+from ..viz.feed import running_loop
+from .graph import render_svg
+from .inspector import StateInspector, ms_text
+
+log = logging.getLogger(__name__)
+SPEEDS = (("1x", 1.0), ("10x", 10.0), ("100x", 100.0), ("max", 0.0))  # 0 stands for None
+ACTIVE = ("running",)
+
+
+def status_html(snap: Mapping[str, Any]) -> str:
+    """The one-line status: state, events in, events/s, watermark, lag, late, errors.
+
+    >>> status_html({"state": "running", "counters": {"in": 1500, "late": 2, "errors": 0},
+    ...              "events_per_s": 1000.0, "watermark": 1500, "lag_ms": 800}).split(" · ")[1:]
+    ['in 1,500', '1,000 ev/s', 'watermark 1970-01-01 00:00:01.500', 'lag 0.8 s', '<span class=sl-bad>late 2</span>', '<span>errors 0</span>']
+    """
+    c = snap.get("counters") or {}
+    state = str(snap.get("state", "?"))
+    wm = snap.get("watermark_text") or (ms_text(snap["watermark"]) if snap.get("watermark")
+                                        is not None else "–")
+    lag = snap.get("lag_ms")
+    lag_text = "–" if lag is None else f"{lag / 1000:.1f} s"
+    rate = snap.get("events_per_s")
+    late, errors = c.get("late", 0) or 0, c.get("errors", 0) or 0
+    parts = [
+        f"in {int(c.get('in', 0) or 0):,}",
+        f"{rate:,.0f} ev/s" if rate is not None else "– ev/s",
+        f"watermark {escape(str(wm))}",
+        f"lag {lag_text}",
+        f"<span{' class=sl-bad' if late else ''}>late {late:,}</span>",
+        f"<span{' class=sl-bad' if errors else ''}>errors {errors:,}</span>",
+    ]
+    head = f'<span class="sl-state sl-{escape(state)}">{escape(state)}</span>'
+    return " · ".join([head, *parts])
+
+
+class PipelineView(VBox):
+    """Live view of a pipeline: play, pause, step, speed, reset; status; graph; inspector."""
+
+    interval = Float(0.25, help="Seconds between refreshes of status, graph and inspector "
+                                "(at least 0.25, so at most 4 updates a second).")
+    idle_interval = Float(1.0, help="Seconds between refreshes while the pipeline is not running.")
+    sample_rows = Int(20, help="Most rows the inspector shows for a window, late rows or errors.")
+    show_inspector = Bool(False, help="Start with the state inspector expanded.")
+
+    @validate("interval", "idle_interval")
+    def _at_least_quarter_second(self, proposal: dict[str, Any]) -> float:
+        if proposal["value"] < 0.25:
+            raise ValueError(f"{proposal['trait'].name} must be >= 0.25 s (at most 4 updates/s)")
+        return proposal["value"]
+
+    def __init__(self, pipeline: Any, **kwargs: Any) -> None:
+        self.pipeline = pipeline
+        button = {"layout": Layout(width="auto")}
+        self.play = Button(description="Play", icon="play", tooltip="Start or resume", **button)
+        self.pause = Button(description="Pause", icon="pause", tooltip="Pause", **button)
+        self.step = Button(description="Step", icon="step-forward",
+                           tooltip="Process one micro-batch", **button)
+        self.reset = Button(description="Reset", icon="undo", tooltip="Reset to the start",
+                            **button)
+        speed = self._speed_value()
+        options = list(SPEEDS) + ([] if speed in dict(SPEEDS).values() else [(f"{speed:g}x", speed)])
+        self.speed = Dropdown(options=options, value=speed, description="speed",
+                              layout=Layout(width="12em"))
+        self.title = HTML(f"<b>{escape(str(getattr(pipeline, 'name', '') or 'pipeline'))}</b>")
+        self.status = HTML()
+        self.message = HTML()
+        self.graph = HTML()
+        self.inspector = StateInspector(row_source=self._window_rows)
+        self.details = Accordion(children=[self.inspector], titles=("State inspector",))
+        controls = HBox([self.title, self.play, self.pause, self.step, self.reset, self.speed],
+                        layout=Layout(align_items="center", flex_flow="row wrap"))
+        super().__init__(children=[controls, self.status, self.message, self.graph, self.details],
+                         **kwargs)
+        self.add_class("streamlab-view")
+        self.status.add_class("streamlab-status")
+        self.inspector.sample_rows = self.sample_rows
+        self.details.selected_index = 0 if self.show_inspector else None
+        for b, action in ((self.play, self._on_play), (self.pause, self._on_pause),
+                          (self.step, self._on_step), (self.reset, self._on_reset)):
+            b.on_click(action)
+        self.speed.observe(self._on_speed, "value")
+        self.details.observe(lambda _: self.refresh(), "selected_index")
+        self.refreshes = 0
+        self._task: asyncio.Task[None] | None = None
+        self.refresh()
+        loop = running_loop()
+        if loop is not None:
+            self._task = loop.create_task(self._run())
+
+    # ------------------------------------------------------------------ refresh
+    async def _run(self) -> None:
+        while True:
+            try:
+                state = self.refresh()
+            except Exception as exc:  # show it; keep the view alive
+                log.exception("streamlab view refresh failed")
+                self.message.value = f"<span class=sl-bad>refresh failed: {escape(str(exc))}</span>"
+                state = None
+            await asyncio.sleep(self.interval if state in ACTIVE else self.idle_interval)
+
+    def refresh(self) -> str:
+        """Render the current snapshot now; returns the pipeline state."""
+        snap = self.pipeline.snapshot()
+        self.refreshes += 1
+        state = str(snap.get("state", ""))
+        with self.hold_sync():
+            self.status.value = status_html(snap)
+            self.graph.value = render_svg(snap.get("operators") or [], uid=self.model_id or "0")
+            self.play.disabled = state in ("running",)
+            self.pause.disabled = state != "running"
+            self.step.disabled = state in ("running", "finished", "stopped")
+            if self.details.selected_index is not None:
+                self.inspector.update(snap)
+        return state
+
+    @observe("sample_rows")
+    def _sample_rows_changed(self, change: dict[str, Any]) -> None:
+        if hasattr(self, "inspector"):
+            self.inspector.sample_rows = change["new"]
+
+    def close(self) -> None:
+        """Stop refreshing and close the widget and its children."""
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        for w in (self.inspector, self.details, self.graph, self.status, self.message):
+            w.close()
+        super().close()
+
+    # ----------------------------------------------------------------- controls
+    def _act(self, name: str, *args: Any) -> None:
+        """Run a pipeline method; show a failure in the view instead of losing it in a log."""
+        try:
+            getattr(self.pipeline, name)(*args)
+            self.message.value = ""
+        except Exception as exc:
+            self.message.value = (f"<span class=sl-bad>{escape(name)} failed: "
+                                  f"{escape(f'{type(exc).__name__}: {exc}')}</span>")
+        with contextlib.suppress(Exception):
+            self.refresh()
+
+    def _on_play(self, _: Any = None) -> None:
+        state = getattr(self.pipeline, "state", "idle")
+        if state == "paused":
+            self._act("resume")
+        elif state in ("stopped", "finished"):
+            self._act("reset")
+            self._act("start")
+        else:
+            self._act("start")
+
+    def _on_pause(self, _: Any = None) -> None:
+        self._act("pause")
+
+    def _on_step(self, _: Any = None) -> None:
+        self._act("step")
+
+    def _on_reset(self, _: Any = None) -> None:
+        self._act("reset")
+
+    def _on_speed(self, change: dict[str, Any]) -> None:
+        try:
+            self.pipeline.speed = change["new"] or None
+            self.message.value = ""
+        except Exception as exc:
+            self.message.value = f"<span class=sl-bad>speed: {escape(str(exc))}</span>"
+
+    def _speed_value(self) -> float:
+        speed = getattr(self.pipeline, "speed", None)
+        return float(speed) if speed else 0.0
+
+    def _window_rows(self, op_id: str, start_ms: int, key: Any, limit: int) -> Any:
+        node = _find_node(self.pipeline, op_id)
+        fn = getattr(node, "window_rows", None)
+        return None if fn is None else fn(start_ms, key, limit)
+
+
+def _find_node(pipeline: Any, op_id: str) -> Any:
+    """The operator node with this snapshot id, if the pipeline exposes its nodes."""
+    for attr in ("node", "operator"):
+        fn = getattr(pipeline, attr, None)
+        if callable(fn):
+            with contextlib.suppress(KeyError, LookupError):
+                return fn(op_id)
+    for attr in ("nodes", "operators"):
+        nodes = getattr(pipeline, attr, None)
+        if isinstance(nodes, Mapping) and op_id in nodes:
+            return nodes[op_id]
+        if isinstance(nodes, list | tuple):
+            for n in nodes:
+                if getattr(n, "op_id", getattr(n, "id", None)) == op_id:
+                    return n
+    return None

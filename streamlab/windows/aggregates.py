@@ -1,0 +1,293 @@
+"""Named aggregations and their partial (mergeable) state.
+
+Every decomposable aggregate is kept as a few partial fields per group. Partials are merged
+pane by pane (Hop, Cumulate) or session by session, never by copying rows. Holistic
+aggregates (``median`` and custom callables) keep their raw values instead (see ``rawstore``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+FUNCS = ("count", "size", "sum", "mean", "min", "max", "first", "last", "std", "var", "median")
+ALIASES = {"avg": "mean", "average": "mean", "nunique": None}
+_NUMPY_NAMES = {np.sum: "sum", np.mean: "mean", np.min: "min", np.max: "max", np.median: "median",
+                sum: "sum", min: "min", max: "max", len: "size"}
+
+SEQ_NONE = np.iinfo("int64").max
+
+
+@dataclass(frozen=True)
+class AggSpec:
+    """One output column: ``name=(column, func)`` in pandas' named-aggregation style.
+
+    >>> AggSpec.parse("avg", ("temp", "mean"))
+    AggSpec(name='avg', column='temp', func='mean')
+    """
+
+    name: str
+    column: str
+    func: str | Callable
+
+    @classmethod
+    def parse(cls, name: str, value) -> AggSpec:
+        if isinstance(value, pd.NamedAgg):
+            column, func = value.column, value.aggfunc
+        elif isinstance(value, tuple) and len(value) == 2:
+            column, func = value
+        else:
+            raise TypeError(
+                f"agg({name}=...) must be a (column, function) pair like {name}=('value', 'mean'), got {value!r}"
+            )
+        if not isinstance(column, str):
+            raise TypeError(f"agg({name}=...): the column must be a column name string, got {column!r}")
+        if isinstance(func, str):
+            canonical = ALIASES.get(func, func)
+            if canonical not in FUNCS:
+                raise ValueError(
+                    f"agg({name}=({column!r}, {func!r})): unknown aggregation {func!r}; "
+                    f"use one of {', '.join(FUNCS)} or a callable"
+                )
+            func = canonical
+        elif func in _NUMPY_NAMES:
+            func = _NUMPY_NAMES[func]
+        elif not callable(func):
+            raise TypeError(f"agg({name}=...): the function must be a name such as 'mean' or a callable, got {func!r}")
+        return cls(name, column, func)
+
+    @property
+    def holistic(self) -> bool:
+        """True when the aggregate needs the raw values (median, callables)."""
+        return not isinstance(self.func, str) or self.func == "median"
+
+    @property
+    def numeric(self) -> bool:
+        """True when the input column must be numeric."""
+        return isinstance(self.func, str) and self.func not in ("count", "size", "first", "last")
+
+    def label(self) -> str:
+        func = self.func if isinstance(self.func, str) else getattr(self.func, "__name__", "callable")
+        return f"{self.name}={func}({self.column})"
+
+
+def parse_aggs(named: dict) -> list[AggSpec]:
+    """Parse ``agg(**named)`` keyword arguments, failing on the first bad one."""
+    if not named:
+        raise ValueError("agg() needs at least one named aggregation, e.g. agg(cnt=('value', 'count'))")
+    return [AggSpec.parse(name, value) for name, value in named.items()]
+
+
+def partial_fields(specs: list[AggSpec]) -> list[tuple[str, str, str]]:
+    """The partial fields needed, as (field name, kind, column). ``n`` (rows) is always present."""
+    fields: dict[str, tuple[str, str, str]] = {"n": ("n", "n", "")}
+
+    def need(kind: str, column: str):
+        field = f"{kind}:{column}"
+        fields.setdefault(field, (field, kind, column))
+
+    for spec in specs:
+        if spec.holistic or spec.func == "size":
+            continue
+        col = spec.column
+        need("c", col)
+        if spec.func in ("sum", "mean"):
+            need("s", col)
+        elif spec.func in ("min", "max", "first", "last"):
+            need(spec.func, col)
+        elif spec.func in ("std", "var"):
+            need("mu", col)
+            need("m2", col)
+    return list(fields.values())
+
+
+_INIT = {"n": 0, "c": 0, "s": 0.0, "min": np.inf, "max": -np.inf, "mu": 0.0, "m2": 0.0}
+
+
+class Partials:
+    """A table of partial aggregates: one row per group (pane×key, window×key or session)."""
+
+    def __init__(self, fields, arrays: dict[str, np.ndarray]):
+        self.fields = fields
+        self.a = arrays
+
+    def __len__(self) -> int:
+        return len(self.a["n"])
+
+    @classmethod
+    def empty(cls, fields, size: int, value_dtypes: dict[str, np.dtype] | None = None) -> Partials:
+        arrays: dict[str, np.ndarray] = {}
+        for field, kind, column in fields:
+            if kind in ("first", "last"):
+                dtype = (value_dtypes or {}).get(column, np.dtype("float64"))
+                arrays[field] = np.full(size, np.nan if dtype.kind == "f" else None, dtype=dtype)
+                arrays[field + "#seq"] = np.full(size, SEQ_NONE if kind == "first" else -1, dtype="int64")
+            else:
+                dtype = "int64" if kind in ("n", "c") else "float64"
+                arrays[field] = np.full(size, _INIT[kind], dtype=dtype)
+        return cls(fields, arrays)
+
+    @classmethod
+    def from_rows(cls, fields, values: dict[str, np.ndarray], seq: np.ndarray) -> Partials:
+        """One partial row per input row (values are float64 for numeric columns)."""
+        n = len(seq)
+        arrays: dict[str, np.ndarray] = {}
+        notnull = {col: ~pd.isna(v) for col, v in values.items()}
+        for field, kind, column in fields:
+            if kind == "n":
+                arrays[field] = np.ones(n, dtype="int64")
+                continue
+            v, ok = values[column], notnull[column]
+            if kind == "c":
+                arrays[field] = ok.astype("int64")
+            elif kind == "s":
+                arrays[field] = np.where(ok, v, 0.0)
+            elif kind in ("min", "max"):
+                arrays[field] = np.where(ok, v, _INIT[kind])
+            elif kind == "mu":
+                arrays[field] = np.where(ok, v, 0.0)
+            elif kind == "m2":
+                arrays[field] = np.zeros(n)
+            elif kind in ("first", "last"):
+                arrays[field] = v
+                arrays[field + "#seq"] = np.where(ok, seq, SEQ_NONE if kind == "first" else -1)
+        return cls(fields, arrays)
+
+    def take(self, idx) -> Partials:
+        return Partials(self.fields, {k: v[idx] for k, v in self.a.items()})
+
+    def grow(self, size: int, value_dtypes=None) -> Partials:
+        """Return partials padded with identity rows up to ``size``."""
+        if size <= len(self):
+            return self
+        pad = Partials.empty(self.fields, size - len(self), value_dtypes)
+        return concat([self, pad])
+
+    def reduce(self, gid: np.ndarray, groups: int) -> Partials:
+        """Combine rows with the same group id (0..groups-1) into one row per group."""
+        out: dict[str, np.ndarray] = {}
+        order = None
+        for field, kind, column in self.fields:
+            v = self.a[field]
+            if kind in ("n", "c"):
+                out[field] = np.bincount(gid, weights=v, minlength=groups).astype("int64")
+            elif kind == "s":
+                out[field] = np.bincount(gid, weights=v, minlength=groups)
+            elif kind in ("min", "max", "first", "last"):
+                if order is None:
+                    order = np.argsort(gid, kind="stable")
+                    counts = np.bincount(gid, minlength=groups)
+                    nonempty = np.flatnonzero(counts)
+                    starts = (np.cumsum(counts) - counts)[nonempty]
+                    ends = starts + counts[nonempty]
+                res = Partials.empty([(field, kind, column)], groups, {column: v.dtype}).a
+                if kind in ("min", "max"):
+                    ufunc = np.minimum if kind == "min" else np.maximum
+                    res[field][nonempty] = ufunc.reduceat(v[order], starts)
+                else:
+                    s = self.a[field + "#seq"]
+                    o = np.lexsort((s, gid))
+                    pos = starts if kind == "first" else ends - 1
+                    res[field][nonempty] = v[o[pos]]
+                    res[field + "#seq"][nonempty] = s[o[pos]]
+                out.update(res)
+        for field, kind, column in self.fields:  # Welford/Chan merge of (count, mean, M2)
+            if kind != "mu":
+                continue
+            c = self.a[f"c:{column}"].astype("float64")
+            total = np.bincount(gid, weights=c, minlength=groups)
+            safe = np.where(total > 0, total, 1.0)
+            mu = np.bincount(gid, weights=c * self.a[field], minlength=groups) / safe
+            dev = self.a[field] - mu[gid]
+            m2 = np.bincount(gid, weights=self.a[f"m2:{column}"] + c * dev * dev, minlength=groups)
+            out[field] = mu
+            out[f"m2:{column}"] = m2
+        return Partials(self.fields, out)
+
+    def merge_into(self, idx: np.ndarray, other: Partials) -> None:
+        """In place: ``self[idx] ⊕= other`` (``idx`` unique, ``len(idx) == len(other)``)."""
+        a, b = self.a, other.a
+        for field, kind, column in self.fields:  # Welford first: it reads the old counts
+            if kind != "mu":
+                continue
+            ca = a[f"c:{column}"][idx].astype("float64")
+            cb = b[f"c:{column}"].astype("float64")
+            total = ca + cb
+            safe = np.where(total > 0, total, 1.0)
+            delta = b[field] - a[field][idx]
+            a[f"m2:{column}"][idx] = a[f"m2:{column}"][idx] + b[f"m2:{column}"] + delta * delta * ca * cb / safe
+            a[field][idx] = a[field][idx] + delta * cb / safe
+        for field, kind, column in self.fields:
+            if kind in ("n", "c", "s"):
+                a[field][idx] += b[field]
+            elif kind == "min":
+                a[field][idx] = np.minimum(a[field][idx], b[field])
+            elif kind == "max":
+                a[field][idx] = np.maximum(a[field][idx], b[field])
+            elif kind in ("first", "last"):
+                sa, sb = a[field + "#seq"][idx], b[field + "#seq"]
+                better = sb < sa if kind == "first" else sb > sa
+                sel = idx[better]
+                a[field][sel] = b[field][better]
+                a[field + "#seq"][sel] = sb[better]
+
+    def finalize(self, specs: list[AggSpec], int_columns: frozenset) -> dict[str, np.ndarray]:
+        """Output columns for the decomposable aggregates, in spec order."""
+        out: dict[str, np.ndarray] = {}
+        for spec in specs:
+            if spec.holistic:
+                continue
+            col, func = spec.column, spec.func
+            if func == "size":
+                out[spec.name] = self.a["n"].copy()
+                continue
+            c = self.a[f"c:{col}"]
+            if func == "count":
+                out[spec.name] = c.copy()
+            elif func in ("sum", "min", "max"):
+                v = self.a[f"s:{col}" if func == "sum" else f"{func}:{col}"]
+                if col in int_columns and np.all(c > 0):
+                    out[spec.name] = v.astype("int64")
+                else:
+                    out[spec.name] = np.where(c > 0, v, np.nan)
+            elif func == "mean":
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    out[spec.name] = np.where(c > 0, self.a[f"s:{col}"] / np.maximum(c, 1), np.nan)
+            elif func in ("var", "std"):
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    var = np.where(c > 1, self.a[f"m2:{col}"] / np.maximum(c - 1, 1), np.nan)
+                out[spec.name] = np.sqrt(np.maximum(var, 0)) if func == "std" else np.maximum(var, 0)
+            elif func in ("first", "last"):
+                v = self.a[f"{func}:{col}"]
+                if col in int_columns and v.dtype.kind == "f" and np.all(c > 0):
+                    v = v.astype("int64")
+                out[spec.name] = v.copy()
+        return out
+
+
+def concat(parts: list[Partials]) -> Partials:
+    """Stack partial tables with the same fields."""
+    first = parts[0]
+    return Partials(first.fields, {k: np.concatenate([p.a[k] for p in parts]) for k in first.a})
+
+
+def holistic_values(specs: list[AggSpec], keys: np.ndarray, values: dict[str, np.ndarray],
+                    out_keys: np.ndarray) -> dict[str, np.ndarray]:
+    """Compute holistic aggregates (median, callables) of ``values`` grouped by ``keys``.
+
+    Returns one array per holistic spec, aligned with ``out_keys``.
+    """
+    out: dict[str, np.ndarray] = {}
+    for spec in specs:
+        if not spec.holistic:
+            continue
+        series = pd.Series(values[spec.column])
+        if spec.func == "median":
+            series = pd.to_numeric(series, errors="coerce")
+        grouped = series.groupby(keys, sort=False)
+        result = grouped.median() if spec.func == "median" else grouped.agg(spec.func)
+        out[spec.name] = result.reindex(out_keys).to_numpy()
+    return out

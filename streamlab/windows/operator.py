@@ -1,0 +1,368 @@
+"""The window operator: ``stream.window(spec, by=...).agg(name=(column, func), ...)``.
+
+It validates its input (bad rows go to ``errors``), routes late rows to ``late``, and emits one
+DataFrame of fired windows per input batch: group keys, ``window_start``, ``window_end``, then the
+aggregates in the order given.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import streamz
+
+from ..durations import format_ms, to_ms
+from ..side import SideOutput, visible
+from ..stream import WM_ATTR, WM_COL, Node, find_meta
+from ..timecol import NEG_INF, POS_INF, event_ms, format_time, ms_to_values
+from ..transforms import per_row_watermark
+from .aggregates import AggSpec, holistic_values, parse_aggs, partial_fields
+from .keys import KeyIndex
+from .session import SessionLogic
+from .sliced import SlicedLogic
+from .specs import Cumulate, Hop, Session, Tumble
+
+
+@streamz.Stream.register_api(attribute_name="window")
+def window(self, spec, by=None, *, allowed_lateness=None, emit_early=None) -> Windowed:
+    """Group the stream into event-time windows; finish with ``.agg(...)``.
+
+    >>> import streamlab as sl, pandas as pd
+    >>> df = pd.DataFrame({"ts": [0, 1, 2, 5], "k": ["a", "b", "a", "a"], "v": [1, 2, 3, 4]})
+    >>> sl.from_frame(df, time="ts", unit="s").window(sl.Tumble(5), by="k").agg(n=("v", "count")).collect()
+       k  window_start  window_end  n
+    0  a             0           5  2
+    1  b             0           5  1
+    2  a             5          10  1
+    """
+    return Windowed(self, spec, by, allowed_lateness=allowed_lateness, emit_early=emit_early)
+
+
+class Windowed:
+    """A stream grouped into windows, waiting for ``.agg(...)``."""
+
+    def __init__(self, upstream, spec, by=None, *, allowed_lateness=None, emit_early=None):
+        if not isinstance(spec, (Tumble, Hop, Cumulate, Session)):
+            raise TypeError(
+                f"window(spec) takes sl.Tumble, sl.Hop, sl.Cumulate or sl.Session, got {spec!r}; "
+                f"e.g. window(sl.Tumble('1s'), by='key')"
+            )
+        meta, columns = find_meta(upstream)
+        if meta is None:
+            raise ValueError("window() needs a streamlab source upstream that names the event-time column")
+        if by is None:
+            by = []
+        elif isinstance(by, str):
+            by = [by]
+        elif isinstance(by, (list, tuple)) and all(isinstance(b, str) for b in by):
+            by = list(by)
+        else:
+            raise TypeError(f"by= takes a column name, a list of column names or None, got {by!r}")
+        if columns is not None:
+            _check_columns(columns, by, "by")
+        self.upstream = upstream
+        self.spec = spec
+        self.plan = spec.resolve(meta.unit)
+        self.by = by
+        self.meta = meta
+        self.columns = columns
+        self.lateness = 0 if allowed_lateness is None else to_ms(
+            allowed_lateness, meta.unit, name="allowed_lateness", allow_zero=True)
+        self.emit_early = None if emit_early is None else to_ms(emit_early, "s", name="emit_early")
+
+    def agg(self, **named) -> WindowAgg:
+        """Aggregate each window with pandas named aggregation: ``cnt=("v", "count")``.
+
+        Functions: count, size, sum, mean, min, max, first, last, std, var, median, or a callable
+        taking a Series.
+        """
+        specs = parse_aggs(named)
+        if self.columns is not None:
+            _check_columns(self.columns, [s.column for s in specs], "agg")
+        clash = {s.name for s in specs} & (set(self.by) | {"window_start", "window_end"})
+        if clash:
+            raise ValueError(f"agg() output names {sorted(clash)} clash with the group keys or window columns; rename them")
+        return WindowAgg(self, specs)
+
+
+def _check_columns(columns, wanted, param):
+    missing = [c for c in wanted if c not in columns]
+    if missing:
+        raise ValueError(
+            f"{param}: column {missing[0]!r} not found; available columns: {', '.join(map(str, columns))}"
+        )
+
+
+class WindowAgg(Node):
+    """The window operator node. Its side outputs are ``late`` and ``errors``."""
+
+    kind = "window"
+
+    def __init__(self, windowed: Windowed, specs: list[AggSpec]):
+        super().__init__(windowed.upstream, time_meta=windowed.meta)
+        self.plan = windowed.plan
+        self.spec = windowed.spec
+        self.by = windowed.by
+        self.specs = specs
+        self.lateness = windowed.lateness
+        self.emit_early = windowed.emit_early
+        self.extra = self.lateness > 0 or self.emit_early is not None
+        self.columns = [*self.by, "window_start", "window_end", *(s.name for s in specs)]
+        if self.extra:
+            self.columns += ["revision", "final"]
+        self.numeric_columns = {s.column for s in specs if s.numeric or s.func == "median"}
+        self.fields = partial_fields(specs)
+        self.holistic_columns = sorted({s.column for s in specs if s.holistic})
+        self.value_columns = sorted({f[2] for f in self.fields if f[2]} | set(self.holistic_columns))
+        self.late = SideOutput(self, "late")
+        self._errors = SideOutput(self, "errors")
+        for up in _upstream_nodes(windowed.upstream):
+            up.errors.connect(self._errors)
+        self.reset_state()
+
+    def reset_state(self) -> None:
+        super().reset_state()
+        cls = SessionLogic if self.plan.kind == "session" else SlicedLogic
+        self.logic = cls(self.plan, self.fields, self.holistic_columns, self.lateness)
+        self.keys = KeyIndex(self.by)
+        self.seq = 0
+        self.own_max = None
+        self.watermark = NEG_INF
+        self.int_columns: frozenset = frozenset()
+        self.counted = 0
+        self._last_early = time.monotonic()
+        self._out: list[pd.DataFrame] = []
+        self._schema: dict = {}
+
+    def label(self) -> str:
+        by = f" by {', '.join(self.by)}" if self.by else ""
+        aggs = ", ".join(s.label() for s in self.specs)
+        return f"{self.plan.label()}{by}: {aggs}"
+
+    # --- input validation -----------------------------------------------------------------
+    def _clean(self, df: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+        """Split off malformed rows to ``errors``; return good rows and their event times (ms)."""
+        needed = [self.time_meta.column, *self.by, *self.value_columns]
+        missing = [c for c in dict.fromkeys(needed) if c not in df.columns]
+        if missing:
+            self._send_errors(df, f"missing column {missing[0]!r}")
+            return df.iloc[:0], np.zeros(0, dtype="int64")
+        ms, ok = event_ms(df[self.time_meta.column], self.time_meta.unit)
+        bad = ~ok
+        reasons = np.full(len(df), None, dtype=object)
+        reasons[bad] = f"time column {self.time_meta.column!r} is missing or unparseable"
+        for col in self.numeric_columns:
+            values = df[col]
+            if values.dtype.kind in "iufb":
+                continue
+            coerced = pd.to_numeric(values, errors="coerce")
+            wrong = (coerced.isna() & values.notna()).to_numpy() & ~bad
+            reasons[wrong] = [f"column {col!r} is not numeric: {v!r}" for v in values[wrong]]
+            bad |= wrong
+        if bad.any():
+            rows = df[bad]
+            self._send_errors(rows, reasons[bad])
+            df, ms = df[~bad], ms[~bad]
+        if not self._schema:
+            self._schema = {c: df[c].dtype for c in df.columns if c != WM_COL}
+            self.int_columns = frozenset(c for c in self.value_columns if df[c].dtype.kind in "iu")
+        return df, ms
+
+    def _values(self, df: pd.DataFrame) -> dict[str, np.ndarray]:
+        out = {}
+        for col in self.value_columns:
+            s = df[col]
+            if col in self.numeric_columns or s.dtype.kind in "iufb":
+                out[col] = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+            else:
+                out[col] = s.to_numpy(dtype=object)
+        return out
+
+    # --- processing -----------------------------------------------------------------------
+    def process(self, df: pd.DataFrame):
+        end = df.attrs.get(WM_ATTR)
+        df, ms = self._clean(df)
+        if WM_COL in df.columns:
+            wm = df[WM_COL].to_numpy(dtype="int64")
+            if end is None:
+                end = int(wm[-1]) if len(wm) else self.watermark
+        else:  # no watermark upstream: delay 0, computed here
+            wm, self.own_max, own = per_row_watermark(ms, self.own_max, self.watermark, 0)
+            end = max(own, end) if end is not None else own
+        end = max(int(end), self.watermark)
+        n = len(df)
+        seq = np.arange(self.seq, self.seq + n, dtype="int64")
+        self.seq += n
+        key = self.keys.encode(df)
+        missed, total = self.logic.process(ms, wm, key, self._values(df), seq, end, len(self.keys), self._collect)
+        self.watermark = end
+        late = missed > 0
+        self.counted += int(np.count_nonzero(missed < total))
+        if late.any():
+            self._send_late(df[late], wm[late], missed[late], total[late])
+        return self._drain()
+
+    def _collect(self, starts, ends, keys, part, raw, revision, final):
+        cols: dict[str, object] = dict(self.keys.decode(keys))
+        cols["window_start"] = ms_to_values(starts, self.time_meta.unit)
+        cols["window_end"] = ms_to_values(ends, self.time_meta.unit)
+        values = part.finalize(self.specs, self.int_columns)
+        if self.holistic_columns:
+            group, raw_values = raw if raw is not None else (np.zeros(0, "int64"), {})
+            values.update(holistic_values(self.specs, group, raw_values, np.arange(len(keys))))
+        for spec in self.specs:
+            cols[spec.name] = values[spec.name]
+        if self.extra:
+            cols["revision"] = revision if revision is not None else np.zeros(len(keys), dtype="int64")
+            cols["final"] = np.full(len(keys), final)
+        frame = pd.DataFrame({k: (v.reset_index(drop=True) if isinstance(v, pd.Series) else v)
+                              for k, v in cols.items()})
+        self._out.append(frame)
+
+    def _drain(self) -> pd.DataFrame | None:
+        if not self._out:
+            return None
+        out = self._out[0] if len(self._out) == 1 else pd.concat(self._out, ignore_index=True)
+        self._out = []
+        return out
+
+    def _send_late(self, rows, wm, missed, total) -> None:
+        out = visible(rows).reset_index(drop=True)
+        out["watermark"] = ms_to_values(wm, self.time_meta.unit)
+        out["missed_windows"] = missed
+        if self.plan.kind == "session":
+            reason = "late: its session had already closed (session end - 1ms <= watermark)"
+            out["reason"] = reason
+        else:
+            out["reason"] = [
+                f"late for {m} of {t} windows (window end - 1ms <= watermark"
+                f"{' - allowed_lateness' if self.lateness else ''})"
+                for m, t in zip(missed.tolist(), total.tolist())
+            ]
+        self.counters.late += len(out)
+        self.late.push(out)
+
+    def flush(self) -> None:
+        """End of input: every open window fires."""
+        self._fire(POS_INF)
+
+    def _fire(self, wm: int) -> None:
+        if isinstance(self.logic, SessionLogic):
+            self.logic.fire(wm, self._collect)
+        else:
+            self.logic.fire(wm, len(self.keys), self._collect)
+        self.watermark = max(self.watermark, wm)
+        out = self._drain()
+        if out is not None:
+            self.counters.rows_out += len(out)
+            self._emit(out)
+
+    def on_timer(self, now: float) -> None:
+        """``emit_early``: provisional rows for open windows every ``emit_early`` of processing time."""
+        if self.emit_early is None or (now - self._last_early) * 1000 < self.emit_early:
+            return
+        self._last_early = now
+        nkeys = len(self.keys)
+        for start, end, keys, part in list(self.logic.open_windows(nkeys)):
+            raw = None
+            if self.holistic_columns and self.logic.raw is not None:
+                sel = self.logic.raw.select(lambda k, t, s=start, e=end: (t >= s) & (t < e) & np.isin(k, keys))
+                lookup = {k: i for i, k in enumerate(keys.tolist())}
+                raw = (np.array([lookup[k] for k in sel[0].tolist()], dtype="int64"), sel[2])
+            self._collect(np.full(len(keys), start), np.full(len(keys), end), keys, part, raw, None, False)
+        out = self._drain()
+        if out is not None:
+            self.counters.rows_out += len(out)
+            self._emit(out)
+
+    # --- inspection -----------------------------------------------------------------------
+    def empty_output(self) -> pd.DataFrame:
+        """A zero-row frame with the output schema."""
+        cols: dict[str, pd.Series] = {}
+        for col in self.by:
+            cols[col] = pd.Series([], dtype=self._schema.get(col, object))
+        kind = "datetime64[ms, UTC]" if self.time_meta.unit is None else "int64"
+        cols["window_start"] = pd.Series([], dtype=kind)
+        cols["window_end"] = pd.Series([], dtype=kind)
+        for spec in self.specs:
+            dtype = "int64" if spec.func in ("count", "size") else "float64"
+            cols[spec.name] = pd.Series([], dtype=dtype)
+        if self.extra:
+            cols["revision"] = pd.Series([], dtype="int64")
+            cols["final"] = pd.Series([], dtype=bool)
+        return pd.DataFrame(cols)
+
+    def snapshot_node(self, limit: int | None = 50) -> dict:
+        snap = super().snapshot_node(limit)
+        unit = self.time_meta.unit
+        snap["watermark"] = None if self.watermark <= NEG_INF else int(min(self.watermark, POS_INF))
+        windows = []
+        nkeys = len(self.keys)
+        total = 0
+        for start, end, keys, part in self.logic.open_windows(nkeys):
+            values = part.finalize([s for s in self.specs if not s.holistic], self.int_columns)
+            for i, k in enumerate(keys.tolist()):
+                total += 1
+                if limit is not None and len(windows) >= limit:
+                    continue
+                windows.append({
+                    "key": [_jsonable(v) for v in self.keys.values(k)],
+                    "key_text": self.keys.text(k),
+                    "window_start": int(start), "window_end": int(end),
+                    "start_text": format_time(int(start), unit), "end_text": format_time(int(end), unit),
+                    "rows": int(part.a["n"][i]),
+                    "partials": {name: _jsonable(v[i]) for name, v in values.items()},
+                })
+        snap["state"] = {
+            "window": self.plan.label(),
+            "by": list(self.by),
+            "allowed_lateness_ms": self.lateness,
+            "open_windows": windows,
+            "open_count": total,
+            "truncated": limit is not None and total > limit,
+            "keys": nkeys,
+            "counted": self.counted,
+            "late_ledger": _records(self.late.ledger(20)),
+            "errors": _records(self.errors.ledger(20)),
+        }
+        snap["counters"]["late"] = self.counters.late
+        return snap
+
+    def describe_window(self) -> str:
+        return f"{self.plan.label()} lateness={format_ms(self.lateness) if self.lateness else 0}"
+
+
+def _upstream_nodes(stream) -> list[Node]:
+    """streamlab nodes upstream of ``stream`` (their errors flow into this window's ``errors``)."""
+    out, todo, seen = [], [stream], set()
+    while todo:
+        s = todo.pop()
+        if id(s) in seen or s is None:
+            continue
+        seen.add(id(s))
+        if isinstance(s, Node) and not isinstance(s, (SideOutput, WindowAgg)):
+            out.append(s)
+        if isinstance(s, WindowAgg):
+            continue
+        todo.extend(getattr(s, "upstreams", []))
+    return out
+
+
+def _jsonable(v):
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating, float)):
+        return None if np.isnan(v) else float(v)
+    if isinstance(v, (np.bool_,)):
+        return bool(v)
+    if isinstance(v, pd.Timestamp):
+        return v.isoformat()
+    if v is None or isinstance(v, (str, int, bool)):
+        return v
+    return str(v)
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    return [{k: _jsonable(v) for k, v in row.items()} for row in df.to_dict("records")]

@@ -1,0 +1,156 @@
+"""Window specifications: small frozen dataclasses that validate themselves.
+
+Sizes accept duration strings ("250ms", "1s", "5min"), ``pd.Timedelta`` or numbers in the
+stream's unit (numbers are checked when the window is attached to a numeric-time stream).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+
+from ..durations import format_ms, to_ms
+
+
+def _ms(value, unit, name, allow_zero=False, signed=False):
+    if signed and not isinstance(value, bool) and isinstance(value, numbers.Real) and value < 0:
+        return -to_ms(-value, unit, name=name, allow_zero=allow_zero)
+    if signed and isinstance(value, str) and value.strip().startswith("-"):
+        return -to_ms(value.strip()[1:], unit, name=name, allow_zero=allow_zero)
+    return to_ms(value, unit, name=name, allow_zero=allow_zero)
+
+
+def _bare(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class SlicedPlan:
+    """A resolved Tumble/Hop/Cumulate: windows made of ``pane``-long slices, in ms."""
+
+    kind: str  # "tumble" | "hop" | "cumulate"
+    size: int
+    pane: int
+    offset: int = 0
+
+    def label(self) -> str:
+        if self.kind == "tumble":
+            return f"Tumble({format_ms(self.size)})"
+        step = "slide" if self.kind == "hop" else "step"
+        return f"{self.kind.capitalize()}({format_ms(self.size)}, {step}={format_ms(self.pane)})"
+
+
+@dataclass(frozen=True)
+class SessionPlan:
+    """A resolved Session window: ``gap`` in ms."""
+
+    gap: int
+    kind: str = "session"
+
+    def label(self) -> str:
+        return f"Session({format_ms(self.gap)})"
+
+
+class _Spec:
+    def __post_init__(self):
+        if not any(_bare(v) for v in self.__dict__.values()):
+            self.resolve(None)  # validate now when nothing depends on the stream's unit
+
+
+@dataclass(frozen=True)
+class Tumble(_Spec):
+    """Fixed, non-overlapping windows ``[start, start + size)``; ``start = ts - ((ts - offset) mod size)``.
+
+    >>> Tumble("1s").resolve(None)
+    SlicedPlan(kind='tumble', size=1000, pane=1000, offset=0)
+    >>> Tumble("0s")
+    Traceback (most recent call last):
+    ...
+    ValueError: size must be > 0, got '0s'; pass a positive duration such as '1s' or '250ms'
+    """
+
+    size: object
+    offset: object = 0
+
+    def resolve(self, unit) -> SlicedPlan:
+        size = _ms(self.size, unit, "size")
+        offset = 0 if self.offset == 0 else _ms(self.offset, unit, "offset", allow_zero=True, signed=True)
+        return SlicedPlan("tumble", size, size, offset % size)
+
+
+@dataclass(frozen=True)
+class Hop(_Spec):
+    """Sliding windows of ``size`` that start every ``slide``; ``size`` must be a multiple of ``slide``.
+
+    >>> Hop("10s", "1s").resolve(None)
+    SlicedPlan(kind='hop', size=10000, pane=1000, offset=0)
+    >>> Hop("10s", "3s")
+    Traceback (most recent call last):
+    ...
+    ValueError: Hop size (10s) must be a multiple of slide (3s); e.g. Hop('9s', '3s') or Hop('10s', '2s')
+    """
+
+    size: object
+    slide: object
+    offset: object = 0
+
+    def resolve(self, unit) -> SlicedPlan:
+        size = _ms(self.size, unit, "size")
+        slide = _ms(self.slide, unit, "slide")
+        if size % slide:
+            raise ValueError(
+                f"Hop size ({format_ms(size)}) must be a multiple of slide ({format_ms(slide)}); "
+                f"e.g. Hop('{format_ms(size - size % slide)}', '{format_ms(slide)}') or "
+                f"Hop('{format_ms(size)}', '{format_ms(_divisor(size, slide))}')"
+            )
+        offset = 0 if self.offset == 0 else _ms(self.offset, unit, "offset", allow_zero=True, signed=True)
+        return SlicedPlan("hop", size, slide, offset % slide)
+
+
+@dataclass(frozen=True)
+class Cumulate(_Spec):
+    """Windows ``[S, S + k*step)`` growing by ``step`` up to ``size`` (S is size-aligned).
+
+    >>> Cumulate("10s", "1s").resolve(None)
+    SlicedPlan(kind='cumulate', size=10000, pane=1000, offset=0)
+    """
+
+    size: object
+    step: object
+    offset: object = 0
+
+    def resolve(self, unit) -> SlicedPlan:
+        size = _ms(self.size, unit, "size")
+        step = _ms(self.step, unit, "step")
+        if size % step:
+            raise ValueError(
+                f"Cumulate size ({format_ms(size)}) must be a multiple of step ({format_ms(step)}); "
+                f"e.g. Cumulate('{format_ms(size)}', '{format_ms(_divisor(size, step))}')"
+            )
+        offset = 0 if self.offset == 0 else _ms(self.offset, unit, "offset", allow_zero=True, signed=True)
+        return SlicedPlan("cumulate", size, step, offset % size)
+
+
+@dataclass(frozen=True)
+class Session(_Spec):
+    """Per-key sessions: each record opens ``[ts, ts + gap)``; overlapping or touching sessions merge.
+
+    >>> Session("50ms").resolve(None)
+    SessionPlan(gap=50, kind='session')
+    """
+
+    gap: object
+
+    def resolve(self, unit) -> SessionPlan:
+        return SessionPlan(_ms(self.gap, unit, "gap"))
+
+
+def _divisor(size: int, near: int) -> int:
+    """The divisor of ``size`` closest to ``near`` (for error hints)."""
+    small = [d for d in range(1, math.isqrt(size) + 1) if size % d == 0]
+    divisors = small + [size // d for d in small]
+    return min(divisors, key=lambda d: (abs(d - near), d))
+
+
+WindowSpec = Tumble | Hop | Cumulate | Session
