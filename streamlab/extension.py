@@ -45,6 +45,28 @@ def _load_bokehjs(ipython: Any) -> bool:
     return True
 
 
+def _show_usage_errors(ipython: Any) -> None:
+    """Show StreamlabUsageError like IPython's own UsageError: one line, no traceback.
+
+    IPython special-cases ``type(e) is UsageError`` only, so subclasses need a custom exception
+    handler. Any handler installed before ours keeps receiving its own exception types.
+    """
+    from streamlab.magics import StreamlabUsageError
+
+    if getattr(ipython, "_streamlab_previous_exc", None) is None:
+        ipython._streamlab_previous_exc = (tuple(ipython.custom_exceptions), ipython.CustomTB)
+    types, previous = ipython._streamlab_previous_exc
+
+    def handler(shell: Any, etype: type, value: BaseException, tb: Any,
+                tb_offset: int | None = None) -> list[str] | None:
+        if issubclass(etype, StreamlabUsageError):
+            shell.show_usage_error(value)
+            return []
+        return previous(etype, value, tb, tb_offset=tb_offset)
+
+    ipython.set_custom_exc((*types, StreamlabUsageError), handler)
+
+
 def load_ipython_extension(ipython: Any) -> None:
     """Register streamlab's magics, comm target and display hooks in ``ipython``; load BokehJS.
 
@@ -56,6 +78,7 @@ def load_ipython_extension(ipython: Any) -> None:
     for old in stale:
         ipython.configurables.remove(old)
     ipython.register_magics(StreamlabMagics(shell=ipython))
+    _show_usage_errors(ipython)
 
     for module, attribute in (("streamlab.comm", "register_comm_target"),
                               ("streamlab.widgets", "register_display_hooks")):
@@ -66,11 +89,15 @@ def load_ipython_extension(ipython: Any) -> None:
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    """Forget the magics' configurable and unregister the comm target (if any)."""
+    """Forget the magics' configurable and error handler; unregister the comm target (if any)."""
     from streamlab.magics import StreamlabMagics
 
     for old in [c for c in ipython.configurables if isinstance(c, StreamlabMagics)]:
         ipython.configurables.remove(old)
+    previous = getattr(ipython, "_streamlab_previous_exc", None)
+    if previous is not None:
+        ipython.custom_exceptions, ipython.CustomTB = previous
+        ipython._streamlab_previous_exc = None
     unregister = _optional("streamlab.comm", "unregister_comm_target")
     if unregister is not None:
         unregister(ipython)

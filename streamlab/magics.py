@@ -93,7 +93,7 @@ class StreamlabMagics(Magics):
     # -- %%streamlab ----------------------------------------------------------------------------
 
     @cell_magic("streamlab")
-    @magic_arguments()
+    @magic_arguments(name="%streamlab")
     @argument("--name", "-n", help="Bind the result stream to this name (and name its pipeline).")
     @argument("--plot", "-p", metavar="KIND:x=..,y=..,by=..",
               help="Show a live plot, e.g. line:x=window_end,y=avg_v,by=key "
@@ -156,7 +156,7 @@ class StreamlabMagics(Magics):
     # -- %streamlab -----------------------------------------------------------------------------
 
     @line_magic("streamlab")
-    @magic_arguments()
+    @magic_arguments(name="streamlab")
     @argument("command", help="list | start | pause | resume | step | stop | inspect | late | "
                               "graph | export")
     @argument("name", nargs="?", help="A pipeline name (see `%%streamlab list`) or a stream "

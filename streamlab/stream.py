@@ -19,7 +19,52 @@ WM_COL = "__watermark__"
 #: ``DataFrame.attrs`` key carrying the watermark after the batch (int ms).
 WM_ATTR = "streamlab.watermark"
 
+#: ``DataFrame.attrs`` key carrying :class:`RowMarks` between streamlab operators.
+ROWS_ATTR = "streamlab.rows"
+
 _ids = itertools.count(1)
+
+
+class RowMarks:
+    """Per-row event time (ms) and watermark, riding along a batch between streamlab operators.
+
+    pandas deep-copies ``attrs`` on every operation; this object copies as itself, so carrying
+    it costs nothing. It is trusted only while it still lines up with the frame's index.
+    """
+
+    __slots__ = ("ms", "wm", "index")
+
+    def __init__(self, ms, wm, index):
+        self.ms, self.wm, self.index = ms, wm, index
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __copy__(self):
+        return self
+
+    def aligned(self, df: pd.DataFrame) -> bool:
+        return len(df) == len(self.ms) and (df.index is self.index or df.index.equals(self.index))
+
+    def take(self, mask, index) -> RowMarks:
+        return RowMarks(self.ms[mask], self.wm[mask], index)
+
+
+def row_marks(df: pd.DataFrame) -> RowMarks | None:
+    """The batch's :class:`RowMarks` if present and still aligned with its rows."""
+    marks = df.attrs.get(ROWS_ATTR)
+    return marks if marks is not None and marks.aligned(df) else None
+
+
+def with_marks(df: pd.DataFrame, marks: RowMarks | None, downstreams) -> pd.DataFrame:
+    """Attach marks; if any downstream is not a streamlab operator, also write the hidden column."""
+    if marks is None:
+        return df
+    df.attrs[ROWS_ATTR] = marks
+    if any(not isinstance(d, Node) or getattr(d, "kind", "") in ("side", "streamz") for d in downstreams):
+        df = df.assign(**{WM_COL: marks.wm})
+        df.attrs[ROWS_ATTR] = RowMarks(marks.ms, marks.wm, df.index)
+    return df
 
 
 class Counters:

@@ -10,7 +10,7 @@ import pandas as pd
 import streamz
 
 from .durations import format_ms, to_ms
-from .stream import WM_ATTR, WM_COL, Node
+from .stream import WM_ATTR, Node, RowMarks, row_marks, with_marks
 from .timecol import NEG_INF, event_ms
 
 
@@ -31,8 +31,9 @@ class watermark(Node):  # noqa: N801 - streamz registers operators by class name
 
     >>> import streamlab as sl, pandas as pd
     >>> df = pd.DataFrame({"ts": [1000, 3000, 2000]})
-    >>> sl.from_frame(df, time="ts", unit="ms").watermark("500ms").collect()["__watermark__"].tolist()
-    [-4611686018427387904, 500, 2500]
+    >>> res = sl.from_frame(df, time="ts", unit="ms").watermark("500ms")
+    >>> len(res.collect()), res.snapshot()["watermark"]
+    (3, 2500)
     """
 
     kind = "watermark"
@@ -66,9 +67,9 @@ class watermark(Node):  # noqa: N801 - streamz registers operators by class name
             df, ms = df[ok], ms[ok]
         self._last_input = _now()
         wm, self.max_ts, self.current = per_row_watermark(ms, self.max_ts, self.current, self.delay)
-        out = df.assign(**{WM_COL: wm})
+        out = df.copy(deep=False)
         out.attrs[WM_ATTR] = self.current
-        return out
+        return with_marks(out, RowMarks(ms, wm, out.index), self.downstreams)
 
     def on_timer(self, now: float) -> None:
         """Idle timeout: with no input for ``idle_timeout``, advance the watermark by processing time."""
@@ -80,13 +81,10 @@ class watermark(Node):  # noqa: N801 - streamz registers operators by class name
             advance = int(idle_ms * speed)
             self.current += advance
             self._last_input = now
-            empty = self._empty()
+            empty = pd.DataFrame({c: [] for c in (self.columns or [self.time_meta.column])})
             empty.attrs[WM_ATTR] = self.current
-            self._emit(empty)
-
-    def _empty(self) -> pd.DataFrame:
-        cols = [c for c in (self.columns or [self.time_meta.column])]
-        return pd.DataFrame({c: [] for c in cols}).assign(**{WM_COL: np.zeros(0, dtype="int64")})
+            none = np.zeros(0, dtype="int64")
+            self._emit(with_marks(empty, RowMarks(none, none, empty.index), self.downstreams))
 
     def snapshot_node(self, limit=50) -> dict:
         snap = super().snapshot_node(limit)
@@ -138,7 +136,9 @@ class where(Node):  # noqa: N801
         except Exception as exc:  # noqa: BLE001 - user code: rows go to errors, pipeline goes on
             self._send_errors(df, f"{self.label()} raised {type(exc).__name__}: {exc}")
             return _empty_like(df)
-        return df[mask]
+        marks = row_marks(df)
+        out = df[mask]
+        return with_marks(out, marks.take(mask, out.index) if marks is not None else None, self.downstreams)
 
 
 @streamz.Stream.register_api()
@@ -166,7 +166,10 @@ class assign(Node):  # noqa: N801
 
     def process(self, df):
         try:
-            return df.assign(**self.new_columns)
+            marks = row_marks(df)
+            out = df.assign(**self.new_columns)
+            return with_marks(out, RowMarks(marks.ms, marks.wm, out.index) if marks is not None else None,
+                              self.downstreams)
         except Exception as exc:  # noqa: BLE001 - user code: rows go to errors, pipeline goes on
             self._send_errors(df, f"{self.label()} raised {type(exc).__name__}: {exc}")
             return _empty_like(df)
@@ -180,11 +183,14 @@ def per_row_watermark(ms: np.ndarray, max_ts: int | None, current: int, delay: i
     """
     if not len(ms):
         return np.zeros(0, dtype="int64"), max_ts, current
-    before = NEG_INF if max_ts is None else max_ts
-    running = np.maximum.accumulate(np.maximum(ms, before))
-    excl = np.concatenate(([before], running[:-1]))
-    seen = np.where(excl > NEG_INF, excl - delay, NEG_INF)
-    wm = np.maximum(seen, current)
+    running = np.maximum.accumulate(ms)
+    if max_ts is not None:
+        np.maximum(running, max_ts, out=running)
+    wm = np.empty(len(ms), dtype="int64")
+    wm[1:] = running[:-1]
+    wm[1:] -= delay
+    wm[0] = NEG_INF if max_ts is None else max_ts - delay
+    np.maximum(wm, current, out=wm)
     max_ts = int(running[-1])
     return wm, max_ts, max(current, max_ts - delay)
 
@@ -192,6 +198,7 @@ def per_row_watermark(ms: np.ndarray, max_ts: int | None, current: int, delay: i
 def _empty_like(df: pd.DataFrame) -> pd.DataFrame:
     out = df.iloc[:0]
     out.attrs.update(df.attrs)
+    out.attrs.pop("streamlab.rows", None)
     return out
 
 

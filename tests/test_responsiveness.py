@@ -34,6 +34,7 @@ res = (src.watermark("500ms")
           .agg(avg=("temp", "mean"), cnt=("temp", "size")))
 p = res.plot.line(x="window_end", y="avg", by="sensor", rollover=2000)
 display(p)
+display(res)  # the live view: status, graph and controls refresh too
 res.start()
 """
 
@@ -41,9 +42,11 @@ PROBES = {
     "rows": "p.n_rows",
     "flushes": "p.feeder.flushes",
     "plot_errors": "p.feeder.errors",
-    "events_in": "res.pipeline.snapshot()['operators'][0]['counters']['out']",
+    "events_in": "res.pipeline.snapshot()['counters']['in']",
     "state": "res.pipeline.state",
-    "new_threads": "sorted({t.name for t in threading.enumerate()} - threads_before)",
+    # pyzmq starts its own garbage-collector thread for large zero-copy sends (inline BokehJS)
+    "new_threads": "sorted(t.name for t in threading.enumerate() if t.name not in threads_before"
+                   " and not type(t).__module__.startswith('zmq'))",
 }
 
 

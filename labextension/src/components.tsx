@@ -100,6 +100,8 @@ export function allowedActions(state: string): ReadonlySet<CommandAction> {
     case 'stopped':
     case 'finished':
       return new Set<CommandAction>(['start']);
+    case 'failed':
+      return new Set<CommandAction>(['start', 'stop']);
     default:
       return new Set<CommandAction>([
         'start',
@@ -119,7 +121,11 @@ export function StreamlabView(props: {
 }): React.ReactElement {
   const { model } = props;
   return (
-    <div className="jp-Streamlab-body">
+    <div
+      className="jp-Streamlab-body"
+      data-status={model.status}
+      data-pushes={model.pushCount}
+    >
       <header className="jp-Streamlab-header">
         <h2 className="jp-Streamlab-title">streamlab pipelines</h2>
         {model.label && (
@@ -192,12 +198,23 @@ export function StatusLine(props: {
       break;
   }
   return (
-    <p
-      className={`jp-Streamlab-status jp-Streamlab-status-${model.status}`}
-      role="status"
-    >
-      {text}
-    </p>
+    <div className="jp-Streamlab-statusLine">
+      <p
+        className={`jp-Streamlab-status jp-Streamlab-status-${model.status}`}
+        role="status"
+      >
+        {text}
+      </p>
+      {model.canRetry && (
+        <button
+          className="jp-Streamlab-command"
+          title="Ask the kernel again"
+          onClick={() => void model.connect()}
+        >
+          Check again
+        </button>
+      )}
+    </div>
   );
 }
 

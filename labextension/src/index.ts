@@ -10,7 +10,7 @@ import {
 } from '@jupyterlab/application';
 import { ISessionContext } from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
-import type { Kernel } from '@jupyterlab/services';
+import type { Kernel, KernelMessage } from '@jupyterlab/services';
 
 import { StreamlabModel } from './model';
 import { StreamlabPanel } from './panel';
@@ -71,8 +71,10 @@ export default plugin;
 namespace Private {
   /**
    * Keeps the model on the kernel of the active notebook: switches when the notebook
-   * or its kernel changes, clears on restart, and reconnects whenever the kernel goes
-   * idle (which is how a later `%load_ext streamlab` is noticed).
+   * or its kernel changes, empties on restart, and tries to connect again whenever code
+   * finished running in the kernel (that is how a later `%load_ext streamlab` is
+   * noticed) and once the kernel is back from a restart. It never polls a kernel that
+   * has no streamlab.
    */
   export class KernelFollower {
     constructor(readonly model: StreamlabModel) {}
@@ -85,12 +87,14 @@ namespace Private {
       if (this._context) {
         this._context.kernelChanged.disconnect(this._onKernelChanged, this);
         this._context.statusChanged.disconnect(this._onStatusChanged, this);
+        this._context.iopubMessage.disconnect(this._onIOPub, this);
       }
       this._context = context;
       this._label = notebook?.title.label ?? '';
       if (context) {
         context.kernelChanged.connect(this._onKernelChanged, this);
         context.statusChanged.connect(this._onStatusChanged, this);
+        context.iopubMessage.connect(this._onIOPub, this);
         void context.ready.then(() => {
           if (context === this._context) {
             this._useKernel(context.session?.kernel ?? null);
@@ -109,17 +113,29 @@ namespace Private {
       context: ISessionContext,
       status: Kernel.Status
     ): void {
-      if (status === 'restarting' || status === 'autorestarting') {
+      if (
+        status === 'restarting' ||
+        status === 'autorestarting' ||
+        status === 'dead'
+      ) {
+        this._restarted = true;
         this.model.reset();
-      } else if (status === 'dead') {
-        this.model.reset();
-      } else if (status === 'idle' && this.model.canRetry) {
-        const kernel = context.session?.kernel ?? null;
-        if (kernel !== this._kernel) {
-          this._useKernel(kernel);
-        } else {
-          void this.model.connect();
-        }
+      } else if (status === 'idle' && this._restarted) {
+        this._restarted = false;
+        void this.model.connect();
+      }
+    }
+
+    /** Code ran in the kernel (from any client): streamlab may be loaded now. */
+    private _onIOPub(_: ISessionContext, msg: KernelMessage.IMessage): void {
+      if (
+        msg.header.msg_type === 'status' &&
+        (msg as KernelMessage.IStatusMsg).content.execution_state === 'idle' &&
+        (msg.parent_header as Partial<KernelMessage.IHeader>)?.msg_type ===
+          'execute_request' &&
+        this.model.canRetry
+      ) {
+        void this.model.connect();
       }
     }
 
@@ -128,15 +144,15 @@ namespace Private {
         return;
       }
       this._kernel = kernel;
-      const label = this._label;
       void this.model.setKernel(
         kernel ? () => new CommTransport(kernel) : null,
-        label
+        this._label
       );
     }
 
     private _context: ISessionContext | null = null;
     private _kernel: Kernel.IKernelConnection | null = null;
     private _label = '';
+    private _restarted = false;
   }
 }

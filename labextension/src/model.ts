@@ -6,7 +6,6 @@
  * closes (kernel restart) or when streamlab gets loaded later.
  */
 import type { IDisposable } from '@lumino/disposable';
-import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import {
@@ -38,31 +37,14 @@ export type ConnectionStatus =
 /** Creates a transport to the active kernel. */
 export type TransportFactory = () => IStreamlabTransport;
 
-/** Options of the model. */
-export interface IModelOptions {
-  /**
-   * How often to try connecting again while not connected, in ms (with backoff);
-   * 0 turns the periodic retry off.
-   */
-  retryIntervalMs?: number;
-}
-
 /**
  * The state of the side panel.
+ *
+ * It does not poll: whoever owns it calls `connect()` when the kernel may have gained
+ * streamlab (after code ran, after a restart), so a kernel without streamlab is not
+ * asked over and over.
  */
 export class StreamlabModel implements IDisposable {
-  constructor(options: IModelOptions = {}) {
-    const interval = options.retryIntervalMs ?? 3000;
-    if (interval > 0) {
-      this._poll = new Poll({
-        factory: () => this._retry(),
-        frequency: { interval, backoff: true, max: 10 * interval },
-        name: 'streamlab:reconnect',
-        standby: () => !this._visible || !this.canRetry || 'when-hidden'
-      });
-    }
-  }
-
   /** Emitted whenever anything shown changed. */
   get changed(): ISignal<this, void> {
     return this._changed;
@@ -164,14 +146,16 @@ export class StreamlabModel implements IDisposable {
   }
 
   /**
-   * Connect if not connected (or connecting). Safe to call often, e.g. whenever the
-   * kernel goes idle: that is how the panel notices a `%load_ext streamlab`.
+   * Connect if not connected (or connecting) and the panel is visible: a hidden panel
+   * does not bother the kernel. Safe to call often, e.g. whenever code ran in the
+   * kernel: that is how the panel notices a `%load_ext streamlab`.
    */
   async connect(): Promise<void> {
     const factory = this._factory;
     if (
       factory === null ||
       this._isDisposed ||
+      !this._visible ||
       this._status === 'connected' ||
       this._status === 'connecting'
     ) {
@@ -292,23 +276,11 @@ export class StreamlabModel implements IDisposable {
       return;
     }
     this._isDisposed = true;
-    this._poll?.dispose();
     this._drop('no-kernel');
     Signal.clearData(this);
   }
 
   /* ------------------------------------------------------------- internals */
-
-  private async _retry(): Promise<void> {
-    if (!this.canRetry) {
-      return;
-    }
-    await this.connect();
-    if (this.canRetry) {
-      // Let the poll back off while the kernel still has no streamlab.
-      throw new Error('streamlab: not connected yet');
-    }
-  }
 
   private async _subscribe(visible: boolean): Promise<void> {
     const transport = this._transport;
@@ -379,7 +351,6 @@ export class StreamlabModel implements IDisposable {
   private _message = '';
   private _pending = new Map<string, CommandAction>();
   private _pipelines: IPipelineSnapshot[] = [];
-  private _poll: Poll | null = null;
   private _pushCount = 0;
   private _status: ConnectionStatus = 'no-kernel';
   private _transport: IStreamlabTransport | null = null;

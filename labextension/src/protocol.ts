@@ -53,7 +53,8 @@ export const PIPELINE_STATES = [
   'running',
   'paused',
   'stopped',
-  'finished'
+  'finished',
+  'failed'
 ] as const;
 
 /** Shortest time between two pushes: at most four pushes a second. */

@@ -37,7 +37,8 @@ function render(model: StreamlabModel): void {
 
 async function connectedModel(snapshots = [snapshot()]) {
   const transport = new MockTransport({ hello: () => hello() });
-  const model = new StreamlabModel({ retryIntervalMs: 0 });
+  const model = new StreamlabModel();
+  await model.setVisible(true);
   await model.setKernel(() => transport, 'demo.ipynb');
   transport.emitPush(push(1, snapshots));
   return { model, transport };
@@ -55,7 +56,8 @@ function button(text: string): HTMLButtonElement {
 
 describe('StreamlabView', () => {
   it('tells how to enable the panel when streamlab is not loaded', async () => {
-    const model = new StreamlabModel({ retryIntervalMs: 0 });
+    const model = new StreamlabModel();
+    await model.setVisible(true);
     await model.setKernel(() => new MockTransport({}, false));
     render(model);
     const status = container.querySelector('[role="status"]')!;
@@ -143,7 +145,8 @@ describe('StreamlabView', () => {
         message: `stop failed: ${EVIL_KEY}`
       })
     });
-    const model = new StreamlabModel({ retryIntervalMs: 0 });
+    const model = new StreamlabModel();
+    await model.setVisible(true);
     await model.setKernel(() => transport);
     transport.emitPush(push(1));
     render(model);

@@ -6,7 +6,7 @@ function connectedModel(
   transport = new MockTransport({ hello: () => hello() }),
   visible = true
 ) {
-  const model = new StreamlabModel({ retryIntervalMs: 0 });
+  const model = new StreamlabModel();
   const factory = jest.fn(() => transport);
   return { model, transport, factory, visible };
 }
@@ -20,7 +20,7 @@ async function connect(visible = true, transport?: MockTransport) {
 
 describe('StreamlabModel', () => {
   it('starts with no kernel and no pipelines', () => {
-    const model = new StreamlabModel({ retryIntervalMs: 0 });
+    const model = new StreamlabModel();
     expect(model.status).toBe('no-kernel');
     expect(model.pipelines).toEqual([]);
     model.dispose();
@@ -38,14 +38,21 @@ describe('StreamlabModel', () => {
     ]);
   });
 
-  it('does not subscribe while hidden, and subscribes when shown', async () => {
-    const { model, transport } = await connect(false);
-    expect(transport.kinds()).toEqual(['hello']);
+  it('does not bother the kernel while hidden; connects when shown', async () => {
+    const { model, transport, factory } = await connect(false);
+    expect(factory).not.toHaveBeenCalled();
+    await model.connect();
+    expect(factory).not.toHaveBeenCalled();
     await model.setVisible(true);
+    expect(model.status).toBe('connected');
     await model.setVisible(false);
-    expect(transport.requests.slice(1)).toEqual([
+    expect(model.status).toBe('connected');
+    await model.setVisible(true);
+    expect(transport.requests).toEqual([
+      { kind: 'hello' },
       { kind: 'subscribe', visible: true },
-      { kind: 'subscribe', visible: false }
+      { kind: 'subscribe', visible: false },
+      { kind: 'subscribe', visible: true }
     ]);
   });
 
@@ -145,7 +152,7 @@ describe('StreamlabModel', () => {
   });
 
   it('refuses commands while not connected', async () => {
-    const model = new StreamlabModel({ retryIntervalMs: 0 });
+    const model = new StreamlabModel();
     await expect(model.command('demo', 'pause')).resolves.toBe(false);
     expect(model.commandError).toContain('Not connected');
   });
@@ -154,7 +161,7 @@ describe('StreamlabModel', () => {
     const first = new MockTransport({ hello: () => hello() });
     const second = new MockTransport({ hello: () => hello([{ name: 'again', state: 'idle' }]) });
     const transports = [first, second];
-    const model = new StreamlabModel({ retryIntervalMs: 0 });
+    const model = new StreamlabModel();
     await model.setVisible(true);
     await model.setKernel(() => transports.shift()!, 'nb');
     expect(model.pipelines).toHaveLength(1);
@@ -193,6 +200,7 @@ describe('StreamlabModel', () => {
 
   it('does not connect twice at once', async () => {
     const { model, factory } = connectedModel();
+    await model.setVisible(true);
     await model.setKernel(factory);
     await Promise.all([model.connect(), model.connect()]);
     expect(factory).toHaveBeenCalledTimes(1);
@@ -202,7 +210,8 @@ describe('StreamlabModel', () => {
     let release: (ok: boolean) => void = () => undefined;
     const slow = new MockTransport({ hello: () => hello() });
     slow.open = () => new Promise<boolean>(resolve => (release = resolve));
-    const model = new StreamlabModel({ retryIntervalMs: 0 });
+    const model = new StreamlabModel();
+    await model.setVisible(true);
     const pending = model.setKernel(() => slow);
     await flush();
     await model.setKernel(null);
@@ -213,7 +222,7 @@ describe('StreamlabModel', () => {
   });
 
   it('toggles which pipelines are expanded', () => {
-    const model = new StreamlabModel({ retryIntervalMs: 0 });
+    const model = new StreamlabModel();
     expect(model.isExpanded('demo')).toBe(false);
     model.toggleExpanded('demo');
     expect(model.isExpanded('demo')).toBe(true);
@@ -221,26 +230,17 @@ describe('StreamlabModel', () => {
     expect(model.isExpanded('demo')).toBe(false);
   });
 
-  it('retries on its own while visible until streamlab gets loaded', async () => {
-    jest.useFakeTimers();
-    const model = new StreamlabModel({ retryIntervalMs: 100 });
-    try {
-      let loaded = false;
-      const factory = () =>
-        loaded
-          ? new MockTransport({ hello: () => hello() })
-          : new MockTransport({}, false);
-      await model.setVisible(true);
-      await model.setKernel(factory);
-      expect(model.status).toBe('not-enabled');
-      loaded = true;
-      for (let i = 0; i < 20 && model.status !== 'connected'; i++) {
-        await jest.advanceTimersByTimeAsync(200);
-      }
-      expect(model.status).toBe('connected');
-    } finally {
-      model.dispose();
-      jest.useRealTimers();
-    }
+  it('connects again on request once streamlab got loaded', async () => {
+    let loaded = false;
+    const model = new StreamlabModel();
+    await model.setVisible(true);
+    await model.setKernel(() =>
+      loaded ? new MockTransport({ hello: () => hello() }) : new MockTransport({}, false)
+    );
+    expect(model.status).toBe('not-enabled');
+    loaded = true;
+    await model.connect();
+    expect(model.status).toBe('connected');
+    expect(model.canRetry).toBe(false);
   });
 });

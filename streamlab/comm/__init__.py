@@ -11,10 +11,11 @@ protocol of :mod:`streamlab.comm.protocol`; :mod:`streamlab.comm.handler` answer
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
-from .handler import PanelSession, RequestHandler, Registry
+from .handler import PanelSession, Registry, RequestHandler
 from .protocol import COMM_TARGET, PROTOCOL_VERSION
 
 __all__ = [
@@ -71,8 +72,13 @@ def register_comm_target(ipython: Any = None, registry: Registry | None = None) 
         log.debug("no comm manager: the streamlab panel is unavailable", exc_info=True)
         return False
 
+    try:  # %load_ext runs on the kernel's loop: every panel session works on that loop
+        loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+
     def open_panel(comm: Any, open_msg: Any) -> None:
-        _sessions.append(PanelSession(comm, RequestHandler(registry)))
+        _sessions.append(PanelSession(comm, RequestHandler(registry), loop=loop))
         sessions()
 
     manager.register_target(COMM_TARGET, open_panel)

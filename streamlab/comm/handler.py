@@ -354,7 +354,12 @@ class PanelSession:
     (a :class:`comm.base_comm.BaseComm`, or a fake in tests).
     """
 
-    def __init__(self, comm: Any, handler: RequestHandler | None = None) -> None:
+    def __init__(
+        self,
+        comm: Any,
+        handler: RequestHandler | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
         self.comm = comm
         self.handler = handler or RequestHandler()
         self.handler.on_subscribe = self._set_subscribed
@@ -363,6 +368,13 @@ class PanelSession:
         self.seq = 0
         self._last_payload: str | None = None
         self._task: asyncio.Task[None] | None = None
+        if loop is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                loop = None
+        #: The kernel's loop: requests, commands and pushes all run on it.
+        self.loop = loop
         comm.on_msg(self._on_msg)
         comm.on_close(self._on_close)
 
@@ -373,10 +385,26 @@ class PanelSession:
             data = msg["content"]["data"]
         except Exception:
             data = None
-        self.receive(data)
+        self._on_loop(self.receive, data)
 
     def _on_close(self, msg: Any = None) -> None:
-        self.close()
+        self._on_loop(self.close)
+
+    def _on_loop(self, callback: Callable[..., Any], *args: Any) -> None:
+        """Run ``callback`` on the kernel's loop thread.
+
+        A front end may route comm messages over a kernel subshell, which runs on another
+        thread; pipelines must only be touched from the loop that runs them.
+        """
+        loop = self.loop
+        try:
+            current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        if loop is not None and current is not loop and loop.is_running():
+            loop.call_soon_threadsafe(callback, *args)
+        else:
+            callback(*args)
 
     # -- API ------------------------------------------------------------------------------
 

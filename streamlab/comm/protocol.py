@@ -53,7 +53,7 @@ ERROR_CODES: tuple[str, ...] = (
 )
 
 #: Pipeline states, as the engine reports them.
-PIPELINE_STATES: tuple[str, ...] = ("idle", "running", "paused", "stopped", "finished")
+PIPELINE_STATES: tuple[str, ...] = ("idle", "running", "paused", "stopped", "finished", "failed")
 
 #: Shortest time between two pushes: at most four pushes a second.
 MIN_PUSH_INTERVAL_MS = 250

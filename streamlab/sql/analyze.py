@@ -116,12 +116,12 @@ class _Analyzer:
                                  node if key in ("joins",) else None, pattern)
         for sub in tree.find_all(exp.Subquery, exp.Union, exp.Except, exp.Intersect):
             raise self.error("unsupported", "subqueries are not supported",
-                             "one windowed aggregation per cell; chain cells with --name", sub,
+                             "streamlab runs one windowed aggregation per cell", sub,
                              r"\(\s*SELECT\b")
         for sub in tree.find_all(exp.Select):
             if sub is not tree:
                 raise self.error("unsupported", "subqueries are not supported",
-                                 "one windowed aggregation per cell; chain cells with --name", sub,
+                                 "streamlab runs one windowed aggregation per cell", sub,
                                  r"\(\s*SELECT\b")
         for win in tree.find_all(exp.Window):
             raise self.error("unsupported", "window functions (OVER ...) are not supported",

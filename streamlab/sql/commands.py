@@ -38,7 +38,7 @@ def pipeline_of(stream: Any) -> Any:
     """The pipeline a stream belongs to, or None."""
     try:
         return getattr(stream, "pipeline", None)
-    except (ImportError, LookupError):
+    except (ImportError, LookupError, ValueError):  # ValueError: no streamlab source upstream
         return None
 
 
@@ -51,9 +51,12 @@ def stream_of(pipeline: Any, results: dict[str, Any]) -> Any:
 
 
 def build(plan: QueryPlan, stream: Any, watermark: Any = None) -> Any:
-    """``compile_plan`` with the engine's refusals turned into SQLErrors."""
+    """``compile_plan`` with the engine's refusals turned into SQLErrors.
+
+    The result carries its plan as ``result.sql_plan`` (e.g. for a later Flink export).
+    """
     try:
-        return compile_plan(plan, stream, watermark)
+        result = compile_plan(plan, stream, watermark)
     except (ImportError, AttributeError) as error:
         raise _fail("unavailable", f"the streamlab engine cannot build this query ({error})",
                     "reinstall streamlab; the SQL layer needs sl.Tumble/Hop/Cumulate/Session") from None
@@ -65,6 +68,8 @@ def build(plan: QueryPlan, stream: Any, watermark: Any = None) -> Any:
     except ValueError as error:
         raise _fail("engine", str(error).splitlines()[0],
                     f"the query is valid SQL, but streamlab refused: {plan.describe()}") from None
+    result.sql_plan = plan
+    return result
 
 
 def rename(result: Any, name: str) -> None:
@@ -124,13 +129,21 @@ def _snapshot(target: Any, limit: int | None = None) -> dict:
 
 
 def totals(snapshot: dict) -> dict[str, int]:
-    """Events in (rows the sources emitted), late and error rows, summed over operators.
+    """Events in (rows the sources emitted), late and error rows of a pipeline snapshot.
 
+    The snapshot's own ``counters`` are used when present, else the operators' are summed.
+
+    >>> totals({"counters": {"in": 10, "out": 2, "late": 3, "errors": 1}})
+    {'events_in': 10, 'late': 3, 'errors': 1}
     >>> totals({"operators": [
     ...     {"kind": "source", "counters": {"in": 0, "out": 10, "late": 0, "errors": 0}},
     ...     {"kind": "window", "counters": {"in": 10, "out": 2, "late": 3, "errors": 1}}]})
     {'events_in': 10, 'late': 3, 'errors': 1}
     """
+    counters = snapshot.get("counters")
+    if counters:
+        return {"events_in": int(counters.get("in") or 0), "late": int(counters.get("late") or 0),
+                "errors": int(counters.get("errors") or 0)}
     ops = [op for op in snapshot.get("operators", []) if op.get("kind") != "side"]
     count = lambda op, key: int((op.get("counters") or {}).get(key) or 0)  # noqa: E731
     return {"events_in": sum(count(op, "out") for op in ops if op.get("kind") == "source"),
@@ -156,8 +169,8 @@ def snapshot(stream: Any, pipeline: Any, limit: int) -> dict:
 def late_rows(stream: Any, pipeline: Any, limit: int) -> pd.DataFrame:
     """``%streamlab late``: the late rows the window operator kept so far (bounded)."""
     late = getattr(stream, "late", None) if stream is not None else None
-    if late is None and pipeline is not None:
-        for node in getattr(pipeline, "nodes", []) or []:
+    if late is None and callable(getattr(pipeline, "nodes", None)):
+        for node in pipeline.nodes():
             if getattr(node, "kind", None) == "window":
                 late = node.late
                 break

@@ -14,6 +14,8 @@ HOP?". Every failure is a :class:`~streamlab.sql.errors.SQLError` of kind ``"syn
 
 from __future__ import annotations
 
+import re
+
 import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
@@ -208,6 +210,7 @@ _HINTS = {
 def _syntax_error(sql: str, error: ParseError) -> SQLError:
     info = error.errors[0] if error.errors else {}
     description = info.get("description") or str(error).splitlines()[0]
+    description = re.sub(r"<Token token_type: [^,]*, text: (.*?), line: .*?>", r"'\1'", description)
     if "start" in info:
         line, column = position(sql, info["start"])
         if info.get("at_end"):  # point just past the last token
@@ -245,7 +248,8 @@ def parse(sql: str) -> exp.Expr:
     except ParseError as error:
         raise _syntax_error(sql, error) from None
     except TokenError as error:
-        line, column = position(sql, error.start or 0)
+        start = _unclosed_quote(sql)
+        line, column = position(sql, error.start or 0 if start is None else start)
         raise SQLError("syntax", "cannot read the query text (unclosed quote?)",
                        "string literals use single quotes, identifiers backticks", line, column) from None
     if not trees:
@@ -255,6 +259,29 @@ def parse(sql: str) -> exp.Expr:
         raise SQLError("unsupported", "more than one statement",
                        "put one query in each %%streamlab cell", line, column)
     return trees[0]
+
+
+def _unclosed_quote(sql: str) -> int | None:
+    """Offset of the quote that opens a never-closed string or identifier, if any."""
+    i, n = 0, len(sql)
+    while i < n:
+        two = sql[i:i + 2]
+        if two == "--":
+            i = sql.find("\n", i)
+            i = n if i < 0 else i
+        elif two == "/*":
+            end = sql.find("*/", i + 2)
+            i = n if end < 0 else end + 2
+            continue
+        elif sql[i] in "'`\"":
+            quote, start = sql[i], i
+            i += 1
+            while i < n and not (sql[i] == quote and sql[i + 1:i + 2] != quote):
+                i += 2 if sql[i] == quote else 1
+            if i >= n:
+                return start
+        i += 1
+    return None
 
 
 def _node_position(sql: str, node: exp.Expr) -> tuple[int, int]:

@@ -31,6 +31,11 @@ _HINT = ("WHERE supports comparisons, AND/OR/NOT, IN, BETWEEN, IS [NOT] NULL, LI
 
 def translate(node: exp.Expr, ctx: Any) -> Predicate:
     """Translate a WHERE condition; ``ctx`` checks columns and raises located errors."""
+    result = _translate(node, ctx)
+    return Not(result) if node.args.get("negate") else result  # x NOT LIKE 'a%'
+
+
+def _translate(node: exp.Expr, ctx: Any) -> Predicate:
     if isinstance(node, exp.Paren):
         return translate(node.this, ctx)
     if isinstance(node, exp.And | exp.Or):

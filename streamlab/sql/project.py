@@ -35,6 +35,10 @@ class Project(Node):
         out.attrs.update(df.attrs)
         return out
 
+    def empty_output(self) -> pd.DataFrame:
+        """A zero-row frame with the output schema (what ``collect()`` returns for no rows)."""
+        return self.process(self.window.empty_output())
+
     @property
     def window(self) -> Any:
         """The window operator whose result this projects."""

@@ -16,6 +16,9 @@ ipywidget (a ``jupyter_bokeh.BokehModel``) whose data sources grow with
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -28,13 +31,19 @@ from bokeh.models import (
     DatetimeTicker,
     DatetimeTickFormatter,
     FactorRange,
+    GlyphRenderer,
     HoverTool,
     Legend,
     LegendItem,
+    Line,
     LinearColorMapper,
+    Scatter,
+    Step,
+    VBar,
 )
 from bokeh.palettes import Category10_10, Viridis256
 from bokeh.plotting import figure
+from bokeh.protocol import Protocol
 from ipywidgets import DOMWidget
 from jupyter_bokeh import BokehModel
 from traitlets import Float, Int, List, Unicode, validate
@@ -44,6 +53,7 @@ from .feed import Feeder
 
 KINDS = ("line", "bar", "scatter", "step", "heatmap")
 PALETTE = Category10_10
+WIRE_BUFFER_ROWS = 1000
 _TIME_FMT = "%F %H:%M:%S.%3N"
 
 
@@ -149,35 +159,74 @@ class LivePlot(BokehModel):
         return fig
 
     def _new_source(self, kind: str) -> ColumnDataSource:
-        cols: dict[str, Any] = {c: np.array([], dtype="float64") for c in ("x", "y", "ws", "we")}
-        cols["key"] = []
-        if kind in ("bar", "heatmap"):
-            cols["w"] = np.array([], dtype="float64")
-        if kind == "heatmap":
-            cols["xc"] = np.array([], dtype="float64")
-        return ColumnDataSource(data=cols)
+        names = ["x", "y", "ws", "we", "key"]
+        names += ["w"] if kind == "bar" else ["w", "xc"] if kind == "heatmap" else []
+        return ColumnDataSource(data={c: [] for c in names})
 
-    def _series(self, key: str) -> ColumnDataSource:
-        src = self.sources.get(key)
-        if src is not None:
-            return src
-        src = self.sources[key] = self._new_source(self.kind)
-        color = PALETTE[(len(self.sources) - 1) % len(PALETTE)]
-        fig, kind = self.figure, self.kind
+    def _glyphs(self, src: ColumnDataSource, color: str) -> list[GlyphRenderer]:
+        """Renderers of one series (built directly: ``figure.line`` re-indexes the document)."""
+        kind = self.kind
         if kind == "line":
-            glyphs = [fig.line("x", "y", source=src, color=color, line_width=2),
-                      fig.scatter("x", "y", source=src, color=color, size=4)]
+            glyphs = [Line(x="x", y="y", line_color=color, line_width=2),
+                      Scatter(x="x", y="y", fill_color=color, line_color=color, size=4)]
         elif kind == "step":
-            glyphs = [fig.step("x", "y", source=src, color=color, line_width=2, mode="after")]
+            glyphs = [Step(x="x", y="y", line_color=color, line_width=2, mode="after")]
         elif kind == "scatter":
-            glyphs = [fig.scatter("x", "y", source=src, color=color, size=7, alpha=0.8)]
+            glyphs = [Scatter(x="x", y="y", fill_color=color, line_color=color, size=7,
+                              fill_alpha=0.8)]
         else:
-            glyphs = [fig.vbar(x="x", top="y", width="w", source=src, color=color,
-                               fill_alpha=0.6)]
-        if self.by:
-            self._legend.items = [*self._legend.items, LegendItem(label=key, renderers=glyphs)]
+            glyphs = [VBar(x="x", top="y", width="w", fill_color=color, line_color=color,
+                           fill_alpha=0.6)]
+        return [GlyphRenderer(data_source=src, glyph=g) for g in glyphs]
+
+    @contextmanager
+    def _batched(self) -> Iterator[None]:
+        """Apply many model changes with one re-index of the document and combined events."""
+        doc = self.figure.document
+        if doc is None:
+            yield
+            return
+        self._events = []
+        doc.hold("combine")
+        try:
+            with doc.models.freeze():
+                yield
+        finally:
+            doc.unhold()  # dispatches the combined events to _document_patched
+            events, self._events = self._events, None
+            if events:
+                self._send_patch(events)
+
+    def _document_patched(self, event: Any) -> None:
+        if getattr(self, "_events", None) is not None:
+            if event.setter is not self:
+                self._events.append(event)
+            return
+        super()._document_patched(event)
+
+    def _send_patch(self, events: list[Any]) -> None:
+        """Send several document events as one PATCH-DOC (jupyter_bokeh sends one per event)."""
+        msg = Protocol().create("PATCH-DOC", events)
+        for part in (msg.header_json, msg.metadata_json, msg.content_json):
+            self.send({"msg": "patch", "payload": part})
+        for buffer in msg.buffers:
+            self.send({"msg": "patch", "payload": json.dumps(buffer.ref)})
+            self.send({"msg": "patch"}, [buffer.to_bytes()])
+
+    def _add_series(self, keys: list[str]) -> None:
+        """Create a data source, renderers and a legend entry for each new ``by`` value."""
+        renderers, items = [], []
+        for key in keys:
+            src = self.sources[key] = self._new_source(self.kind)
+            color = PALETTE[(len(self.sources) - 1) % len(PALETTE)]
+            glyphs = self._glyphs(src, color)
+            renderers += glyphs
+            if self.by:
+                items.append(LegendItem(label=key, renderers=glyphs))
+        self.figure.renderers = [*self.figure.renderers, *renderers]
+        if items:
+            self._legend.items = [*self._legend.items, *items]
             self._legend.visible = True
-        return src
 
     def _set_time_axis(self, time_x: bool) -> None:
         """Switch the x axis and hover between datetime and plain numbers."""
@@ -223,16 +272,24 @@ class LivePlot(BokehModel):
         self._update_step(x)
         if self.kind in ("bar", "heatmap"):
             self._add_widths(cols)
-        if self.kind == "heatmap":
-            self._stream_cells(cols)
-        else:
-            codes, uniques = pd.factorize(np.asarray(keys, dtype=object))
-            for i, key in enumerate(uniques):
-                idx = np.flatnonzero(codes == i)
-                part = {c: (v[idx] if isinstance(v, np.ndarray) else [v[j] for j in idx])
-                        for c, v in cols.items()}
-                self._series(str(key)).stream(part, rollover=self.rollover)
+        with self._batched():
+            if self.kind == "heatmap":
+                self._stream_cells(cols)
+            else:
+                self._stream_series(cols, keys)
         self.rows_streamed += len(df)
+
+    def _stream_series(self, cols: dict[str, Any], keys: list[str]) -> None:
+        codes, uniques = pd.factorize(np.asarray(keys, dtype=object))
+        uniques = [str(k) for k in uniques]
+        new = [k for k in uniques if k not in self.sources]
+        if new:
+            self._add_series(new)
+        for i, key in enumerate(uniques):
+            idx = np.flatnonzero(codes == i)
+            part = {c: (v[idx] if isinstance(v, np.ndarray) else [v[j] for j in idx])
+                    for c, v in cols.items()}
+            self.sources[key].stream(_wire(part), rollover=self.rollover)
 
     def _keys(self, df: pd.DataFrame) -> list[str]:
         if not self.by:
@@ -268,7 +325,7 @@ class LivePlot(BokehModel):
         if len(y):
             self._lo, self._hi = min(self._lo, float(y.min())), max(self._hi, float(y.max()))
             self._mapper.low, self._mapper.high = self._lo, self._hi
-        self.sources["cells"].stream(cols, rollover=self.rollover)
+        self.sources["cells"].stream(_wire(cols), rollover=self.rollover)
 
     # ------------------------------------------------------------------- public
     @property
@@ -299,6 +356,14 @@ class LivePlot(BokehModel):
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         ensure_bokehjs()
         return super()._repr_mimebundle_(**kwargs)
+
+
+def _wire(cols: dict[str, Any]) -> dict[str, Any]:
+    """Small batches travel as JSON lists (one message); large ones as binary buffers."""
+    n = len(cols["key"])
+    if n >= WIRE_BUFFER_ROWS:
+        return cols
+    return {c: (v.tolist() if isinstance(v, np.ndarray) else list(v)) for c, v in cols.items()}
 
 
 class PlotAccessor:

@@ -69,7 +69,7 @@ class StateInspector(VBox):
     """Pick a window operator, then a window: see its partials and a bounded sample of rows."""
 
     sample_rows = Int(20, help="Most rows shown for a window, the late ledger or the errors.")
-    max_windows = Int(200, help="Most open windows listed per operator.")
+    max_windows = Int(50, help="Most open windows listed per operator.")
 
     @validate("sample_rows", "max_windows")
     def _positive(self, proposal: dict[str, Any]) -> int:
@@ -105,9 +105,11 @@ class StateInspector(VBox):
         options = [(f"{op.get('label') or op['id']} ({op['id']})", op["id"]) for op in ops]
         if list(self.operator.options) != options:
             keep = self.operator.value
+            windowed = [op["id"] for op in ops if "open_windows" in op["state"]]
+            first = (windowed or [op["id"] for op in ops] or [None])[0]
             with self._quiet(), self.operator.hold_sync():
                 self.operator.options = options
-                self.operator.value = keep if keep in self._ops else (ops[0]["id"] if ops else None)
+                self.operator.value = keep if keep in self._ops else first
         self._render_operator()
 
     @contextmanager

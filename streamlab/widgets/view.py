@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
+import time
 from collections.abc import Mapping
 from html import escape
 from typing import Any
@@ -59,10 +61,12 @@ class PipelineView(VBox):
     interval = Float(0.25, help="Seconds between refreshes of status, graph and inspector "
                                 "(at least 0.25, so at most 4 updates a second).")
     idle_interval = Float(1.0, help="Seconds between refreshes while the pipeline is not running.")
+    inspector_interval = Float(1.0, help="Seconds between refreshes of the open inspector (its "
+                                         "snapshot lists every open window, which costs more).")
     sample_rows = Int(20, help="Most rows the inspector shows for a window, late rows or errors.")
     show_inspector = Bool(False, help="Start with the state inspector expanded.")
 
-    @validate("interval", "idle_interval")
+    @validate("interval", "idle_interval", "inspector_interval")
     def _at_least_quarter_second(self, proposal: dict[str, Any]) -> float:
         if proposal["value"] < 0.25:
             raise ValueError(f"{proposal['trait'].name} must be >= 0.25 s (at most 4 updates/s)")
@@ -99,9 +103,11 @@ class PipelineView(VBox):
                           (self.step, self._on_step), (self.reset, self._on_reset)):
             b.on_click(action)
         self.speed.observe(self._on_speed, "value")
-        self.details.observe(lambda _: self.refresh(), "selected_index")
+        self.details.observe(lambda _: self.refresh(inspect=True), "selected_index")
         self.refreshes = 0
+        self._inspected = float("-inf")
         self._task: asyncio.Task[None] | None = None
+        self._takes_limit = _accepts(pipeline.snapshot, "limit")
         self.refresh()
         loop = running_loop()
         if loop is not None:
@@ -118,9 +124,17 @@ class PipelineView(VBox):
                 state = None
             await asyncio.sleep(self.interval if state in ACTIVE else self.idle_interval)
 
-    def refresh(self) -> str:
-        """Render the current snapshot now; returns the pipeline state."""
-        snap = self.pipeline.snapshot()
+    def refresh(self, inspect: bool = False) -> str:
+        """Render the current snapshot now; returns the pipeline state.
+
+        The open inspector is refreshed every ``inspector_interval`` (or now, with ``inspect``);
+        otherwise the snapshot is asked for no open windows, which keeps it cheap.
+        """
+        now = time.monotonic()
+        inspect = self.details.selected_index is not None and (
+            inspect or now - self._inspected >= self.inspector_interval)
+        limit = self.inspector.max_windows if inspect else 0
+        snap = self.pipeline.snapshot(limit=limit) if self._takes_limit else self.pipeline.snapshot()
         self.refreshes += 1
         state = str(snap.get("state", ""))
         with self.hold_sync():
@@ -129,8 +143,12 @@ class PipelineView(VBox):
             self.play.disabled = state in ("running",)
             self.pause.disabled = state != "running"
             self.step.disabled = state in ("running", "finished", "stopped")
-            if self.details.selected_index is not None:
+            if state == "failed":
+                error = escape(str(getattr(self.pipeline, "error", "") or "unknown error"))
+                self.message.value = f"<span class=sl-bad>pipeline failed: {error}</span>"
+            if inspect:
                 self.inspector.update(snap)
+                self._inspected = now
         return state
 
     @observe("sample_rows")
@@ -195,6 +213,15 @@ class PipelineView(VBox):
         return None if fn is None else fn(start_ms, key, limit)
 
 
+def _accepts(fn: Any, name: str) -> bool:
+    """Whether ``fn`` takes a keyword argument ``name``."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
 def _find_node(pipeline: Any, op_id: str) -> Any:
     """The operator node with this snapshot id, if the pipeline exposes its nodes."""
     for attr in ("node", "operator"):
@@ -204,6 +231,8 @@ def _find_node(pipeline: Any, op_id: str) -> Any:
                 return fn(op_id)
     for attr in ("nodes", "operators"):
         nodes = getattr(pipeline, attr, None)
+        if callable(nodes):
+            nodes = nodes()
         if isinstance(nodes, Mapping) and op_id in nodes:
             return nodes[op_id]
         if isinstance(nodes, list | tuple):

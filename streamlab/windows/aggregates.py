@@ -110,9 +110,10 @@ _INIT = {"n": 0, "c": 0, "s": 0.0, "min": np.inf, "max": -np.inf, "mu": 0.0, "m2
 class Partials:
     """A table of partial aggregates: one row per group (pane×key, window×key or session)."""
 
-    def __init__(self, fields, arrays: dict[str, np.ndarray]):
+    def __init__(self, fields, arrays: dict[str, np.ndarray], rows: bool = False):
         self.fields = fields
         self.a = arrays
+        self._rows = rows  # one partial per input row (so "n" is all ones)
 
     def __len__(self) -> int:
         return len(self.a["n"])
@@ -135,16 +136,17 @@ class Partials:
         """One partial row per input row (values are float64 for numeric columns)."""
         n = len(seq)
         arrays: dict[str, np.ndarray] = {}
-        notnull = {col: ~pd.isna(v) for col, v in values.items()}
+        notnull = {col: (~np.isnan(v) if v.dtype.kind == "f" else ~pd.isna(v)) for col, v in values.items()}
+        clean = {col: bool(ok.all()) for col, ok in notnull.items()}
         for field, kind, column in fields:
             if kind == "n":
                 arrays[field] = np.ones(n, dtype="int64")
                 continue
             v, ok = values[column], notnull[column]
             if kind == "c":
-                arrays[field] = ok.astype("int64")
+                arrays[field] = arrays["n"] if clean[column] else ok.astype("int64")
             elif kind == "s":
-                arrays[field] = np.where(ok, v, 0.0)
+                arrays[field] = v if clean[column] else np.where(ok, v, 0.0)
             elif kind in ("min", "max"):
                 arrays[field] = np.where(ok, v, _INIT[kind])
             elif kind == "mu":
@@ -154,7 +156,7 @@ class Partials:
             elif kind in ("first", "last"):
                 arrays[field] = v
                 arrays[field + "#seq"] = np.where(ok, seq, SEQ_NONE if kind == "first" else -1)
-        return cls(fields, arrays)
+        return cls(fields, arrays, rows=True)
 
     def take(self, idx) -> Partials:
         return Partials(self.fields, {k: v[idx] for k, v in self.a.items()})
@@ -172,7 +174,11 @@ class Partials:
         order = None
         for field, kind, column in self.fields:
             v = self.a[field]
-            if kind in ("n", "c"):
+            if kind == "c" and v is self.a["n"] and "n" in out:
+                out[field] = out["n"]
+            elif kind == "n" and self._rows:
+                out[field] = np.bincount(gid, minlength=groups).astype("int64")
+            elif kind in ("n", "c"):
                 out[field] = np.bincount(gid, weights=v, minlength=groups).astype("int64")
             elif kind == "s":
                 out[field] = np.bincount(gid, weights=v, minlength=groups)
@@ -220,7 +226,7 @@ class Partials:
             delta = b[field] - a[field][idx]
             a[f"m2:{column}"][idx] = a[f"m2:{column}"][idx] + b[f"m2:{column}"] + delta * delta * ca * cb / safe
             a[field][idx] = a[field][idx] + delta * cb / safe
-        for field, kind, column in self.fields:
+        for field, kind, _column in self.fields:
             if kind in ("n", "c", "s"):
                 a[field][idx] += b[field]
             elif kind == "min":

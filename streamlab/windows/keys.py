@@ -6,16 +6,6 @@ import numpy as np
 import pandas as pd
 
 
-class _NA:
-    """Stand-in for a missing key value (NaN is not equal to itself, so it cannot be a dict key)."""
-
-    def __repr__(self) -> str:
-        return "NA"
-
-
-NA = _NA()
-
-
 class KeyIndex:
     """Maps group-key values (one or several columns, or none) to dense ids 0, 1, 2, ...
 
@@ -28,34 +18,70 @@ class KeyIndex:
 
     def __init__(self, by: list[str]):
         self.by = list(by)
-        self._col_ids: list[dict] = [{} for _ in self.by]
-        self._col_values: list[list] = [[] for _ in self.by]
-        self._col_dtypes: list = [None for _ in self.by]
+        self._index: list[pd.Index | None] = [None for _ in self.by]
+        self._value_set: list = [None for _ in self.by]
         self._combo: dict[tuple, int] = {}
         self._combo_parts: list[tuple] = []
 
     def __len__(self) -> int:
-        return len(self._combo_parts) if len(self.by) > 1 else (len(self._col_values[0]) if self.by else 1)
+        if not self.by:
+            return 1
+        if len(self.by) > 1:
+            return len(self._combo_parts)
+        return 0 if self._index[0] is None else len(self._index[0])
 
     def _encode_column(self, i: int, col: pd.Series) -> np.ndarray:
-        if self._col_dtypes[i] is None:
-            self._col_dtypes[i] = col.dtype
+        fast = self._encode_arrow(i, col)
+        if fast is not None:
+            return fast
         codes, uniques = pd.factorize(col, use_na_sentinel=False)
-        ids = self._col_ids[i]
-        values = self._col_values[i]
-        mapped = np.empty(len(uniques), dtype="int64")
-        for j, u in enumerate(uniques):
-            token = NA if (u is None or (not isinstance(u, str) and pd.isna(u))) else u
-            gid = ids.get(token)
-            if gid is None:
-                gid = ids[token] = len(values)
-                values.append(None if token is NA else u)
-            mapped[j] = gid
+        index = self._index[i]
+        if index is None:
+            self._index[i] = pd.Index(uniques, tupleize_cols=False)
+            mapped = np.arange(len(uniques), dtype="int64")
+        else:
+            mapped = index.get_indexer(uniques).astype("int64")
+            new = mapped < 0
+            if new.any():
+                mapped[new] = np.arange(len(index), len(index) + int(new.sum()))
+                self._index[i] = index.append(pd.Index(uniques[new], tupleize_cols=False))
+        if self._index[i] is not index or index is None:
+            self._value_set[i] = None
         return mapped[codes] if len(codes) else np.zeros(0, dtype="int64")
 
-    def encode(self, df: pd.DataFrame) -> np.ndarray:
-        """Global key ids for each row of ``df``."""
-        n = len(df)
+    def _encode_arrow(self, i: int, col: pd.Series) -> np.ndarray | None:
+        """Fast path for Arrow-backed strings: look every row up in the known keys in one pass."""
+        if self._index[i] is None or not hasattr(col.array, "__arrow_array__"):
+            return None
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if self._value_set[i] is None:
+            index = self._index[i]
+            if index.hasnans or index.dtype.kind not in "OUT" and str(index.dtype) not in ("str", "string"):
+                return None
+            try:
+                arr_type = col.array.__arrow_array__().type
+                if not (pa.types.is_string(arr_type) or pa.types.is_large_string(arr_type)):
+                    return None
+                self._value_set[i] = pa.array(index.to_numpy(dtype=object), type=arr_type)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                return None
+        try:
+            arr = col.array.__arrow_array__()
+            value_set = self._value_set[i]
+            if arr.type != value_set.type:
+                arr = arr.cast(value_set.type)
+            found = pc.index_in(arr, value_set=value_set)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            return None
+        if found.null_count:
+            return None  # a new or missing key: take the general path (which extends the index)
+        return found.to_numpy().astype("int64", copy=False)
+
+    def encode(self, df, n: int | None = None) -> np.ndarray:
+        """Global key ids for each row of ``df`` (a DataFrame or a dict of columns with ``n`` rows)."""
+        n = len(df) if n is None else n
         if not self.by:
             return np.zeros(n, dtype="int64")
         per_col = [self._encode_column(i, df[c]) for i, c in enumerate(self.by)]
@@ -83,16 +109,7 @@ class KeyIndex:
             parts = np.array(self._combo_parts, dtype="int64").reshape(-1, len(self.by))
             per_col = [parts[ids, i] for i in range(len(self.by))]
         for i, col in enumerate(self.by):
-            values = np.empty(len(self._col_values[i]), dtype=object)
-            values[:] = self._col_values[i]
-            series = pd.Series(values[per_col[i]], name=col)
-            dtype = self._col_dtypes[i]
-            if dtype is not None:
-                try:
-                    series = series.astype(dtype)
-                except (TypeError, ValueError):
-                    pass
-            out[col] = series
+            out[col] = pd.Series(self._index[i].take(per_col[i]), name=col)
         return out
 
     def values(self, gid: int) -> tuple:

@@ -15,7 +15,7 @@ import streamz
 
 from ..durations import format_ms, to_ms
 from ..side import SideOutput, visible
-from ..stream import WM_ATTR, WM_COL, Node, find_meta
+from ..stream import WM_ATTR, WM_COL, Node, find_meta, row_marks
 from ..timecol import NEG_INF, POS_INF, event_ms, format_time, ms_to_values
 from ..transforms import per_row_watermark
 from .aggregates import AggSpec, holistic_values, parse_aggs, partial_fields
@@ -142,39 +142,61 @@ class WindowAgg(Node):
         return f"{self.plan.label()}{by}: {aggs}"
 
     # --- input validation -----------------------------------------------------------------
-    def _clean(self, df: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
-        """Split off malformed rows to ``errors``; return good rows and their event times (ms)."""
-        needed = [self.time_meta.column, *self.by, *self.value_columns]
-        missing = [c for c in dict.fromkeys(needed) if c not in df.columns]
+    def _clean(self, df: pd.DataFrame):
+        """Split off malformed rows to ``errors``.
+
+        Returns (good rows, their columns, event ms, watermark per row or None).
+        """
+        needed = list(dict.fromkeys([self.time_meta.column, *self.by, *self.value_columns]))
+        columns = df.columns
+        missing = [c for c in needed if c not in columns]
         if missing:
-            self._send_errors(df, f"missing column {missing[0]!r}")
-            return df.iloc[:0], np.zeros(0, dtype="int64")
-        ms, ok = event_ms(df[self.time_meta.column], self.time_meta.unit)
-        bad = ~ok
-        reasons = np.full(len(df), None, dtype=object)
-        reasons[bad] = f"time column {self.time_meta.column!r} is missing or unparseable"
+            if len(df):
+                self._send_errors(df, f"missing column {missing[0]!r}")
+            return df.iloc[:0], None, np.zeros(0, dtype="int64"), np.zeros(0, dtype="int64")
+        cols = {c: df[c] for c in needed}
+        marks = row_marks(df)
+        if marks is not None:
+            ms, wm, ok = marks.ms, marks.wm, None
+        else:
+            ms, ok = event_ms(cols[self.time_meta.column], self.time_meta.unit)
+            wm = df[WM_COL].to_numpy(dtype="int64") if WM_COL in columns else None
+        bad = None if ok is None or ok.all() else ~ok
+        reasons = None
         for col in self.numeric_columns:
-            values = df[col]
+            values = cols[col]
             if values.dtype.kind in "iufb":
                 continue
             coerced = pd.to_numeric(values, errors="coerce")
-            wrong = (coerced.isna() & values.notna()).to_numpy() & ~bad
-            reasons[wrong] = [f"column {col!r} is not numeric: {v!r}" for v in values[wrong]]
-            bad |= wrong
-        if bad.any():
-            rows = df[bad]
-            self._send_errors(rows, reasons[bad])
-            df, ms = df[~bad], ms[~bad]
+            wrong = (coerced.isna() & values.notna()).to_numpy()
+            if bad is not None:
+                wrong &= ~bad
+            if wrong.any():
+                if reasons is None:
+                    reasons = np.full(len(df), None, dtype=object)
+                reasons[wrong] = [f"column {col!r} is not numeric: {v!r}" for v in values[wrong]]
+                bad = wrong if bad is None else bad | wrong
+        if bad is not None and bad.any():
+            if reasons is None:
+                reasons = np.full(len(df), None, dtype=object)
+            reasons[bad & (reasons == None)] = f"time column {self.time_meta.column!r} is missing or unparseable"  # noqa: E711
+            self._send_errors(df[bad], reasons[bad])
+            good = ~bad
+            df, ms = df[good], ms[good]
+            wm = None if wm is None else wm[good]
+            cols = {c: v[good] for c, v in cols.items()}
         if not self._schema:
             self._schema = {c: df[c].dtype for c in df.columns if c != WM_COL}
-            self.int_columns = frozenset(c for c in self.value_columns if df[c].dtype.kind in "iu")
-        return df, ms
+            self.int_columns = frozenset(c for c in self.value_columns if cols[c].dtype.kind in "iu")
+        return df, cols, ms, wm
 
-    def _values(self, df: pd.DataFrame) -> dict[str, np.ndarray]:
+    def _values(self, cols: dict) -> dict[str, np.ndarray]:
         out = {}
         for col in self.value_columns:
-            s = df[col]
-            if col in self.numeric_columns or s.dtype.kind in "iufb":
+            s = cols[col]
+            if s.dtype.kind == "f":
+                out[col] = s.to_numpy(dtype="float64")
+            elif col in self.numeric_columns or s.dtype.kind in "iub":
                 out[col] = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
             else:
                 out[col] = s.to_numpy(dtype=object)
@@ -183,20 +205,20 @@ class WindowAgg(Node):
     # --- processing -----------------------------------------------------------------------
     def process(self, df: pd.DataFrame):
         end = df.attrs.get(WM_ATTR)
-        df, ms = self._clean(df)
-        if WM_COL in df.columns:
-            wm = df[WM_COL].to_numpy(dtype="int64")
+        df, cols, ms, wm = self._clean(df)
+        if wm is not None:
             if end is None:
                 end = int(wm[-1]) if len(wm) else self.watermark
         else:  # no watermark upstream: delay 0, computed here
             wm, self.own_max, own = per_row_watermark(ms, self.own_max, self.watermark, 0)
             end = max(own, end) if end is not None else own
         end = max(int(end), self.watermark)
-        n = len(df)
+        n = len(ms)
         seq = np.arange(self.seq, self.seq + n, dtype="int64")
         self.seq += n
-        key = self.keys.encode(df)
-        missed, total = self.logic.process(ms, wm, key, self._values(df), seq, end, len(self.keys), self._collect)
+        key = self.keys.encode(cols, n) if n else np.zeros(0, dtype="int64")
+        values = self._values(cols) if n else {c: np.zeros(0) for c in self.value_columns}
+        missed, total = self.logic.process(ms, wm, key, values, seq, end, len(self.keys), self._collect)
         self.watermark = end
         late = missed > 0
         self.counted += int(np.count_nonzero(missed < total))
@@ -268,7 +290,7 @@ class WindowAgg(Node):
         for start, end, keys, part in list(self.logic.open_windows(nkeys)):
             raw = None
             if self.holistic_columns and self.logic.raw is not None:
-                sel = self.logic.raw.select(lambda k, t, s=start, e=end: (t >= s) & (t < e) & np.isin(k, keys))
+                sel = self.logic.raw.select(lambda k, t, s=start, e=end, ks=keys: (t >= s) & (t < e) & np.isin(k, ks))
                 lookup = {k: i for i, k in enumerate(keys.tolist())}
                 raw = (np.array([lookup[k] for k in sel[0].tolist()], dtype="int64"), sel[2])
             self._collect(np.full(len(keys), start), np.full(len(keys), end), keys, part, raw, None, False)

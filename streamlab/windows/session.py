@@ -52,14 +52,16 @@ class SessionLogic:
         slow[key[own_late]] = True
         fast_rows = np.flatnonzero(~slow[key])
         fast_state = np.flatnonzero(~slow[self.key]) if len(self.key) else np.zeros(0, dtype="int64")
-        broken = self._bad_links(ts, wm, key, fast_rows, fast_state)
+        items = self._items(ts, key, fast_rows, fast_state)
+        broken = self._bad_links(wm, *items)
         if len(broken):
             slow[broken] = True
+            keep = ~slow[items[0]]
+            items = tuple(a[keep] for a in items)
             fast_rows = fast_rows[~slow[key[fast_rows]]]
-            fast_state = fast_state[~slow[self.key[fast_state]]]
         slow_state = np.flatnonzero(slow[self.key]) if len(self.key) else np.zeros(0, dtype="int64")
         slow_rows = np.flatnonzero(slow[key])
-        kept = self._merge_bulk(ts, key, rows, fast_rows, fast_state, slow_state)
+        kept = self._merge_bulk(rows, items, fast_state, slow_state)
         self._keep_raw(fast_rows, key, ts, values)
         if len(slow_rows):
             missed[slow_rows] = self._replay(ts, wm, key, rows, values, slow_rows, kept, emit)
@@ -67,11 +69,24 @@ class SessionLogic:
         return missed, np.ones(n, dtype="int64")
 
     def _items(self, ts, key, fast_rows, fast_state):
+        """State sessions and rows as intervals, sorted by (key, start).
+
+        Returns (key, start, end, arrival, source) where arrival is the row index (-1 for a state
+        session) and source indexes the concatenation [state sessions, rows].
+        """
         k = np.concatenate([self.key[fast_state], key[fast_rows]])
         s = np.concatenate([self.start[fast_state], ts[fast_rows]])
         e = np.concatenate([self.end[fast_state], ts[fast_rows] + self.gap])
         arr = np.concatenate([np.full(len(fast_state), -1, dtype="int64"), fast_rows])
-        order = np.lexsort((s, k))
+        if len(k):
+            lo = int(s.min())
+            span = int(s.max()) - lo + 1
+            if span * (int(k.max()) + 1) < 2**62:
+                order = np.argsort(k * span + (s - lo))
+            else:
+                order = np.lexsort((s, k))
+        else:
+            order = np.zeros(0, dtype="int64")
         return k[order], s[order], e[order], arr[order], order
 
     @staticmethod
@@ -97,40 +112,51 @@ class SessionLogic:
             new[1:] = (k[1:] != k[:-1]) | (s[1:] > run[:-1])
         return np.cumsum(new) - 1, new, run
 
-    def _bad_links(self, ts, wm, key, fast_rows, fast_state):
+    def _bad_links(self, wm, k, s, e, arr, order):
         """Keys whose bulk merge would join a session that fires before the joining row arrives."""
-        k, s, e, arr, _ = self._items(ts, key, fast_rows, fast_state)
         if len(k) < 2:
             return np.zeros(0, dtype="int64")
         gid, new, run = self._groups(k, s, e)
+        j = np.flatnonzero(~new)
+        if not len(j):
+            return np.zeros(0, dtype="int64")
         idx = np.arange(len(k))
         setter = np.maximum.accumulate(np.where(e == run, idx, -1))
-        j = np.flatnonzero(~new)
         h = setter[j - 1]
         later = np.maximum(arr[j], arr[h])
         earlier_end = np.where(arr[j] < arr[h], e[j], e[h])
         bad = wm[later] >= earlier_end - 1 + self.lateness
-        return np.unique(k[j[bad]])
+        return np.unique(k[j[bad]]) if bad.any() else np.zeros(0, dtype="int64")
 
-    def _merge_bulk(self, ts, key, rows, fast_rows, fast_state, slow_state):
-        """Merge fast rows into fast state sessions; keep slow-key sessions aside. Returns their partials."""
+    def _merge_bulk(self, rows, items, fast_state, slow_state):
+        """Merge fast rows into fast state sessions; keep slow-key sessions aside. Returns those."""
         slow_part = self.part.take(slow_state)
         slow_cols = (self.key[slow_state], self.start[slow_state], self.end[slow_state],
                      self.fired[slow_state], self.dirty[slow_state], self.rev[slow_state])
-        k, s, e, arr, order = self._items(ts, key, fast_rows, fast_state)
+        k, s, e, arr, order = items
+        nstate = len(fast_state)
         gid, new, _ = self._groups(k, s, e)
         groups = int(gid[-1]) + 1 if len(gid) else 0
-        items = concat([self.part.take(fast_state), rows.take(fast_rows)]).take(order)
-        merged = items.reduce(gid, groups) if groups else Partials.empty(self.fields, 0)
-        fired = np.concatenate([self.fired[fast_state], np.zeros(len(fast_rows), bool)])[order]
-        rev = np.concatenate([self.rev[fast_state], np.full(len(fast_rows), -1)])[order]
-        has_row = arr >= 0
-        g_fired = np.bincount(gid, weights=fired, minlength=groups) > 0
-        g_rows = np.bincount(gid, weights=has_row, minlength=groups) > 0
+        from_state = order < nstate
+        src_state = fast_state[order[from_state]]
+        row_idx = arr[~from_state]
+        if len(src_state):
+            items_part = concat([self.part.take(src_state), rows.take(row_idx)])
+            item_gid = np.concatenate([gid[from_state], gid[~from_state]])
+        else:
+            items_part = rows.take(row_idx)
+            item_gid = gid
+        merged = items_part.reduce(item_gid, groups) if groups else Partials.empty(self.fields, 0)
+        g_fired = np.zeros(groups, dtype=bool)
+        g_dirty = np.zeros(groups, dtype=bool)
         g_rev = np.full(groups, -1, dtype="int64")
-        np.maximum.at(g_rev, gid, rev)
-        g_dirty = (np.bincount(gid, weights=np.concatenate(
-            [self.dirty[fast_state], np.zeros(len(fast_rows), bool)])[order], minlength=groups) > 0)
+        if len(src_state):
+            sg = gid[from_state]
+            g_fired[sg[self.fired[src_state]]] = True
+            g_dirty[sg[self.dirty[src_state]]] = True
+            np.maximum.at(g_rev, sg, self.rev[src_state])
+        g_rows = np.zeros(groups, dtype=bool)
+        g_rows[gid[~from_state]] = True
         self.key = k[new]
         self.start = s[new]
         self.end = np.maximum.reduceat(e, np.flatnonzero(new)) if groups else e[:0]

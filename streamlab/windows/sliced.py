@@ -33,7 +33,9 @@ class SlicedLogic:
 
     # --- window arithmetic (all vectorised, floor mod) -------------------------------------
     def pane_of(self, ts):
-        return ts - np.mod(ts - self.offset, self.pane)
+        if self.offset:
+            return ts - np.mod(ts - self.offset, self.pane)
+        return ts - np.mod(ts, self.pane)
 
     def grid_floor(self, t: int) -> int:
         return t - (t - self.offset) % self.pane
@@ -61,19 +63,37 @@ class SlicedLogic:
     def process(self, ts, wm, key, values, seq, wm_end, nkeys, emit):
         """Add one batch (arrival order). Returns (windows missed per row, windows per row)."""
         p = self.pane_of(ts)
-        total = (self.last_end(p) - p) // self.pane
-        # first kept window index j (window end p + j*pane) must satisfy p + j*pane - 1 + L > W
-        jmin = np.maximum((wm + 1 - self.lateness - p) // self.pane + 1, 1)
-        kept = np.clip(total - jmin + 1, 0, total)
+        if self.kind == "tumble" and not self.lateness:
+            total = np.ones(len(ts), dtype="int64")
+            kept = (p + (self.size - 1) > wm).view(np.int8).astype("int64")
+        else:
+            if self.kind == "cumulate":
+                total = (self.last_end(p) - p) // self.pane
+            else:
+                total = np.full(len(ts), self.size // self.pane, dtype="int64")
+            # first kept window index j (window end p + j*pane) must satisfy p + j*pane - 1 + L > W
+            jmin = (wm + (1 - self.lateness) - p) // self.pane + 1
+            np.maximum(jmin, 1, out=jmin)
+            kept = total - jmin + 1
+            np.clip(kept, 0, total, out=kept)
         missed = total - kept
         if len(ts):
             self.fire(int(wm[0]), nkeys, emit)
-        epoch = (wm + 1 - self.offset) // self.pane
-        cuts = np.flatnonzero(np.diff(epoch)) + 1
-        bounds = [0, *cuts.tolist(), len(ts)]
+            first, last = (int(wm[0]) + 1 - self.offset) // self.pane, (int(wm[-1]) + 1 - self.offset) // self.pane
+            if first == last:
+                bounds = [0, len(ts)]
+            else:
+                epoch = (wm + 1 - self.offset) // self.pane
+                bounds = [0, *(np.flatnonzero(np.diff(epoch)) + 1).tolist(), len(ts)]
+        else:
+            bounds = [0, 0]
+        all_kept = not missed.any()
         for a, b in zip(bounds[:-1], bounds[1:]):
-            rows = np.flatnonzero(kept[a:b] > 0) + a
-            if len(rows):
+            if all_kept:
+                rows = slice(a, b)
+            else:
+                rows = np.flatnonzero(kept[a:b] > 0) + a
+            if b > a and (all_kept or len(rows)):
                 self._add(p[rows], key[rows], ts[rows], {c: v[rows] for c, v in values.items()},
                           seq[rows], nkeys)
                 if self.lateness:
@@ -85,8 +105,16 @@ class SlicedLogic:
         for col, v in values.items():
             if v.dtype == object:
                 self.value_dtypes[col] = np.dtype(object)
-        upanes, pinv = np.unique(p, return_inverse=True)
-        combo = pinv.reshape(-1) * nkeys + key
+        pmin = int(p.min())
+        rel = (p - pmin) // self.pane
+        present = np.flatnonzero(np.bincount(rel))
+        upanes = present * self.pane + pmin
+        if len(present) == 1:
+            combo = key
+        else:
+            remap = np.zeros(int(present[-1]) + 1, dtype="int64")
+            remap[present] = np.arange(len(present))
+            combo = remap[rel] * nkeys + key
         groups = len(upanes) * nkeys
         if groups <= max(4 * len(p), 1 << 16):
             part = Partials.from_rows(self.fields, values, seq).reduce(combo, groups)

@@ -54,7 +54,7 @@ class SessionPlan:
 
 class _Spec:
     def __post_init__(self):
-        if not any(_bare(v) for v in self.__dict__.values()):
+        if not any(_bare(v) and v != 0 for v in self.__dict__.values()):
             self.resolve(None)  # validate now when nothing depends on the stream's unit
 
 
@@ -88,7 +88,7 @@ class Hop(_Spec):
     >>> Hop("10s", "3s")
     Traceback (most recent call last):
     ...
-    ValueError: Hop size (10s) must be a multiple of slide (3s); e.g. Hop('9s', '3s') or Hop('10s', '2s')
+    ValueError: Hop size (10s) must be a multiple of slide (3s); e.g. Hop('9s', '3s') or Hop('10s', '2.5s')
     """
 
     size: object
