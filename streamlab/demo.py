@@ -70,7 +70,8 @@ class DemoSource(Source):
         t = t0 = self._start_ms()
         made = 0
         carry: pd.DataFrame | None = None
-        per_block = max(1, int(round(self.rate)))
+        block_ms = 1000 * max(1, int(2000 // self.rate))  # about 2,000 events per generated block
+        per_block = max(1, int(round(self.rate * block_ms / 1000)))
         while True:
             n = per_block
             if self.events is not None:
@@ -79,7 +80,7 @@ class DemoSource(Source):
                 n = 0
             if n <= 0:
                 break
-            ts = t + np.sort(rng.integers(0, 1000, n))
+            ts = t + np.sort(rng.integers(0, block_ms, n))
             block = self._make(rng, state, ts)
             made += n
             jitter = rng.uniform(0, self.disorder, n) if self.disorder else np.zeros(n)
@@ -88,8 +89,8 @@ class DemoSource(Source):
             block["_arrival"] = ts + jitter
             frame = block if carry is None else pd.concat([carry, block], ignore_index=True)
             frame = frame.sort_values("_arrival", kind="stable")
-            t += 1000
-            if self.idle and rng.random() < 0.05:
+            t += block_ms
+            if self.idle and rng.random() < 0.05 * block_ms / 1000:
                 t += self.idle
             ready = frame["_arrival"].to_numpy() < t
             carry = frame[~ready]

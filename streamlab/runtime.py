@@ -286,6 +286,10 @@ class Pipeline:
 
     async def _drive(self, src: Source) -> None:
         try:
+            if src.push:  # rows arrive by themselves; run until stopped
+                while self.state in ("running", "paused"):
+                    await asyncio.sleep(TIMER_INTERVAL_S)
+                return
             while self.state in ("running", "paused"):
                 if not self._resumed.is_set():
                     await self._resumed.wait()

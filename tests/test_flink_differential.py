@@ -400,33 +400,49 @@ def sl():
     return streamlab
 
 
+def build_pipeline(sl, events: pd.DataFrame, case: Case, batch_size: int, numeric: bool = False):
+    """Return streamlab's result stream for ``case`` (datetime time column, or numeric ms)."""
+    df = events.rename(columns={"ts_ms": "ts"})
+    if numeric:
+        src = sl.from_frame(df, time="ts", unit="ms", batch_size=batch_size)
+    else:
+        df["ts"] = pd.to_datetime(df["ts"], unit="ms")
+        src = sl.from_frame(df, time="ts", batch_size=batch_size)
+    return (
+        src.watermark(f"{case.delay}ms")
+        .window(case.streamlab_spec(sl), by="key" if case.keyed else None)
+        .agg(cnt=("v", "size"), s=("v", "sum"), mn=("v", "min"), mx=("v", "max"), avg=("v", "mean"))
+    )
+
+
+def concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate the non-empty frames (an empty frame if there are none)."""
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
 @pytest.fixture(scope="module")
 def run_streamlab(sl, events):
-    """Return ``run(case, batch_size, numeric)`` -> (rows, late, errors), memoised per argument."""
+    """Return ``run(case, batch_size, numeric)`` -> (rows, late, errors), memoised per argument.
+
+    ``collect()`` runs the pipeline from the start, so the side outputs are gathered during the
+    same run with plain streamz sinks (``test_late_collect_matches_side_sink`` checks that this
+    equals ``res.late.collect()``).
+    """
     cache = {}
 
     def run(case: Case, batch_size: int, numeric: bool = False):
         arg = (case.name, batch_size, numeric)
         if arg not in cache:
-            df = events.rename(columns={"ts_ms": "ts"})
-            if numeric:
-                src = sl.from_frame(df, time="ts", unit="ms", batch_size=batch_size)
-            else:
-                df["ts"] = pd.to_datetime(df["ts"], unit="ms")
-                src = sl.from_frame(df, time="ts", batch_size=batch_size)
-            res = (
-                src.watermark(f"{case.delay}ms")
-                .window(case.streamlab_spec(sl), by="key" if case.keyed else None)
-                .agg(
-                    cnt=("v", "size"),
-                    s=("v", "sum"),
-                    mn=("v", "min"),
-                    mx=("v", "max"),
-                    avg=("v", "mean"),
-                )
-            )
-            out = res.collect()
-            cache[arg] = (out, res.late.collect(), res.errors.collect())
+            res = build_pipeline(sl, events, case, batch_size, numeric)
+            late, errors = [], []
+            sinks = [res.late.sink(late.append), res.errors.sink(errors.append)]
+            try:
+                out = res.collect()
+            finally:
+                for sink in sinks:
+                    sink.destroy()
+            cache[arg] = (out, concat(late), concat(errors))
         return cache[arg]
 
     return run
@@ -491,6 +507,7 @@ def test_streamlab_late_rows(case, batch_size, events, run_streamlab):
     assert len(errors) == 0, errors.head()
     for col in ("id", "key", "ts", "v", "watermark", "missed_windows", "reason"):
         assert col in late.columns, list(late.columns)
+    assert late["id"].is_unique
     expected = model(case, events)
     got = list(
         zip(late["id"].astype(int), to_ms(late["watermark"]), late["missed_windows"].astype(int))
@@ -510,3 +527,16 @@ def test_streamlab_late_rows(case, batch_size, events, run_streamlab):
     missed = dict(zip(late["id"].astype(int), late["missed_windows"].astype(int)))
     assert all(1 <= m <= n_windows[rid] for rid, m in missed.items())
     assert int(out["cnt"].sum()) == sum(n_windows.values()) - sum(missed.values())
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c.name in ("hop", "session")], ids=lambda c: c.name
+)
+def test_late_collect_matches_side_sink(case, sl, events, run_streamlab):
+    """``res.late.collect()`` and ``res.errors.collect()`` give what the side sinks saw."""
+    res = build_pipeline(sl, events, case, 37)
+    _, late, errors = run_streamlab(case, 37)
+    collected = res.late.collect()
+    assert len(collected) == len(late) > 0
+    pd.testing.assert_frame_equal(collected, late[list(collected.columns)])
+    assert len(res.errors.collect()) == len(errors) == 0

@@ -127,6 +127,10 @@ def test_bar_width_follows_the_spacing_of_windows():
     p = PlotAccessor(s).bar(y="cnt", by="sensor")
     s.emit(pd.concat([windows(1), windows(3)]))
     assert list(p.sources["s1"].data["w"]) == [0.8 * 2000.0] * 2
+    # two keys share each slot side by side
+    s1, s2 = p.sources["s1"].data, p.sources["s2"].data
+    assert s1["wd"][0] == s2["wd"][0] == 800.0
+    assert (s1["xd"][0], s2["xd"][0]) == (s1["x"][0] - 400.0, s1["x"][0] + 400.0)
 
 
 def test_missing_column_is_reported_in_the_plot_and_counted():
@@ -229,3 +233,31 @@ def test_plot_and_table_options_are_traitlets_with_help_and_defaults():
             trait = cls.class_traits()[name]
             assert trait.help, f"{cls.__name__}.{name} has no help"
             assert trait.default_value is not None
+
+
+def test_plot_of_a_real_result_follows_collect_and_knows_its_columns():
+    import streamlab as sl
+
+    df = pd.DataFrame({"ts": pd.to_datetime(range(0, 5000, 250), unit="ms", utc=True),
+                       "key": ["a", "b"] * 10, "v": [float(i) for i in range(20)]})
+    res = (sl.from_frame(df, time="ts").watermark("0ms")
+           .window(sl.Hop("2s", "1s"), by="key").agg(avg=("v", "mean")))
+    with pytest.raises(KeyError, match="no column 'nope'"):
+        res.plot.line(y="nope")
+    p = res.plot.bar(y="avg", by="key")
+    t = res.table(max_rows=4)
+    out = res.collect()
+    assert p.n_rows == len(out) == t.received
+    assert isinstance(p.figure.xaxis[0].ticker, DatetimeTicker)
+    assert sorted(p.sources) == ["a", "b"]
+
+
+def test_numeric_event_time_gives_a_numeric_axis_from_the_start():
+    import streamlab as sl
+
+    df = pd.DataFrame({"ts": [0.0, 0.5, 1.2], "v": [1.0, 2.0, 3.0]})
+    res = sl.from_frame(df, time="ts", unit="s").watermark(0).window(sl.Tumble(1)).agg(n=("v", "count"))
+    p = res.plot.line(y="n")
+    assert isinstance(p.figure.xaxis[0].ticker, BasicTicker)
+    res.collect()
+    assert list(p.sources[""].data["x"]) == [1.0, 2.0]

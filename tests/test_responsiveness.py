@@ -1,9 +1,9 @@
 """The kernel stays responsive while a 100,000 events/s pipeline feeds a live plot (issue 3, item 6).
 
 Runs a real kernel through jupyter_client: demo sensors at 100,000 events/s in real time
-(speed=1) -> watermark -> Hop(10s, 1s) by sensor -> live line plot, started. Then ``1+1`` is
-executed repeatedly as separate requests; every round trip must take < 250 ms. The plot must keep
-growing while the kernel is idle, and no thread may be started for it.
+(speed=1) -> watermark -> Hop(10s, 1s) by sensor -> live line plot and live view, started. Then
+``1+1`` is executed repeatedly as separate requests; every round trip must take < 250 ms. The plot
+must keep growing while the kernel is idle, and no thread may be started for it.
 """
 
 from __future__ import annotations
@@ -112,6 +112,7 @@ def kernel(tmp_path):
 def test_one_plus_one_stays_under_250ms_with_100k_events_per_s_feeding_a_live_plot(kernel):
     kernel.execute(SETUP)
     first = kernel.wait_for(lambda v: v["rows"] > 0, 60, "the first window rows in the plot")
+    since = time.monotonic()
 
     for _ in range(5):  # warm-up: first executions pay for imports and caches
         kernel.execute("1+1")
@@ -123,10 +124,8 @@ def test_one_plus_one_stays_under_250ms_with_100k_events_per_s_feeding_a_live_pl
 
     # The plot keeps updating while the kernel is idle between requests.
     grown = kernel.wait_for(lambda v: v["rows"] > first["rows"] + 8, 30, "the plot to grow")
-    after = time.monotonic()
     later = kernel.wait_for(lambda v: v["rows"] > grown["rows"], 30, "the plot to keep growing")
-    seconds = time.monotonic() - after
-    rate = (later["events_in"] - grown["events_in"]) / max(seconds, 1e-9)
+    rate = (later["events_in"] - first["events_in"]) / (time.monotonic() - since)
 
     median, worst = statistics.median(times), max(times)
     print(f"\n1+1 round trip with {RATE:,} events/s feeding a live plot: "

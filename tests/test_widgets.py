@@ -164,6 +164,9 @@ def test_speed_dropdown_sets_the_pipeline_speed_with_max_as_none(comms):
     assert p.speed == 100.0
     from_browser(v.speed, state={"index": labels.index("max")})
     assert p.speed is None
+    p.speed = 5  # set elsewhere: the view follows, and does not set it back
+    v.refresh()
+    assert v.speed.value == 5.0 and v.speed.label == "5x" and p.speed == 5
 
 
 def test_a_failing_control_is_shown_not_lost(comms):
@@ -195,7 +198,7 @@ def test_inspector_lists_open_windows_and_a_click_shows_partials_and_bounded_row
     assert ins.operator.value == "op-3"
     labels = list(ins.windows.options)
     assert labels[0][0].startswith("s1 · [1970-01-01T00:00:00.000Z") and "avg=21.5" in labels[0][0]
-    assert ins.tabs.titles == ("Open windows (2)", "Late (1)", "Errors (0)")
+    assert ins.tabs.titles == ("Windows (2)", "Late (1)", "Errors (0)")
     assert "missed_windows" in ins.late.value and "<td>late</td>" in ins.late.value
     from_browser(ins.windows, state={"index": 0})
     detail = last_state(ins.detail, "value")
@@ -253,7 +256,7 @@ def test_graph_layout_is_by_depth_and_marks_late_counts():
     assert layout(ops) == {"op-1": (0, 0), "op-2": (1, 0), "op-3": (2, 0)}
     svg = render_svg(ops, uid="x")
     assert svg.count("<path d=") == 2 + 1  # two edges and the arrow head
-    assert 'fill="#b91c1c">late 1' in svg
+    assert 'fill="#b91c1c">late 1 · errors 0' in svg
 
 
 def test_view_options_are_traitlets_with_help_and_defaults():
@@ -263,3 +266,44 @@ def test_view_options_are_traitlets_with_help_and_defaults():
         for name, trait in own.items():
             assert trait.help, f"{cls.__name__}.{name} has no help"
             assert trait.default_value is not None
+
+
+def engine_result():
+    import streamlab as sl
+
+    df = pd.DataFrame({
+        "ts": pd.to_datetime([0, 400, 1100, 1500, 2100, 2600], unit="ms", utc=True),
+        "key": ["a", "b", "a", "b", "a", "b"],
+        "v": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+    })
+    return (sl.from_frame(df, time="ts", batch_size=2).watermark("0ms")
+            .window(sl.Tumble("1s"), by="key").agg(total=("v", "sum")))
+
+
+def test_view_of_a_real_pipeline_steps_through_the_comm(comms):
+    res = engine_result()
+    v = view_for(res, show_inspector=True)
+    assert v.pipeline is res.pipeline and "idle" in v.status.value
+    click(v.step)
+    assert "in 2" in last_state(v.status, "value")
+    click(v.step)
+    assert "in 4" in v.status.value
+    assert v.inspector.operator.value is not None
+    window_op = v.inspector._ops[v.inspector.operator.value]
+    assert window_op["kind"] == "window" and v.inspector.windows.options
+    assert "total=" in v.inspector.windows.options[0][0]
+
+
+def test_display_hooks_show_a_pipeline_as_a_live_view(comms, monkeypatch):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    import streamlab.widgets as widgets
+
+    shown = []
+    real = widgets.view_for
+    monkeypatch.setattr(widgets, "view_for", lambda obj: shown.append(real(obj)) or shown[-1])
+    shell = InteractiveShell.instance()
+    widgets.register_display_hooks(shell)
+    pipeline = engine_result().pipeline
+    assert shell.display_formatter.ipython_display_formatter(pipeline) is True
+    assert len(shown) == 1 and shown[0].pipeline is pipeline

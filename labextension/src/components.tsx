@@ -88,6 +88,27 @@ export function formatValue(value: unknown): string {
   return text.length > 200 ? `${text.slice(0, 199)}…` : text;
 }
 
+/**
+ * A window as short text: the date once, then both times, when both ends are ISO
+ * timestamps of the same day ("2024-01-01 10:00:00.000–10:00:01.000").
+ */
+export function formatWindow(
+  start: unknown,
+  end: unknown,
+  startText?: unknown,
+  endText?: unknown
+): string {
+  const a = formatTime(start, startText);
+  const b = formatTime(end, endText);
+  const iso = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2}(?:\.\d+)?)(Z|[+-]\d{2}:\d{2})?$/;
+  const ma = iso.exec(a);
+  const mb = iso.exec(b);
+  if (ma && mb && ma[1] === mb[1] && (ma[3] ?? '') === (mb[3] ?? '')) {
+    return `${ma[1]} ${ma[2]}–${mb[2]}`;
+  }
+  return `${a} – ${b}`;
+}
+
 /** Which commands make sense in a state (unknown states allow all). */
 export function allowedActions(state: string): ReadonlySet<CommandAction> {
   switch (state) {
@@ -421,13 +442,19 @@ export function OpenWindows(props: {
             <td>
               {typeof w.key_text === 'string' ? w.key_text : formatValue(w.key)}
             </td>
-            <td>
-              {formatTime(w.window_start, w.start_text)} –{' '}
-              {formatTime(w.window_end, w.end_text)}
+            <td
+              title={`${formatTime(w.window_start, w.start_text)} – ${formatTime(
+                w.window_end,
+                w.end_text
+              )}`}
+            >
+              {formatWindow(w.window_start, w.window_end, w.start_text, w.end_text)}
             </td>
-            <td>{formatCount(w.rows)}</td>
+            <td className="jp-Streamlab-num">{formatCount(w.rows)}</td>
             {partialNames.map(n => (
-              <td key={n}>{formatValue((w.partials ?? {})[n])}</td>
+              <td key={n} className="jp-Streamlab-num">
+                {formatValue((w.partials ?? {})[n])}
+              </td>
             ))}
           </tr>
         ))}

@@ -8,6 +8,7 @@ import { createRoot, Root } from 'react-dom/client';
 import {
   allowedActions,
   formatCount,
+  formatWindow,
   formatLag,
   formatValue,
   StreamlabView
@@ -176,6 +177,16 @@ describe('formatting', () => {
     expect(formatValue(null)).toBe('–');
     expect(formatValue('x'.repeat(300))).toHaveLength(300);
     expect(formatValue({ long: 'x'.repeat(300) })).toHaveLength(200);
+  });
+
+  it('writes a window’s date once when both ends share it', () => {
+    expect(
+      formatWindow(0, 0, '2023-11-14T22:13:20.000Z', '2023-11-14T22:13:21.000Z')
+    ).toBe('2023-11-14 22:13:20.000–22:13:21.000');
+    expect(
+      formatWindow(0, 0, '2023-11-14T23:59:59.000Z', '2023-11-15T00:00:00.000Z')
+    ).toBe('2023-11-14T23:59:59.000Z – 2023-11-15T00:00:00.000Z');
+    expect(formatWindow(1000, 2000, '1000', '2000')).toBe('1000 – 2000');
   });
 
   it('allows the commands that make sense per state', () => {

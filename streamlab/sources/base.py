@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 
@@ -13,6 +14,18 @@ from ..timecol import TimeMeta, event_ms
 
 #: With ``speed`` set, batches are cut so that each covers at most this much wall time.
 PACE_SLICE_S = 0.05
+
+
+def running_loop_kwargs() -> dict:
+    """Inside a running loop (Jupyter), bind the graph to it, so that streamz operators such as
+    ``buffer`` and ``rate_limit`` use the kernel's loop instead of starting a thread of their own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return {}
+    from tornado.ioloop import IOLoop
+
+    return {"loop": IOLoop.current(), "asynchronous": True}
 
 
 def check_batch_size(batch_size) -> int:
@@ -34,9 +47,11 @@ class Source(Node):
 
     kind = "source"
     finite = True
+    push = False  # push sources (from_streamz) receive rows instead of being asked for them
 
     def __init__(self, *, time: str, unit: str | None, columns, batch_size: int, speed, name: str):
-        super().__init__(None, time_meta=TimeMeta(time, unit), columns=columns, stream_name=name)
+        super().__init__(None, time_meta=TimeMeta(time, unit), columns=columns, stream_name=name,
+                         **running_loop_kwargs())
         self.batch_size = check_batch_size(batch_size)
         self.speed = check_speed(speed)
         self._reset_position()

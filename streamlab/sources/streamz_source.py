@@ -19,6 +19,7 @@ class StreamzSource(Source):
     """
 
     finite = True
+    push = True
 
     def __init__(self, stream, *, time, unit=None, columns=None, batch_size=10_000, max_latency="100ms",
                  name=None):

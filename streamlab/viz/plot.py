@@ -16,7 +16,6 @@ ipywidget (a ``jupyter_bokeh.BokehModel``) whose data sources grow with
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -37,41 +36,24 @@ from bokeh.models import (
     LegendItem,
     Line,
     LinearColorMapper,
+    NumeralTickFormatter,
     Scatter,
     Step,
     VBar,
 )
 from bokeh.palettes import Category10_10, Viridis256
 from bokeh.plotting import figure
-from bokeh.protocol import Protocol
 from ipywidgets import DOMWidget
 from jupyter_bokeh import BokehModel
 from traitlets import Float, Int, List, Unicode, validate
 
 from .columns import key_text, known_columns, time_axis_guess, to_plot_array
 from .feed import Feeder
+from .wire import ensure_bokehjs, patch_messages, wire
 
 KINDS = ("line", "bar", "scatter", "step", "heatmap")
 PALETTE = Category10_10
-WIRE_BUFFER_ROWS = 1000
 _TIME_FMT = "%F %H:%M:%S.%3N"
-
-
-def ensure_bokehjs() -> None:
-    """Load BokehJS inline into the notebook once, if running in a kernel and not done yet."""
-    from bokeh.io.state import curstate
-
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover - IPython is a notebook dependency
-        return
-    ip = get_ipython()
-    if ip is None or not hasattr(ip, "kernel") or curstate().notebook:
-        return
-    from bokeh.io import output_notebook
-    from bokeh.resources import INLINE
-
-    output_notebook(INLINE, hide_banner=True)
 
 
 class LivePlot(BokehModel):
@@ -122,6 +104,7 @@ class LivePlot(BokehModel):
         self._last_x = np.nan
         self._time_x: bool | None = None
         self._lo, self._hi = np.inf, -np.inf
+        self._slots = 0
         self.kind, self.x, self.y, self.by = kind, x, y, by_cols
         self.rollover, self.max_rate = rollover, max_rate
         self.figure = self._build(kind, x, y, by_cols, title, height, width)
@@ -149,9 +132,9 @@ class LivePlot(BokehModel):
             fig.add_layout(ColorBar(color_mapper=self._mapper, title=y), "right")
         else:
             fig = figure(**opts)
-            self._legend = Legend(items=[], location="top_left", click_policy="hide",
-                                  visible=False)
-            fig.add_layout(self._legend)
+            self._legend = Legend(items=[], click_policy="hide", visible=False)
+            fig.add_layout(self._legend, "right")
+            fig.yaxis.formatter = NumeralTickFormatter(format="0.[00]a")
         fig.xaxis.axis_label = x
         fig.yaxis.axis_label = ", ".join(by_cols) if kind == "heatmap" else y
         self._hover = HoverTool(mode="vline" if kind in ("line", "step") else "mouse")
@@ -160,7 +143,7 @@ class LivePlot(BokehModel):
 
     def _new_source(self, kind: str) -> ColumnDataSource:
         names = ["x", "y", "ws", "we", "key"]
-        names += ["w"] if kind == "bar" else ["w", "xc"] if kind == "heatmap" else []
+        names += ["w", "xd", "wd"] if kind == "bar" else ["w", "xc"] if kind == "heatmap" else []
         return ColumnDataSource(data={c: [] for c in names})
 
     def _glyphs(self, src: ColumnDataSource, color: str) -> list[GlyphRenderer]:
@@ -175,8 +158,8 @@ class LivePlot(BokehModel):
             glyphs = [Scatter(x="x", y="y", fill_color=color, line_color=color, size=7,
                               fill_alpha=0.8)]
         else:
-            glyphs = [VBar(x="x", top="y", width="w", fill_color=color, line_color=color,
-                           fill_alpha=0.6)]
+            glyphs = [VBar(x="xd", top="y", width="wd", fill_color=color, line_color=color,
+                           fill_alpha=0.7)]
         return [GlyphRenderer(data_source=src, glyph=g) for g in glyphs]
 
     @contextmanager
@@ -206,12 +189,8 @@ class LivePlot(BokehModel):
 
     def _send_patch(self, events: list[Any]) -> None:
         """Send several document events as one PATCH-DOC (jupyter_bokeh sends one per event)."""
-        msg = Protocol().create("PATCH-DOC", events)
-        for part in (msg.header_json, msg.metadata_json, msg.content_json):
-            self.send({"msg": "patch", "payload": part})
-        for buffer in msg.buffers:
-            self.send({"msg": "patch", "payload": json.dumps(buffer.ref)})
-            self.send({"msg": "patch"}, [buffer.to_bytes()])
+        for content, buffers in patch_messages(events):
+            self.send(content, buffers)
 
     def _add_series(self, keys: list[str]) -> None:
         """Create a data source, renderers and a legend entry for each new ``by`` value."""
@@ -251,7 +230,8 @@ class LivePlot(BokehModel):
             return
         df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         try:
-            self._stream_rows(df)
+            with self._batched():
+                self._stream_rows(df)
         except Exception as exc:
             self.figure.title.text = f"streamlab plot error: {exc}"
             raise
@@ -272,11 +252,10 @@ class LivePlot(BokehModel):
         self._update_step(x)
         if self.kind in ("bar", "heatmap"):
             self._add_widths(cols)
-        with self._batched():
-            if self.kind == "heatmap":
-                self._stream_cells(cols)
-            else:
-                self._stream_series(cols, keys)
+        if self.kind == "heatmap":
+            self._stream_cells(cols)
+        else:
+            self._stream_series(cols, keys)
         self.rows_streamed += len(df)
 
     def _stream_series(self, cols: dict[str, Any], keys: list[str]) -> None:
@@ -284,12 +263,17 @@ class LivePlot(BokehModel):
         uniques = [str(k) for k in uniques]
         new = [k for k in uniques if k not in self.sources]
         if new:
+            self._slots = self._slots or len(uniques)  # bars side by side: keys of the 1st batch
             self._add_series(new)
         for i, key in enumerate(uniques):
             idx = np.flatnonzero(codes == i)
             part = {c: (v[idx] if isinstance(v, np.ndarray) else [v[j] for j in idx])
                     for c, v in cols.items()}
-            self.sources[key].stream(_wire(part), rollover=self.rollover)
+            if self.kind == "bar":
+                slot = (list(self.sources).index(key) % self._slots) - (self._slots - 1) / 2
+                part["wd"] = part["w"] / self._slots
+                part["xd"] = part["x"] + slot * part["wd"]
+            self.sources[key].stream(wire(part), rollover=self.rollover)
 
     def _keys(self, df: pd.DataFrame) -> list[str]:
         if not self.by:
@@ -325,7 +309,7 @@ class LivePlot(BokehModel):
         if len(y):
             self._lo, self._hi = min(self._lo, float(y.min())), max(self._hi, float(y.max()))
             self._mapper.low, self._mapper.high = self._lo, self._hi
-        self.sources["cells"].stream(_wire(cols), rollover=self.rollover)
+        self.sources["cells"].stream(wire(cols), rollover=self.rollover)
 
     # ------------------------------------------------------------------- public
     @property
@@ -356,14 +340,6 @@ class LivePlot(BokehModel):
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         ensure_bokehjs()
         return super()._repr_mimebundle_(**kwargs)
-
-
-def _wire(cols: dict[str, Any]) -> dict[str, Any]:
-    """Small batches travel as JSON lists (one message); large ones as binary buffers."""
-    n = len(cols["key"])
-    if n >= WIRE_BUFFER_ROWS:
-        return cols
-    return {c: (v.tolist() if isinstance(v, np.ndarray) else list(v)) for c, v in cols.items()}
 
 
 class PlotAccessor:

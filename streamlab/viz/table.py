@@ -21,6 +21,18 @@ from traitlets import Float, Int, validate
 from .columns import is_time_dtype
 from .feed import Feeder
 
+TABLE_CSS = (
+    "<style>.streamlab-table{border-collapse:collapse;font-size:12px;margin:2px 0}"
+    ".streamlab-table th,.streamlab-table td{padding:1px 8px;white-space:nowrap;"
+    "text-align:right}.streamlab-table th{border-bottom:1px solid #bbb}"
+    ".streamlab-scroll{max-height:22em;overflow:auto}</style>"
+)
+
+
+def scrolling(html_text: str) -> str:
+    """Wrap table HTML in a bounded, scrolling box with streamlab's table style."""
+    return f'{TABLE_CSS}<div class="streamlab-scroll">{html_text}</div>'
+
 
 def frame_html(df: pd.DataFrame, newest_first: bool = True) -> str:
     """Escaped HTML for a small frame: datetimes to the millisecond, floats to 6 digits.
@@ -77,7 +89,7 @@ class LiveTable(HTML):
         self.rows = self.rows.reset_index(drop=True)
         caption = (f'<div class="streamlab-caption">{self.received:,} rows received; '
                    f"latest {len(self.rows)} shown, newest first</div>")
-        self.value = caption + frame_html(self.rows)
+        self.value = caption + scrolling(frame_html(self.rows))
 
     def detach(self) -> None:
         """Stop following the stream."""

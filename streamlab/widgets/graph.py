@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from html import escape
 from typing import Any
 
-BOX_W, BOX_H, GAP_X, GAP_Y, PAD = 168, 62, 34, 14, 6
+BOX_W, BOX_H, GAP_X, GAP_Y, PAD = 214, 76, 30, 14, 6
 COLORS = {
     "source": "#dbeafe", "watermark": "#e0e7ff", "where": "#f3f4f6", "assign": "#f3f4f6",
     "window": "#dcfce7", "streamz": "#fef9c3", "sink": "#fce7f3",
@@ -65,26 +65,34 @@ def layout(ops: Iterable[Mapping[str, Any]]) -> dict[str, tuple[int, int]]:
     return out
 
 
+def _clip(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
 def _box(op: Mapping[str, Any], x: int, y: int) -> str:
     c = op.get("counters") or {}
     label = str(op.get("label") or op.get("id"))
-    short = label if len(label) <= 26 else label[:25] + "…"
+    title, _, detail = label.partition(": ")  # "Hop(10s, 1s) by key: avg=mean(v)"
     kind = str(op.get("kind", ""))
     late, errors = c.get("late", 0) or 0, c.get("errors", 0) or 0
     rate = op.get("events_per_s")
-    line2 = f"{kind} · in {compact(c.get('in'))} · out {compact(c.get('out'))}"
-    bad = ' fill="#b91c1c"' if late or errors else ""
-    line3 = f"late {compact(late)} · err {compact(errors)}"
+    counts = f"in {compact(c.get('in'))} · out {compact(c.get('out'))}"
     if rate is not None:
-        line3 += f" · {compact(rate)}/s"
-    title = escape(f"{op.get('id')}: {label}")
+        counts += f" · {compact(rate)}/s"
+    bad = ' fill="#b91c1c"' if late or errors else ""
+    lines = [
+        f'<text x="{x + 8}" y="{y + 17}" font-weight="600">{escape(_clip(title, 30))}</text>',
+        f'<text x="{x + 8}" y="{y + 33}" fill="#475569">'
+        f"{escape(_clip(detail or kind, 34))}</text>",
+        f'<text x="{x + 8}" y="{y + 50}">{escape(counts)}</text>',
+        f'<text x="{x + 8}" y="{y + 66}"{bad}>late {compact(late)} · errors {compact(errors)}'
+        "</text>",
+    ]
+    tip = escape(f"{op.get('id')} ({kind}): {label}")
     return (
-        f'<g class="sl-op" data-op="{escape(str(op.get("id")))}"><title>{title}</title>'
+        f'<g class="sl-op" data-op="{escape(str(op.get("id")))}"><title>{tip}</title>'
         f'<rect x="{x}" y="{y}" width="{BOX_W}" height="{BOX_H}" rx="6" '
-        f'fill="{COLORS.get(kind, "#f3f4f6")}" stroke="#64748b"/>'
-        f'<text x="{x + 8}" y="{y + 18}" font-weight="600">{escape(short)}</text>'
-        f'<text x="{x + 8}" y="{y + 36}">{escape(line2)}</text>'
-        f'<text x="{x + 8}" y="{y + 53}"{bad}>{escape(line3)}</text></g>'
+        f'fill="{COLORS.get(kind, "#f3f4f6")}" stroke="#64748b"/>{"".join(lines)}</g>'
     )
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 from ipywidgets import HTML, Dropdown, Layout, Select, Tab, VBox
 from traitlets import Int, validate
 
-from ..viz.table import frame_html
+from ..viz.table import frame_html, scrolling
 
 RowSource = Callable[[str, int, Any, int], Any]
 
@@ -62,7 +62,7 @@ def rows_html(rows: Any, limit: int) -> str:
     if df.empty:
         return "<i>no rows</i>"
     more = f"<div>first {limit} of {len(df)} rows</div>" if len(df) > limit else ""
-    return more + frame_html(df.head(limit), newest_first=False)
+    return more + scrolling(frame_html(df.head(limit), newest_first=False))
 
 
 class StateInspector(VBox):
@@ -138,10 +138,10 @@ class StateInspector(VBox):
                 self.windows.options = opts
                 self.windows.value = keep if keep in self._windows else None
         count = state.get("open_count", len(wins))
-        more = " (list truncated)" if state.get("truncated") or count > len(wins) else ""
+        shown = f"{len(wins)} of {count}" if count > len(wins) else f"{count}"
         late = list(state.get("late_ledger") or [])
         errors = list(state.get("errors") or [])
-        self.tabs.titles = (f"Open windows ({count}){more}", f"Late ({len(late)})",
+        self.tabs.titles = (f"Windows ({shown})", f"Late ({len(late)})",
                             f"Errors ({len(errors)})")
         self.late.value = rows_html(late, self.sample_rows) if late else "<i>no late rows</i>"
         self.errors.value = rows_html(errors, self.sample_rows) if errors else "<i>no errors</i>"
@@ -158,7 +158,7 @@ class StateInspector(VBox):
             self.detail.value = "<i>click a window to see its partial aggregates and rows</i>"
             return
         partials = pd.DataFrame([w.get("partials") or {}])
-        head = (f"<b>{escape(str(ident[0]))}</b> · {escape(window_label(w))}"
+        head = (f"<b>{escape(window_label(w))}</b>"
                 f"<div>partial aggregates</div>{frame_html(partials, newest_first=False)}")
         # Sample rows once per selected window: the rows of an open window only grow.
         if self._sampled is None or self._sampled != (self.operator.value, ident):

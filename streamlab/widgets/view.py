@@ -26,14 +26,17 @@ from .inspector import StateInspector, ms_text
 log = logging.getLogger(__name__)
 SPEEDS = (("1x", 1.0), ("10x", 10.0), ("100x", 100.0), ("max", 0.0))  # 0 stands for None
 ACTIVE = ("running",)
+BAD = ' class="sl-bad" style="color:#b91c1c"'
+STATE_COLORS = {"running": "#15803d", "paused": "#b45309", "failed": "#b91c1c",
+                "finished": "#1d4ed8"}
 
 
 def status_html(snap: Mapping[str, Any]) -> str:
     """The one-line status: state, events in, events/s, watermark, lag, late, errors.
 
     >>> status_html({"state": "running", "counters": {"in": 1500, "late": 2, "errors": 0},
-    ...              "events_per_s": 1000.0, "watermark": 1500, "lag_ms": 800}).split(" · ")[1:]
-    ['in 1,500', '1,000 ev/s', 'watermark 1970-01-01 00:00:01.500', 'lag 0.8 s', '<span class=sl-bad>late 2</span>', '<span>errors 0</span>']
+    ...              "events_per_s": 1000.0, "watermark": 1500, "lag_ms": 800}).split(" · ")[1:5]
+    ['in 1,500', '1,000 ev/s', 'watermark 1970-01-01 00:00:01.500', 'lag 0.8 s']
     """
     c = snap.get("counters") or {}
     state = str(snap.get("state", "?"))
@@ -48,10 +51,12 @@ def status_html(snap: Mapping[str, Any]) -> str:
         f"{rate:,.0f} ev/s" if rate is not None else "– ev/s",
         f"watermark {escape(str(wm))}",
         f"lag {lag_text}",
-        f"<span{' class=sl-bad' if late else ''}>late {late:,}</span>",
-        f"<span{' class=sl-bad' if errors else ''}>errors {errors:,}</span>",
+        f"<span{BAD if late else ''}>late {late:,}</span>",
+        f"<span{BAD if errors else ''}>errors {errors:,}</span>",
     ]
-    head = f'<span class="sl-state sl-{escape(state)}">{escape(state)}</span>'
+    color = STATE_COLORS.get(state, "#475569")
+    head = (f'<span class="sl-state sl-{escape(state)}" style="font-weight:600;color:{color}">'
+            f"{escape(state)}</span>")
     return " · ".join([head, *parts])
 
 
@@ -105,6 +110,7 @@ class PipelineView(VBox):
         self.speed.observe(self._on_speed, "value")
         self.details.observe(lambda _: self.refresh(inspect=True), "selected_index")
         self.refreshes = 0
+        self._syncing = False
         self._inspected = float("-inf")
         self._task: asyncio.Task[None] | None = None
         self._takes_limit = _accepts(pipeline.snapshot, "limit")
@@ -120,7 +126,7 @@ class PipelineView(VBox):
                 state = self.refresh()
             except Exception as exc:  # show it; keep the view alive
                 log.exception("streamlab view refresh failed")
-                self.message.value = f"<span class=sl-bad>refresh failed: {escape(str(exc))}</span>"
+                self.message.value = f"<span{BAD}>refresh failed: {escape(str(exc))}</span>"
                 state = None
             await asyncio.sleep(self.interval if state in ACTIVE else self.idle_interval)
 
@@ -138,14 +144,16 @@ class PipelineView(VBox):
         self.refreshes += 1
         state = str(snap.get("state", ""))
         with self.hold_sync():
+            self.title.value = f"<b>{escape(str(snap.get('name') or 'pipeline'))}</b>"
             self.status.value = status_html(snap)
             self.graph.value = render_svg(snap.get("operators") or [], uid=self.model_id or "0")
             self.play.disabled = state in ("running",)
             self.pause.disabled = state != "running"
             self.step.disabled = state in ("running", "finished", "stopped")
+            self._sync_speed()
             if state == "failed":
                 error = escape(str(getattr(self.pipeline, "error", "") or "unknown error"))
-                self.message.value = f"<span class=sl-bad>pipeline failed: {error}</span>"
+                self.message.value = f"<span{BAD}>pipeline failed: {error}</span>"
             if inspect:
                 self.inspector.update(snap)
                 self._inspected = now
@@ -172,10 +180,12 @@ class PipelineView(VBox):
             getattr(self.pipeline, name)(*args)
             self.message.value = ""
         except Exception as exc:
-            self.message.value = (f"<span class=sl-bad>{escape(name)} failed: "
+            self.message.value = (f"<span{BAD}>{escape(name)} failed: "
                                   f"{escape(f'{type(exc).__name__}: {exc}')}</span>")
-        with contextlib.suppress(Exception):
-            self.refresh()
+        try:
+            self.refresh(inspect=True)  # a step should show its effect on the windows at once
+        except Exception as exc:
+            self.message.value = f"<span{BAD}>refresh failed: {escape(str(exc))}</span>"
 
     def _on_play(self, _: Any = None) -> None:
         state = getattr(self.pipeline, "state", "idle")
@@ -196,12 +206,28 @@ class PipelineView(VBox):
     def _on_reset(self, _: Any = None) -> None:
         self._act("reset")
 
+    def _sync_speed(self) -> None:
+        """Follow a speed set elsewhere (API, magic, side panel) without setting it back."""
+        speed = self._speed_value()
+        if speed == self.speed.value:
+            return
+        values = [v for _, v in self.speed.options]
+        self._syncing = True
+        try:
+            if speed not in values:
+                self.speed.options = [*self.speed.options, (f"{speed:g}x", speed)]
+            self.speed.value = speed
+        finally:
+            self._syncing = False
+
     def _on_speed(self, change: dict[str, Any]) -> None:
+        if self._syncing:
+            return
         try:
             self.pipeline.speed = change["new"] or None
             self.message.value = ""
         except Exception as exc:
-            self.message.value = f"<span class=sl-bad>speed: {escape(str(exc))}</span>"
+            self.message.value = f"<span{BAD}>speed: {escape(str(exc))}</span>"
 
     def _speed_value(self) -> float:
         speed = getattr(self.pipeline, "speed", None)

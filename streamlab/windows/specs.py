@@ -54,6 +54,9 @@ class SessionPlan:
 
 class _Spec:
     def __post_init__(self):
+        for name, v in self.__dict__.items():
+            if _bare(v) and name != "offset" and not v > 0:
+                raise ValueError(f"{name} must be > 0, got {v!r}; pass a positive duration such as '1s' or '250ms'")
         if not any(_bare(v) and v != 0 for v in self.__dict__.values()):
             self.resolve(None)  # validate now when nothing depends on the stream's unit
 

@@ -43,7 +43,8 @@ class Lab:
     process: subprocess.Popen
 
     def page_url(self, path: str) -> str:
-        return f"{self.url}/lab/tree/{path}?token={self.token}"
+        """URL opening ``path`` in a fresh workspace, so no tab of an earlier test comes back."""
+        return f"{self.url}/lab/workspaces/t-{secrets.token_hex(4)}/tree/{path}?token={self.token}"
 
     def log_tail(self, n: int = 60) -> str:
         lines = self.log.read_text(errors="replace").splitlines()
@@ -119,9 +120,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory):
             process.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Headless Debian chromium driven by playwright (no downloaded browser, no video, no trace)."""
+    """Headless Debian chromium driven by playwright (no downloaded browser, no video, no trace).
+
+    Module-scoped on purpose: while playwright's sync API is started, the main thread reports a
+    running asyncio loop that runs nothing, which would mislead later loop-aware tests.
+    """
     sync_api = pytest.importorskip("playwright.sync_api")
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")

@@ -44,8 +44,8 @@ def run_all_cells(page) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(420)
-def test_panel_shows_live_pipelines_escapes_keys_pauses_and_stops(lab, page, panel_notebook,
-                                                                  dialogs):  # noqa: F811
+def test_panel_shows_live_pipelines_escapes_keys_pauses_and_stops(
+        lab, page, panel_notebook, dialogs):  # noqa: F811 - fixtures imported from panel_fixtures
     from playwright.sync_api import expect
 
     page.goto(lab.page_url(panel_notebook))
@@ -103,7 +103,7 @@ def test_panel_shows_live_pipelines_escapes_keys_pauses_and_stops(lab, page, pan
 
     # 6. a kernel restart empties the panel; running the notebook again reconnects
     page.evaluate("() => { window.jupyterapp.commands.execute('kernelmenu:restart'); }")
-    page.get_by_role("dialog").get_by_role("button", name="Restart", exact=True).click()
+    page.get_by_role("dialog").get_by_role("button", name="Confirm Kernel Restart").click()
     expect(card).to_have_count(0, timeout=30_000)
     expect(status).to_contain_text("No pipelines", timeout=30_000)
     run_all_cells(page)

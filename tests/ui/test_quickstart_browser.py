@@ -18,7 +18,8 @@ READY = """() => {
   if (!w || !w.context || !w.content || !w.sessionContext) return false;
   const kernel = w.sessionContext.session && w.sessionContext.session.kernel;
   return w.context.isReady && w.content.widgets.length > 0 && !!kernel
-    && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
+    && kernel.connectionStatus === 'connected' && kernel.status === 'idle'
+    && !document.querySelector('.jp-Dialog');
 }"""
 
 # Rows held by the ColumnDataSources of the documents whose root figure has this title; -1 if
