@@ -70,17 +70,19 @@ class DemoSource(Source):
         t = t0 = self._start_ms()
         made = 0
         carry: pd.DataFrame | None = None
-        block_ms = 1000 * max(1, int(2000 // self.rate))  # about 2,000 events per generated block
+        # about 5,000 events per generated block: small enough not to stall the loop at high rates
+        block_ms = max(10, int(5_000_000 // self.rate))
         per_block = max(1, int(round(self.rate * block_ms / 1000)))
         while True:
-            n = per_block
+            span = block_ms
+            if self.duration is not None:
+                span = min(span, t0 + self.duration - t)
+            n = per_block if span == block_ms else int(round(self.rate * span / 1000))
             if self.events is not None:
                 n = min(n, self.events - made)
-            if self.duration is not None and t - t0 >= self.duration:
-                n = 0
-            if n <= 0:
+            if n <= 0 or span <= 0:
                 break
-            ts = t + np.sort(rng.integers(0, block_ms, n))
+            ts = t + np.sort(rng.integers(0, span, n))
             block = self._make(rng, state, ts)
             made += n
             jitter = rng.uniform(0, self.disorder, n) if self.disorder else np.zeros(n)

@@ -6,6 +6,7 @@ operators (``map``, ``sink``, ``rate_limit``, ``buffer`` ...) keep working on it
 
 from __future__ import annotations
 
+import collections
 import itertools
 import time
 
@@ -68,24 +69,25 @@ def with_marks(df: pd.DataFrame, marks: RowMarks | None, downstreams) -> pd.Data
 
 
 class Counters:
-    """Rows in/out/late/errors of one operator, plus a smoothed events-per-second rate."""
+    """Rows in/out/late/errors of one operator, plus events per second over the last second."""
 
-    __slots__ = ("rows_in", "rows_out", "late", "errors", "_t", "_seen", "rate")
+    __slots__ = ("rows_in", "rows_out", "late", "errors", "_marks")
 
     def __init__(self):
         self.rows_in = self.rows_out = self.late = self.errors = 0
-        self._t = time.monotonic()
-        self._seen = 0
-        self.rate = 0.0
+        self._marks: collections.deque = collections.deque([(time.monotonic(), 0)], maxlen=64)
 
     def events_per_s(self) -> float:
+        """Rows in per second, measured over about the last second (0 when nothing flows)."""
         now = time.monotonic()
-        dt = now - self._t
-        if dt >= 0.25:
-            inst = (self.rows_in - self._seen) / dt
-            self.rate = inst if self.rate == 0 else 0.5 * self.rate + 0.5 * inst
-            self._t, self._seen = now, self.rows_in
-        return round(self.rate, 1)
+        marks = self._marks
+        if now - marks[-1][0] >= 0.05:
+            marks.append((now, self.rows_in))
+        while len(marks) > 2 and now - marks[1][0] >= 1.0:
+            marks.popleft()
+        t0, n0 = marks[0]
+        dt = now - t0
+        return round((self.rows_in - n0) / dt, 1) if dt > 0 else 0.0
 
     def as_dict(self) -> dict:
         return {"in": self.rows_in, "out": self.rows_out, "late": self.late, "errors": self.errors}

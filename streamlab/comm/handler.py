@@ -201,7 +201,7 @@ class RequestHandler:
             response = self._dispatch[kind](message)
             return to_jsonable(response)
         except _RequestError as exc:
-            return error_reply(request_id, exc.code, exc.message, **exc.fields)
+            return error_reply(request_id, exc.code, _short(exc.message), **exc.fields)
         except Exception as exc:  # a bug or a failing pipeline: never into the kernel
             log.debug("streamlab panel request failed", exc_info=True)
             return error_reply(

@@ -7,6 +7,7 @@ aggregates in the order given.
 
 from __future__ import annotations
 
+import collections
 import time
 
 import numpy as np
@@ -135,6 +136,8 @@ class WindowAgg(Node):
         self._last_early = time.monotonic()
         self._out: list[pd.DataFrame] = []
         self._schema: dict = {}
+        self._samples: collections.deque = collections.deque()
+        self._sampled = 0
 
     def label(self) -> str:
         by = f" by {', '.join(self.by)}" if self.by else ""
@@ -222,6 +225,7 @@ class WindowAgg(Node):
         self.watermark = end
         late = missed > 0
         self.counted += int(np.count_nonzero(missed < total))
+        self._sample(df, ms, missed < total)
         if late.any():
             self._send_late(df[late], wm[late], missed[late], total[late])
         return self._drain()
@@ -300,6 +304,46 @@ class WindowAgg(Node):
             self._emit(out)
 
     # --- inspection -----------------------------------------------------------------------
+    #: Rows kept for ``window_rows`` (the most recent accepted rows; memory stays bounded).
+    sample_rows = 2_000
+
+    def _sample(self, df: pd.DataFrame, ms: np.ndarray, accepted: np.ndarray) -> None:
+        if not len(df) or self.sample_rows <= 0:
+            return
+        keep = np.flatnonzero(accepted)[-self.sample_rows:]
+        if not len(keep):
+            return
+        self._samples.append((visible(df.iloc[keep]), ms[keep]))
+        self._sampled += len(keep)
+        while self._samples and self._sampled - len(self._samples[0][1]) >= self.sample_rows:
+            self._sampled -= len(self._samples.popleft()[1])
+
+    def window_rows(self, window_start_ms: int, key=(), limit: int = 20, window_end_ms: int | None = None) -> pd.DataFrame:
+        """A bounded sample of the recent rows of one window and key (for the state inspector).
+
+        ``key`` is the list of group-key values (as in ``snapshot()``); rows are taken from the last
+        ``sample_rows`` accepted rows, so old windows may show fewer rows than they hold.
+        """
+        start = int(window_start_ms)
+        if window_end_ms is not None:
+            end = int(window_end_ms)
+        elif self.plan.kind == "session":
+            ends = [e for s_, e, _, _ in self.logic.open_windows(len(self.keys)) if s_ == start]
+            end = max(ends) if ends else start + self.plan.gap
+        else:
+            end = start + self.plan.size
+        key = list(key) if isinstance(key, (list, tuple)) else [key]
+        parts = []
+        for frame, ms in self._samples:
+            mask = (ms >= start) & (ms < end)
+            for col, value in zip(self.by, key):
+                mask &= (frame[col] == value).to_numpy(dtype=bool, na_value=False)
+            if mask.any():
+                parts.append(frame[mask])
+        if not parts:
+            return pd.DataFrame(columns=list(self._schema) or None)
+        return pd.concat(parts, ignore_index=True).tail(limit).reset_index(drop=True)
+
     def empty_output(self) -> pd.DataFrame:
         """A zero-row frame with the output schema."""
         cols: dict[str, pd.Series] = {}
@@ -324,16 +368,22 @@ class WindowAgg(Node):
         nkeys = len(self.keys)
         total = 0
         for start, end, keys, part in self.logic.open_windows(nkeys):
+            total += len(keys)
+            room = len(keys) if limit is None else max(0, limit - len(windows))
+            if not room:
+                continue
+            keys, part = keys[:room], part.take(np.arange(min(room, len(keys))))
             values = part.finalize([s for s in self.specs if not s.holistic], self.int_columns)
-            for i, k in enumerate(keys.tolist()):
-                total += 1
-                if limit is not None and len(windows) >= limit:
-                    continue
+            decoded = self.keys.decode(keys)
+            key_values = [[_jsonable(v) for v in row] for row in zip(*(decoded[c].tolist() for c in self.by))] \
+                if self.by else [[] for _ in range(len(keys))]
+            start_text, end_text = format_time(int(start), unit), format_time(int(end), unit)
+            for i in range(len(keys)):
                 windows.append({
-                    "key": [_jsonable(v) for v in self.keys.values(k)],
-                    "key_text": self.keys.text(k),
+                    "key": key_values[i],
+                    "key_text": ", ".join(str(v) for v in key_values[i]) if self.by else "(all)",
                     "window_start": int(start), "window_end": int(end),
-                    "start_text": format_time(int(start), unit), "end_text": format_time(int(end), unit),
+                    "start_text": start_text, "end_text": end_text,
                     "rows": int(part.a["n"][i]),
                     "partials": {name: _jsonable(v[i]) for name, v in values.items()},
                 })
