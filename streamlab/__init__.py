@@ -10,7 +10,7 @@ micro-batches, on a streamz dataflow graph.
 [3.0, 3.0]
 """
 
-from . import demo
+from . import demo, teach
 from .errors import PipelineStateError, StreamlabWarning
 from .runtime import Pipeline, pipelines
 from .sources import from_csv, from_frame, from_parquet, from_streamz
@@ -20,10 +20,24 @@ from .windows import Cumulate, Hop, Session, Tumble, WindowAgg
 
 __version__ = "0.1.0"
 
+
+def from_kafka(topic, bootstrap="127.0.0.1:9092", time="ts", unit=None, format="json", group=None, **options):
+    """Stream a Kafka topic (confluent-kafka); see ``streamlab.kafka.from_kafka``."""
+    from .kafka import from_kafka as make
+
+    return make(topic, bootstrap=bootstrap, time=time, unit=unit, format=format, group=group, **options)
+
+
+def restore(path, *streams, **options):
+    """Resume a pipeline built by the same code from a checkpoint; see ``streamlab.checkpoint.restore``."""
+    from .checkpoint import restore as load
+
+    return load(path, *streams, **options)
+
 __all__ = [
     "Cumulate", "Hop", "Node", "Pipeline", "PipelineStateError", "Session", "StreamlabWarning", "Tumble",
-    "WindowAgg", "demo", "from_csv", "from_frame", "from_parquet", "from_streamz", "pipelines",
-    "load_ipython_extension",
+    "WindowAgg", "demo", "from_csv", "from_frame", "from_kafka", "from_parquet", "from_streamz", "pipelines",
+    "load_ipython_extension", "restore", "teach", "unload_ipython_extension",
 ]
 
 
@@ -32,3 +46,10 @@ def load_ipython_extension(ipython):
     from .extension import load_ipython_extension as load
 
     load(ipython)
+
+
+def unload_ipython_extension(ipython):
+    """``%unload_ext streamlab``."""
+    from .extension import unload_ipython_extension as unload
+
+    unload(ipython)

@@ -247,6 +247,31 @@ class Node(streamz.Stream):
         """JSON-able state of every operator of the pipeline (see ``Pipeline.snapshot``)."""
         return self.pipeline.snapshot(limit=limit)
 
+    # --- production path (lazy imports: each lives in its own module) -----------------------
+    def to_flink_sql(self, connector: str = "filesystem", **options) -> str:
+        """Runnable Flink SQL (DDL, windowing TVF query and sink) giving the same rows."""
+        from .flink_sql import to_flink_sql
+
+        return to_flink_sql(self, connector=connector, **options)
+
+    def to_kafka(self, topic: str, bootstrap: str = "127.0.0.1:9092", format: str = "json", **options):
+        """Write every emitted row to a Kafka topic. Returns the sink stream."""
+        from .kafka import to_kafka
+
+        return to_kafka(self, topic, bootstrap=bootstrap, format=format, **options)
+
+    def to_parquet(self, path, **options):
+        """Write every emitted batch to a Parquet file (or a directory of part files)."""
+        from .sinks import to_parquet
+
+        return to_parquet(self, path, **options)
+
+    def checkpoint(self, path, every=None):
+        """Atomically write every operator's state and every source's position to ``path``."""
+        from .checkpoint import checkpoint
+
+        return checkpoint(self, path, every=every)
+
     # --- notebook front ends (lazy imports keep the engine free of UI dependencies) ---------
     @property
     def plot(self):

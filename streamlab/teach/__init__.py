@@ -1,0 +1,1 @@
+"""Teaching windowing: the live event-time diagram, what-if replay and exercises."""
