@@ -5,7 +5,7 @@ PY      = $(VENV)/bin/python
 PIP     = $(PY) -m pip
 ROOT_FLAG = $(shell [ "$$(id -u)" = "0" ] && echo --allow-root)
 
-.PHONY: lab test install install-test flink-venv lint bench clean
+.PHONY: lab test test-fast install install-test flink-venv lint bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,9 +23,16 @@ flink-venv:
 lab: install
 	$(VENV)/bin/jupyter lab notebooks/01-quickstart.ipynb $(ROOT_FLAG)
 
+# ruff, the TypeScript specs (jest), then the whole pytest suite: engine, magics, widgets,
+# notebooks, real chromium, a real Kafka-compatible broker and Apache Flink.
 test: install-test flink-venv
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/pytest
+	cd labextension && (test -d node_modules || npm ci --no-audit --no-fund) && npx jest --ci
+	$(VENV)/bin/pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+# The same without Flink and the browser, for a quick local loop.
+test-fast: install-test
+	STREAMLAB_SKIP_FLINK=1 $(VENV)/bin/pytest -m "not flink" --ignore=tests/ui
 
 lint: install-test
 	$(VENV)/bin/ruff check .

@@ -7,7 +7,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv-flink"
 PY="$VENV/bin/python"
 PYTHON="${PYTHON:-python3}"
-FLINK_SPEC="${FLINK_SPEC:-apache-flink}"
+FLINK_SPEC="${FLINK_SPEC:-apache-flink==2.3.0}"
 
 if [ -x "$PY" ] && "$PY" -c "import pyflink" >/dev/null 2>&1; then
   echo "setup-flink: $VENV already has pyflink"
