@@ -120,3 +120,16 @@ def test_pipeline_registry_names_and_replaces():
     assert sl.pipelines()["my-job"] is pipe
     other = sensors_pipeline(events=10, speed=None).pipeline.rename("my-job")
     assert sl.pipelines()["my-job"] is other
+
+
+def test_window_rows_gives_a_bounded_sample_of_one_window():
+    df = pd.DataFrame({"ts": range(0, 3000, 10), "k": ["a", "b", "c"] * 100, "v": range(300)})
+    res = sl.from_frame(df, time="ts", unit="ms", batch_size=50).window(sl.Tumble(1000), by="k").agg(n=("v", "size"))
+    res.sample_rows = 120
+    res.collect()
+    rows = res.window_rows(2000, ["b"], limit=5)
+    assert rows["k"].tolist() == ["b"] * 5
+    assert rows["ts"].between(2000, 2999).all()
+    assert rows["ts"].tolist() == sorted(rows["ts"].tolist())[-5:]
+    assert sum(len(m) for _, m, _ in res._samples) <= 120 + 50  # bounded by sample_rows + one batch
+    assert res.window_rows(0, ["a"]).empty  # old rows are no longer kept

@@ -132,9 +132,13 @@ class Partials:
         return cls(fields, arrays)
 
     @classmethod
-    def from_rows(cls, fields, values: dict[str, np.ndarray], seq: np.ndarray) -> Partials:
-        """One partial row per input row (values are float64 for numeric columns)."""
-        n = len(seq)
+    def from_rows(cls, fields, values: dict[str, np.ndarray], seq, n: int) -> Partials:
+        """One partial row per input row (values are float64 for numeric columns).
+
+        ``seq`` holds arrival numbers (for first/last), or is a callable that makes them.
+        """
+        if callable(seq):
+            seq = seq() if any(kind in ("first", "last") for _, kind, _ in fields) else None
         arrays: dict[str, np.ndarray] = {}
         notnull = {col: (~np.isnan(v) if v.dtype.kind == "f" else ~pd.isna(v)) for col, v in values.items()}
         clean = {col: bool(ok.all()) for col, ok in notnull.items()}

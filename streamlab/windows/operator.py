@@ -217,15 +217,24 @@ class WindowAgg(Node):
             end = max(own, end) if end is not None else own
         end = max(int(end), self.watermark)
         n = len(ms)
-        seq = np.arange(self.seq, self.seq + n, dtype="int64")
+        first = self.seq
         self.seq += n
+
+        def seq(a=first, b=first + n):
+            return np.arange(a, b, dtype="int64")
+
         key = self.keys.encode(cols, n) if n else np.zeros(0, dtype="int64")
         values = self._values(cols) if n else {c: np.zeros(0) for c in self.value_columns}
         missed, total = self.logic.process(ms, wm, key, values, seq, end, len(self.keys), self._collect)
         self.watermark = end
+        if missed is None:  # every row counted in all its windows
+            self.counted += n
+            self._sample(df, ms, np.ones(n, dtype=bool))
+            return self._drain()
         late = missed > 0
-        self.counted += int(np.count_nonzero(missed < total))
-        self._sample(df, ms, missed < total)
+        accepted = missed < total
+        self.counted += int(np.count_nonzero(accepted))
+        self._sample(df, ms, accepted)
         if late.any():
             self._send_late(df[late], wm[late], missed[late], total[late])
         return self._drain()
@@ -308,14 +317,12 @@ class WindowAgg(Node):
     sample_rows = 2_000
 
     def _sample(self, df: pd.DataFrame, ms: np.ndarray, accepted: np.ndarray) -> None:
+        """Keep references to the latest batches (about ``sample_rows`` rows); rows are cut on demand."""
         if not len(df) or self.sample_rows <= 0:
             return
-        keep = np.flatnonzero(accepted)[-self.sample_rows:]
-        if not len(keep):
-            return
-        self._samples.append((visible(df.iloc[keep]), ms[keep]))
-        self._sampled += len(keep)
-        while self._samples and self._sampled - len(self._samples[0][1]) >= self.sample_rows:
+        self._samples.append((df, ms, accepted))
+        self._sampled += len(ms)
+        while len(self._samples) > 1 and self._sampled - len(self._samples[0][1]) >= self.sample_rows:
             self._sampled -= len(self._samples.popleft()[1])
 
     def window_rows(self, window_start_ms: int, key=(), limit: int = 20, window_end_ms: int | None = None) -> pd.DataFrame:
@@ -334,12 +341,12 @@ class WindowAgg(Node):
             end = start + self.plan.size
         key = list(key) if isinstance(key, (list, tuple)) else [key]
         parts = []
-        for frame, ms in self._samples:
-            mask = (ms >= start) & (ms < end)
+        for frame, ms, accepted in self._samples:
+            mask = accepted & (ms >= start) & (ms < end)
             for col, value in zip(self.by, key):
                 mask &= (frame[col] == value).to_numpy(dtype=bool, na_value=False)
             if mask.any():
-                parts.append(frame[mask])
+                parts.append(visible(frame[mask]))
         if not parts:
             return pd.DataFrame(columns=list(self._schema) or None)
         return pd.concat(parts, ignore_index=True).tail(limit).reset_index(drop=True)

@@ -46,7 +46,7 @@ class SessionLogic:
         for col, v in values.items():
             if v.dtype == object:
                 self.value_dtypes[col] = np.dtype(object)
-        rows = Partials.from_rows(self.fields, values, seq)
+        rows = Partials.from_rows(self.fields, values, seq, n)
         own_late = ts + self.gap - 1 + self.lateness <= wm
         slow = np.zeros(max(nkeys, 1), dtype=bool)
         slow[key[own_late]] = True

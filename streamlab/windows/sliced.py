@@ -61,11 +61,20 @@ class SlicedLogic:
 
     # --- processing -----------------------------------------------------------------------
     def process(self, ts, wm, key, values, seq, wm_end, nkeys, emit):
-        """Add one batch (arrival order). Returns (windows missed per row, windows per row)."""
+        """Add one batch (arrival order).
+
+        Returns (windows missed per row, windows per row), or (None, None) when no row missed any.
+        ``seq`` (arrival numbers) may be a callable that makes them, called only if needed.
+        """
         p = self.pane_of(ts)
         if self.kind == "tumble" and not self.lateness:
-            total = np.ones(len(ts), dtype="int64")
-            kept = (p + (self.size - 1) > wm).view(np.int8).astype("int64")
+            on = p + (self.size - 1) > wm
+            if on.all():
+                total, kept, missed = None, None, None
+            else:
+                total = np.ones(len(ts), dtype="int64")
+                kept = on.astype("int64")
+                missed = 1 - kept
         else:
             if self.kind == "cumulate":
                 total = (self.last_end(p) - p) // self.pane
@@ -76,7 +85,9 @@ class SlicedLogic:
             np.maximum(jmin, 1, out=jmin)
             kept = total - jmin + 1
             np.clip(kept, 0, total, out=kept)
-        missed = total - kept
+            missed = total - kept
+            if not missed.any():
+                total, kept, missed = None, None, None
         if len(ts):
             self.fire(int(wm[0]), nkeys, emit)
             first, last = (int(wm[0]) + 1 - self.offset) // self.pane, (int(wm[-1]) + 1 - self.offset) // self.pane
@@ -87,15 +98,16 @@ class SlicedLogic:
                 bounds = [0, *(np.flatnonzero(np.diff(epoch)) + 1).tolist(), len(ts)]
         else:
             bounds = [0, 0]
-        all_kept = not missed.any()
+        all_kept = missed is None
         for a, b in zip(bounds[:-1], bounds[1:]):
             if all_kept:
                 rows = slice(a, b)
             else:
                 rows = np.flatnonzero(kept[a:b] > 0) + a
             if b > a and (all_kept or len(rows)):
+                seq_rows = (lambda r=rows: seq()[r]) if callable(seq) else seq[rows]
                 self._add(p[rows], key[rows], ts[rows], {c: v[rows] for c, v in values.items()},
-                          seq[rows], nkeys)
+                          seq_rows, nkeys)
                 if self.lateness:
                     self._refire_updated(p[rows], key[rows], wm[rows], nkeys, emit)
             self.fire(int(wm[b]) if b < len(ts) else wm_end, nkeys, emit)
@@ -117,14 +129,14 @@ class SlicedLogic:
             combo = remap[rel] * nkeys + key
         groups = len(upanes) * nkeys
         if groups <= max(4 * len(p), 1 << 16):
-            part = Partials.from_rows(self.fields, values, seq).reduce(combo, groups)
+            part = Partials.from_rows(self.fields, values, seq, len(p)).reduce(combo, groups)
             for i, ps in enumerate(upanes.tolist()):
                 sub = part.take(slice(i * nkeys, (i + 1) * nkeys))
                 present = np.flatnonzero(sub.a["n"])
                 self._pane(ps, nkeys).merge_into(present, sub.take(present))
         else:
             ucombo, inv = np.unique(combo, return_inverse=True)
-            part = Partials.from_rows(self.fields, values, seq).reduce(inv.reshape(-1), len(ucombo))
+            part = Partials.from_rows(self.fields, values, seq, len(p)).reduce(inv.reshape(-1), len(ucombo))
             pane_idx, keys = ucombo // nkeys, ucombo % nkeys
             for i, ps in enumerate(upanes.tolist()):
                 sel = np.flatnonzero(pane_idx == i)
