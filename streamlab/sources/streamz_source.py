@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time as _time
-
 import pandas as pd
 import streamz
 
@@ -38,9 +36,12 @@ class StreamzSource(Source):
 
     def update(self, x, who=None, metadata=None):
         buf = self._buffer
+        if type(x) is dict or (self.columns is not None and type(x) is tuple):  # the per-row fast path
+            buf.append(x)
+            if len(buf) >= self.batch_size:
+                self._flush_buffer()
+            return None
         if isinstance(x, dict) or (isinstance(x, (tuple, list)) and self.columns is not None):
-            if not buf:
-                self._since = _time.monotonic()
             buf.append(x)
             if len(buf) >= self.batch_size:
                 self._flush_buffer()
@@ -52,12 +53,14 @@ class StreamzSource(Source):
                 "emit dicts, tuples (with columns=) or DataFrames"
             self._send_errors(pd.DataFrame({"element": [repr(x)]}),
                               f"from_streamz cannot read a {type(x).__name__} element; {hint}")
+        return None
 
     def _flush_buffer(self) -> None:
         buf = self._buffer
         if not buf:
             return
         self._buffer = []
+        self._since = None
         self.emit_batch(_frame(buf, self.columns))
 
     def flush(self) -> None:
@@ -65,7 +68,12 @@ class StreamzSource(Source):
         self._flush_buffer()
 
     def on_timer(self, now: float) -> None:
-        if self._buffer and now - self._since >= self.max_latency:
+        """Flush rows that waited ``max_latency`` (measured from when the timer first saw them)."""
+        if not self._buffer:
+            return
+        if self._since is None:
+            self._since = now
+        if now - self._since >= self.max_latency:
             self._flush_buffer()
 
     def reset_state(self) -> None:
