@@ -10,7 +10,7 @@ micro-batches, on a streamz dataflow graph.
 [3.0, 3.0]
 """
 
-from . import demo, teach
+from . import demo
 from .errors import PipelineStateError, StreamlabWarning
 from .runtime import Pipeline, pipelines
 from .sources import from_csv, from_frame, from_parquet, from_streamz
@@ -39,6 +39,14 @@ __all__ = [
     "WindowAgg", "demo", "from_csv", "from_frame", "from_kafka", "from_parquet", "from_streamz", "pipelines",
     "load_ipython_extension", "restore", "teach", "unload_ipython_extension",
 ]
+
+
+def __getattr__(name):
+    if name == "teach":  # imported on first use: it pulls in the widget libraries
+        import importlib
+
+        return importlib.import_module(".teach", __name__)
+    raise AttributeError(f"module 'streamlab' has no attribute {name!r}")
 
 
 def load_ipython_extension(ipython):

@@ -78,8 +78,9 @@ class DemoSource(Source):
             if self.duration is not None:
                 span = min(span, t0 + self.duration - t)
             n = per_block if span == block_ms else int(round(self.rate * span / 1000))
-            if self.events is not None:
-                n = min(n, self.events - made)
+            if self.events is not None and self.events - made < n:
+                n = self.events - made
+                span = max(1, int(round(n * 1000 / self.rate)))  # keep the rate for a short tail
             if n <= 0 or span <= 0:
                 break
             ts = t + np.sort(rng.integers(0, span, n))

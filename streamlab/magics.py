@@ -162,6 +162,9 @@ class StreamlabMagics(Magics):
     @argument("name", nargs="?", help="A pipeline name (see `%%streamlab list`) or a stream "
                                       "bound in the namespace.")
     @argument("--flink", action="store_true", help="export: print Flink SQL (DDL and query).")
+    @argument("--connector", choices=("filesystem", "kafka"),
+              help="export: source and sink connector (default filesystem).")
+    @argument("--out", metavar="FILE", help="export: write the SQL to FILE instead of printing it.")
     def streamlab_line(self, line: str) -> Any:
         """Control and inspect pipelines::
 
@@ -171,6 +174,7 @@ class StreamlabMagics(Magics):
             %streamlab late NAME                # the late rows kept so far
             %streamlab graph NAME               # the operator graph (SVG in a notebook)
             %streamlab export NAME --flink      # runnable Flink SQL for the same pipeline
+            %streamlab export NAME --flink --connector kafka --out job.sql
 
         NAME is a key of ``sl.pipelines()`` or a stream bound in the namespace.
         """
@@ -197,7 +201,13 @@ class StreamlabMagics(Magics):
             if not args.flink:
                 raise StreamlabUsageError("usage", "export needs a target",
                                           f"write %streamlab export {args.name} --flink")
-            print(control.export_flink(stream, pipeline))
+            text = control.export_flink(stream, pipeline, args.connector)
+            if args.out:
+                with open(args.out, "w", encoding="utf-8") as fh:
+                    fh.write(text)
+                print(f"Flink SQL for {args.name} written to {args.out}")
+            else:
+                print(text, end="" if text.endswith("\n") else "\n")
             return None
         if command == "inspect":
             return control.snapshot(stream, pipeline, self.max_rows)

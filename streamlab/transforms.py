@@ -10,6 +10,7 @@ import pandas as pd
 import streamz
 
 from .durations import format_ms, to_ms
+from .partitions import partition_marks, per_partition_watermark
 from .stream import WM_ATTR, Node, RowMarks, row_marks, with_marks
 from .timecol import NEG_INF, event_ms
 
@@ -52,6 +53,7 @@ class watermark(Node):  # noqa: N801 - streamz registers operators by class name
         self.current = NEG_INF
         self.max_ts = None
         self._last_input = None
+        self.partition_max: dict[int, int] = {}  # per-partition max event time (partitioned sources)
 
     def label(self) -> str:
         return f"watermark({format_ms(self.delay)})"
@@ -61,15 +63,28 @@ class watermark(Node):  # noqa: N801 - streamz registers operators by class name
         if col not in df.columns:
             self._send_errors(df, f"missing time column {col!r}")
             return None
+        parts = partition_marks(df)
+        part = parts.partitions_of(df) if parts is not None else None
         ms, ok = event_ms(df[col], self.time_meta.unit)
         if not ok.all():
             self._send_errors(df[~ok], f"time column {col!r} is missing or unparseable")
             df, ms = df[ok], ms[ok]
+            part = None if part is None else part[ok]
         self._last_input = _now()
-        wm, self.max_ts, self.current = per_row_watermark(ms, self.max_ts, self.current, self.delay)
+        if parts is not None:
+            wm = self._per_partition(ms, part, parts.active)
+        else:
+            wm, self.max_ts, self.current = per_row_watermark(ms, self.max_ts, self.current, self.delay)
         out = df.copy(deep=False)
         out.attrs[WM_ATTR] = self.current
         return with_marks(out, RowMarks(ms, wm, out.index), self.downstreams)
+
+    def _per_partition(self, ms, part, active) -> np.ndarray:
+        """Flink's per-partition rule: the minimum over active partitions (see ``streamlab.partitions``)."""
+        wm, self.current = per_partition_watermark(ms, part, active, self.partition_max, self.current, self.delay)
+        if len(ms):
+            self.max_ts = max(int(ms.max()), self.max_ts if self.max_ts is not None else NEG_INF)
+        return wm
 
     def on_timer(self, now: float) -> None:
         """Idle timeout: with no input for ``idle_timeout``, advance the watermark by processing time."""
@@ -90,13 +105,18 @@ class watermark(Node):  # noqa: N801 - streamz registers operators by class name
         snap = super().snapshot_node(limit)
         snap["watermark"] = None if self.current <= NEG_INF else int(self.current)
         snap["state"] = {"max_event_time": self.max_ts, "delay_ms": self.delay}
+        if self.partition_max:
+            snap["state"]["partitions"] = {str(p): {"max_event_time": m, "watermark": m - self.delay}
+                                           for p, m in sorted(self.partition_max.items())}
         return snap
 
     def export(self) -> dict:
-        return {"current": int(self.current), "max_ts": self.max_ts}
+        return {"current": int(self.current), "max_ts": self.max_ts,
+                "partitions": {str(p): int(m) for p, m in self.partition_max.items()}}
 
     def load(self, state: dict) -> None:
         self.current, self.max_ts = int(state["current"]), state["max_ts"]
+        self.partition_max = {int(p): int(m) for p, m in state.get("partitions", {}).items()}
 
 
 @streamz.Stream.register_api()

@@ -404,10 +404,11 @@ def test_step_runs_one_batch(shell, ns):
     assert res.pipeline.snapshot()["counters"]["in"] == 256
 
 
-def test_export_is_not_yet_without_engine_support(shell, ns):
+def test_export_of_a_plain_stream_is_unsupported(shell, ns):
     ns["plain"] = streamz.Stream()
     e = usage_error(line, shell, "export plain --flink")
-    assert (e.kind, e.hint) == ("not_yet", "Flink export lands with the production-path issue")
+    assert e.kind == "unsupported" and "is not a streamlab window result" in e.what
+    assert e.hint == "export res = src.watermark(...).window(...).agg(...) or a %%streamlab --name"
 
 
 def test_export_prints_the_engine_sql(shell, ns, capsys):
@@ -441,7 +442,7 @@ def test_load_ext_registers_magics_help_and_config(shell):
     assert "streamlab" in magics["line"] and "streamlab" in magics["cell"]
     line_doc = shell.find_line_magic("streamlab").__doc__
     cell_doc = shell.find_cell_magic("streamlab").__doc__
-    assert "%streamlab [--flink] command [name]" in line_doc
+    assert "%streamlab [--flink] [--connector {filesystem,kafka}] [--out FILE]" in line_doc
     assert "--name NAME, -n NAME" in cell_doc and "--watermark DELAY" in cell_doc
     configurables = [c for c in shell.configurables if isinstance(c, StreamlabMagics)]
     assert len(configurables) == 1

@@ -211,10 +211,35 @@ def graph(stream: Any, pipeline: Any) -> OperatorGraph:
     return OperatorGraph(list(snapshot(stream, pipeline, 0).get("operators", [])))
 
 
-def export_flink(stream: Any, pipeline: Any) -> str:
-    """Runnable Flink SQL from the engine; SQLError "not_yet" until it offers ``to_flink_sql``."""
-    method = getattr(stream, "to_flink_sql", None) or getattr(pipeline, "to_flink_sql", None)
+def export_flink(stream: Any, pipeline: Any, connector: str | None = None) -> str:
+    """``%streamlab export NAME --flink``: runnable Flink SQL for a window result.
+
+    A streamlab stream goes to :func:`streamlab.flink_sql.to_flink_sql` (so a ``%%streamlab``
+    select list is kept); a pipeline name exports its window operator. A pipeline Flink SQL
+    cannot express gives SQLError "unsupported" naming the step.
+    """
+    from streamlab.stream import Node
+
+    target = stream if stream is not None else _window_of(pipeline)
+    options = {} if connector is None else {"connector": connector}
+    if isinstance(target, Node):
+        from streamlab.flink_sql import to_flink_sql
+
+        try:
+            return to_flink_sql(target, **options)
+        except (ValueError, TypeError) as error:
+            raise _fail("unsupported", str(error).splitlines()[0],
+                        "see help(streamlab.flink.to_flink_sql) for what Flink SQL can express"
+                        ) from None
+    method = getattr(target, "to_flink_sql", None)
     if not callable(method):
-        raise _fail("not_yet", "Flink export is not available yet",
-                    "Flink export lands with the production-path issue")
-    return method()
+        raise _fail("unsupported", f"{target!r} is not a streamlab window result",
+                    "export res = src.watermark(...).window(...).agg(...) or a %%streamlab --name")
+    return method(**options)
+
+
+def _window_of(pipeline: Any) -> Any:
+    """The (last) window operator of a pipeline, or the pipeline itself when it has none."""
+    nodes = pipeline.nodes() if callable(getattr(pipeline, "nodes", None)) else []
+    windows = [n for n in nodes if getattr(n, "kind", None) == "window"]
+    return windows[-1] if windows else pipeline

@@ -185,6 +185,20 @@ def agg_kwargs(plan: QueryPlan) -> dict[str, tuple[str, str]]:
             for a in plan.aggregates}
 
 
+def _has_watermark(stream: Any) -> bool:
+    """Whether a watermark operator is upstream of ``stream``."""
+    todo, seen = [stream], set()
+    while todo:
+        s = todo.pop()
+        if s is None or id(s) in seen:
+            continue
+        seen.add(id(s))
+        if getattr(s, "kind", None) == "watermark":
+            return True
+        todo.extend(getattr(s, "upstreams", []))
+    return False
+
+
 def compile_plan(plan: QueryPlan, stream: Any, watermark: Any = None) -> Any:
     """Build the plan on ``stream`` with the Python API; return the result stream.
 
@@ -193,6 +207,9 @@ def compile_plan(plan: QueryPlan, stream: Any, watermark: Any = None) -> Any:
     """
     if watermark is not None:
         stream = stream.watermark(watermark)
+    elif not _has_watermark(stream):
+        # Flink computes the watermark over every row, before WHERE: do the same (delay 0)
+        stream = stream.watermark("0ms")
     if plan.where is not None:
         stream = stream.where(SQLPredicate(plan.where))
     by = None if not plan.keys else plan.keys[0] if len(plan.keys) == 1 else list(plan.keys)

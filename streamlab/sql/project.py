@@ -54,7 +54,3 @@ class Project(Node):
         """The window operator's error rows."""
         return self.window.errors
 
-    @property
-    def to_flink_sql(self) -> Any:
-        """The window operator's ``to_flink_sql`` (AttributeError if the engine has none)."""
-        return self.window.to_flink_sql

@@ -121,3 +121,30 @@ class KeyIndex:
         """A short text for one key (for inspectors and panels)."""
         vals = self.values(gid)
         return ", ".join(str(v) for v in vals) if vals else "(all)"
+
+    # --- checkpoints ----------------------------------------------------------------------
+    def export(self) -> dict:
+        """Known key values and ids as plain Python (checkpoints); ``load`` restores the same ids."""
+        return {
+            "by": list(self.by),
+            "columns": [None if ix is None else {"dtype": str(ix.dtype), "values": ix.tolist()}
+                        for ix in self._index],
+            "combos": [list(parts) for parts in self._combo_parts],
+        }
+
+    def load(self, state: dict) -> None:
+        """Restore what ``export`` wrote (the same ``by`` columns are required).
+
+        >>> ki = KeyIndex(["k"]); _ = ki.encode(pd.DataFrame({"k": ["b", "a"]}))
+        >>> again = KeyIndex(["k"]); again.load(ki.export())
+        >>> again.encode(pd.DataFrame({"k": ["a", "c", "b"]})).tolist()
+        [1, 2, 0]
+        """
+        if list(state["by"]) != self.by:
+            raise ValueError(f"group keys differ: checkpoint has by={state['by']}, this operator by={self.by}")
+        self._index = [None if col is None else pd.Index(col["values"], dtype=pd.api.types.pandas_dtype(col["dtype"]),
+                                                         tupleize_cols=False)
+                       for col in state["columns"]]
+        self._value_set = [None for _ in self.by]
+        self._combo_parts = [tuple(int(v) for v in parts) for parts in state["combos"]]
+        self._combo = {parts: gid for gid, parts in enumerate(self._combo_parts)}

@@ -412,6 +412,51 @@ class WindowAgg(Node):
     def describe_window(self) -> str:
         return f"{self.plan.label()} lateness={format_ms(self.lateness) if self.lateness else 0}"
 
+    # --- checkpoints ----------------------------------------------------------------------
+    def export_state(self) -> dict:
+        """Everything needed to resume, as plain Python: window logic, keys, watermark, sequence.
+
+        Counters are saved by the checkpoint itself (every operator has them).
+        """
+        logic = self.logic
+        raw = None
+        if logic.raw is not None:
+            key, ts, vals = logic.raw.select(lambda k, t: np.ones(len(t), dtype=bool))
+            raw = {"key": key.tolist(), "ts": ts.tolist(), "values": {c: v.tolist() for c, v in vals.items()},
+                   "dtypes": {c: str(v.dtype) for c, v in vals.items()}}
+        return {
+            "logic": logic.export(),
+            "value_dtypes": {c: str(d) for c, d in logic.value_dtypes.items()},
+            "raw": raw,
+            "keys": self.keys.export(),
+            "seq": int(self.seq),
+            "own_max": None if self.own_max is None else int(self.own_max),
+            "watermark": int(self.watermark),
+            "counted": int(self.counted),
+            "int_columns": sorted(self.int_columns),
+            "schema": {c: str(d) for c, d in self._schema.items()},
+        }
+
+    def load_state(self, state: dict) -> None:
+        """Resume from ``export_state()`` of an operator built the same way."""
+        cls = SessionLogic if self.plan.kind == "session" else SlicedLogic
+        logic = cls(self.plan, self.fields, self.holistic_columns, self.lateness)
+        logic.value_dtypes = {c: np.dtype(d) for c, d in state["value_dtypes"].items()}
+        logic.load(state["logic"])
+        raw = state.get("raw")
+        if raw is not None and logic.raw is not None:
+            logic.raw.append(np.asarray(raw["key"], dtype="int64"), np.asarray(raw["ts"], dtype="int64"),
+                             {c: np.asarray(v, dtype=raw["dtypes"][c]) for c, v in raw["values"].items()})
+        self.logic = logic
+        self.keys = KeyIndex(self.by)
+        self.keys.load(state["keys"])
+        self.seq = int(state["seq"])
+        self.own_max = state["own_max"]
+        self.watermark = int(state["watermark"])
+        self.counted = int(state["counted"])
+        self.int_columns = frozenset(state["int_columns"])
+        self._schema = {c: pd.api.types.pandas_dtype(d) for c, d in state["schema"].items()}
+
 
 def _upstream_nodes(stream) -> list[Node]:
     """streamlab nodes upstream of ``stream`` (their errors flow into this window's ``errors``)."""

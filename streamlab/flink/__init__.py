@@ -1,0 +1,14 @@
+"""Flink SQL export: a streamlab window pipeline as a runnable Flink SQL script.
+
+>>> import streamlab as sl, pandas as pd
+>>> df = pd.DataFrame({"ts": [0, 1500], "key": ["a", "b"], "v": [1, 2]})
+>>> res = sl.from_frame(df, time="ts", unit="ms").window(sl.Tumble("1s"), by="key").agg(s=("v", "sum"))
+>>> "TO_TIMESTAMP_LTZ(ts, 3)" in to_flink_sql(res, path="/data/in.csv")
+True
+"""
+
+from .export import SETTINGS, FlinkExport, flink_export, to_flink_sql
+from .files import write_csv
+from .query import query_to_sql
+
+__all__ = ["SETTINGS", "FlinkExport", "flink_export", "query_to_sql", "to_flink_sql", "write_csv"]

@@ -1,0 +1,304 @@
+"""``res.timeline()``: a live event-time diagram of one window operator (Bokeh, via jupyter_bokeh).
+
+x is **event time**; y is **arrival**: the position in which each row reached the window operator
+(0, 1, 2, ...). An arrival counter rather than wall time makes a clear picture at any replay
+speed: a replay with ``speed=None`` delivers thousands of rows in the same millisecond, which on a
+wall-clock axis would pile up on one line; with the counter each row has its own height, the
+picture does not depend on batching, and the same data always gives the same diagram.
+
+On that picture:
+
+- every event is a dot at (event time, arrival), coloured by group key;
+- the watermark is a red staircase: at height *i* it sits at the watermark row *i* saw;
+- each window is a band over its interval ``[start, end)``, from its first row up to the arrival
+  at which it fired (a down-pointing triangle at its end; hover shows the result row). Open
+  windows reach up to now; session bands grow and merge as rows arrive;
+- a late row is a red ✕, with a dotted line from the end of the window it missed to the watermark
+  it saw: the band ended before the watermark had passed, which is why the row was dropped.
+
+It animates while the stream runs (taps on the window's input, output and ``late`` output feed a
+:class:`~streamlab.viz.feed.Feeder` that redraws at most ``max_rate`` times a second on the
+kernel's loop) and keeps only the last ``max_events`` events. The slider scrubs back through
+arrivals; at its right end the diagram follows the stream again.
+
+>>> import pandas as pd, streamlab as sl
+>>> df = pd.DataFrame({"ts": [100, 1200, 300, 2500], "k": ["a", "a", "b", "a"]})
+>>> res = sl.from_frame(df, time="ts", unit="ms").watermark(0).window(sl.Tumble(1000), by="k").agg(
+...     n=("k", "size"))
+>>> tl = res.timeline(max_events=100)
+>>> out = res.collect()
+>>> len(tl.sources["events"].data["x"]), tl.sources["late"].data["y"], tl.sources["fires"].data["y"]
+(4, [2], [2, 4, 4])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from html import escape
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from bokeh.models import ColumnDataSource, HoverTool, Legend
+from bokeh.plotting import figure
+from ipywidgets import HTML, HBox, IntSlider, Layout, VBox
+from jupyter_bokeh import BokehModel
+from traitlets import Float, Int
+
+from ..side import SideOutput
+from ..viz.feed import Feeder
+from ..viz.wire import ensure_bokehjs, patch_messages
+from .timeline_data import COLUMNS, STREAMED, TimelineData
+
+WM_COLOR = "#dc2626"
+_FMT = "{%F %H:%M:%S.%3N}"
+
+
+def window_operator(stream: Any):
+    """The window operator a timeline follows: ``stream`` itself, its parent, or the nearest upstream."""
+    from ..windows.operator import WindowAgg
+
+    todo, seen = [stream], set()
+    while todo:
+        s = todo.pop(0)
+        if s is None or id(s) in seen:
+            continue
+        seen.add(id(s))
+        if isinstance(s, WindowAgg):
+            return s
+        if isinstance(s, SideOutput) and isinstance(s.parent, WindowAgg):
+            return s.parent
+        todo.extend(getattr(s, "upstreams", []))
+    raise TypeError("timeline() draws a window operator: call it on "
+                    "`src.watermark(...).window(sl.Tumble('1s'), by=...).agg(...)` (or downstream of it)")
+
+
+class _Figure(BokehModel):
+    """A BokehModel that sends all changes of one redraw as a single PATCH-DOC message."""
+
+    @contextmanager
+    def batched(self) -> Iterator[None]:
+        doc = self._model.document
+        if doc is None:  # pragma: no cover - BokehModel always attaches a document
+            yield
+            return
+        self._events: list[Any] | None = []
+        doc.hold("combine")
+        try:
+            yield
+        finally:
+            doc.unhold()
+            events, self._events = self._events, None
+            if events and self._connected():
+                for content, buffers in patch_messages(events):
+                    self.send(content, buffers)
+
+    def _connected(self) -> bool:
+        """Whether messages can reach a front end (outside a kernel, skip serialising them)."""
+        import comm
+
+        c = self.comm
+        if c is None or isinstance(c, comm.DummyComm):
+            return False
+        return getattr(c, "kernel", True) is not None
+
+    def _document_patched(self, event: Any) -> None:
+        if getattr(self, "_events", None) is not None:
+            if event.setter is not self:
+                self._events.append(event)
+            return
+        super()._document_patched(event)
+
+
+class Timeline(VBox):
+    """The live teaching diagram of a window operator: a Bokeh figure, an arrival slider, a caption.
+
+    ``sources`` holds the figure's ColumnDataSources: ``events``, ``bands``, ``watermark``,
+    ``fires``, ``late`` and ``now`` (the watermark's last stretch up to the latest arrival).
+    """
+
+    max_events = Int(2000, help="Events kept and drawn (the latest); older ones roll off.")
+    max_rate = Float(20.0, help="Most redraws sent to the browser per second.")
+
+    def __init__(self, stream: Any, max_events: int = 2000, max_rate: float = 20.0,
+                 height: int = 440, width: int | None = None, title: str | None = None) -> None:
+        if isinstance(max_events, bool) or not isinstance(max_events, int) or max_events < 1:
+            raise ValueError(f"max_events must be a positive integer such as 2000, got {max_events!r}")
+        if not max_rate > 0:
+            raise ValueError(f"max_rate must be > 0 redraws per second, got {max_rate!r}")
+        self.operator = op = window_operator(stream)
+        self.data = TimelineData(op, max_events)
+        self.sources = {name: ColumnDataSource(data={c: [] for c in cols})
+                        for name, cols in COLUMNS.items()}
+        self.figure = self._build(op, height, width, title)
+        self.plot = _Figure(self.figure)
+        self.slider = IntSlider(value=0, min=0, max=0, description="arrival",
+                                continuous_update=True, layout=Layout(width="60%"))
+        self.caption = HTML()
+        super().__init__(children=[self.plot, HBox([self.slider, self.caption])],
+                         max_events=max_events, max_rate=max_rate)
+        self.add_class("streamlab-timeline")
+        self.following = True
+        self._version = self.data.version
+        self._syncing = False
+        self.slider.observe(self._on_slide, "value")
+        self.feeder = Feeder(self._redraw, max_rate=max_rate)
+        self._sinks = self.data.attach(then=lambda: self.feeder.push(None))
+        self._redraw([])
+
+    # ----------------------------------------------------------------- building
+    def _build(self, op, height, width, title) -> Any:
+        size = {"sizing_mode": "stretch_width"} if width is None else {"width": width}
+        datetime_x = op.time_meta.unit is None
+        fig = figure(title=title or f"{op.label()} · watermark and late rows",
+                     height=height, tools="pan,wheel_zoom,box_zoom,reset,save",
+                     x_axis_type="datetime" if datetime_x else "linear", **size)
+        unit = "" if datetime_x else f" ({op.time_meta.unit})"
+        fig.xaxis.axis_label = f"event time{unit}: {op.time_meta.column}"
+        fig.yaxis.axis_label = "arrival (row # into the window)"
+        src = self.sources
+        fig.add_layout(Legend(click_policy="hide", location="top_left"), "right")
+        fig.quad(left="left", right="right", bottom="bottom", top="top", source=src["bands"],
+                 fill_color="color", fill_alpha="alpha", line_color="color", line_alpha=0.6,
+                 legend_label="window")
+        fig.step(x="x", y="y", source=src["watermark"], mode="before", line_color=WM_COLOR,
+                 line_width=2, legend_label="watermark")
+        fig.segment(x0="x0", y0="y0", x1="x1", y1="y1", source=src["now"], line_color=WM_COLOR,
+                    line_width=2, line_dash="dashed", legend_label="watermark")
+        events = fig.scatter(x="x", y="y", source=src["events"], size=6, fill_color="color",
+                             line_color="color", fill_alpha=0.8, legend_field="key")
+        fig.segment(x0="x_end", y0="y", x1="wm", y1="y", source=src["late"], line_color=WM_COLOR,
+                    line_dash="dotted", line_width=1.5, legend_label="late row")
+        late = fig.scatter(x="x", y="y", source=src["late"], marker="x", size=13, line_width=3,
+                           line_color=WM_COLOR, legend_label="late row")
+        fires = fig.scatter(x="x", y="y", source=src["fires"], marker="inverted_triangle",
+                            size=12, fill_color="color", line_color="black",
+                            legend_label="window fired")
+        t = _FMT if datetime_x else ""
+        fmts = ({"@x": "datetime", "@wm": "datetime", "@start": "datetime", "@end": "datetime"}
+                if datetime_x else {})
+        fig.add_tools(
+            HoverTool(renderers=[events], formatters=fmts, tooltips=[
+                ("key", "@key"), ("event time", f"@x{t}"), ("arrival", "@y"),
+                ("watermark seen", f"@wm{t}"), ("row", "@row")]),
+            HoverTool(renderers=[late], tooltips=[("LATE", "@why"), ("reason", "@reason")]),
+            HoverTool(renderers=[fires], formatters=fmts, tooltips=[
+                ("fired", "@row"), ("arrival", "@y"), ("why", "@cause")]),
+        )
+        return fig
+
+    # ------------------------------------------------------------------ feeding
+    def _redraw(self, _ticks: list[Any]) -> None:
+        """Send what changed to the browser (on the kernel's loop, at most ``max_rate`` a second)."""
+        data = self.data
+        if not data.consistent:  # mid-batch (no event loop): the tap on the input comes next
+            return
+        data.refresh_open()
+        with self.plot.batched():
+            if self.following:
+                if self._version != data.version:
+                    self._version = data.version
+                    data.take_fresh()
+                    self._show(data.frames())
+                else:
+                    for name, df in data.take_fresh().items():
+                        limit = 2 * self.max_events if name == "watermark" else self.max_events
+                        self.sources[name].stream(_columns(df, name), rollover=limit)
+                    self._show({"bands": data.bands(), "now": data.head()})
+        self._sync_slider()
+
+    def _show(self, frames: dict[str, pd.DataFrame]) -> None:
+        for name, df in frames.items():
+            new = _columns(df, name)
+            if name in STREAMED or new != self.sources[name].data:
+                self.sources[name].data = new
+
+    def _sync_slider(self) -> None:
+        data = self.data
+        self._syncing = True
+        try:
+            with self.hold_sync():
+                self.slider.max = max(data.count, self.slider.min)
+                self.slider.min = min(data.horizon, data.count)
+                if self.following:
+                    self.slider.value = data.count
+        finally:
+            self._syncing = False
+        self.caption.value = self._caption()
+
+    def _caption(self) -> str:
+        d = self.data
+        wm = d.watermark_at(None if self.following else self.slider.value)
+        wm_text = d.text(wm[0]) if wm else "–"
+        where = ("live" if self.following
+                 else f"scrubbing: as of {self.slider.value:,} arrivals (drag right to follow)")
+        return (f"<span style='font-size:12px'>{d.count:,} rows in · watermark {escape(wm_text)} · "
+                f"{d.fired_total:,} results · <span style='color:{WM_COLOR}'>{d.late_total:,} late"
+                f"</span> · last {len(d.tables['events']):,} events shown · {escape(where)}</span>")
+
+    def _on_slide(self, change: dict[str, Any]) -> None:
+        if self._syncing:
+            return
+        self.scrub(None if change["new"] >= self.slider.max else change["new"])
+
+    # ------------------------------------------------------------------- public
+    def scrub(self, arrival: int | None) -> None:
+        """Show the diagram as it was when ``arrival`` rows had arrived (None: follow live)."""
+        self.following = arrival is None
+        with self.plot.batched():
+            self._show(self.data.frames(arrival))
+        self.data.take_fresh()
+        self._syncing = True
+        try:
+            self.slider.value = self.data.count if arrival is None else int(arrival)
+        finally:
+            self._syncing = False
+        self.caption.value = self._caption()
+
+    def flush(self) -> None:
+        """Redraw now instead of waiting for the next throttled update."""
+        self.feeder.flush()
+
+    def detach(self) -> None:
+        """Stop following the stream (the diagram stays as it is)."""
+        for sink in getattr(self, "_sinks", []):
+            sink.destroy()
+        self._sinks = []
+        if hasattr(self, "feeder"):
+            self.feeder.close()
+
+    def close(self) -> None:
+        """Detach from the stream and close the widget and its parts."""
+        self.detach()
+        for name in ("plot", "slider", "caption"):  # absent if __init__ failed early
+            part = getattr(self, name, None)
+            if part is not None:
+                part.close()
+        super().close()
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        ensure_bokehjs()
+        return super()._repr_mimebundle_(**kwargs)
+
+
+def _columns(df: pd.DataFrame, name: str) -> dict[str, list]:
+    """Plain lists for the wire (NaN stays NaN: Bokeh draws nothing there)."""
+    out = {}
+    for c in COLUMNS[name]:
+        values = df[c] if c in df else pd.Series([], dtype=float)
+        if values.dtype.kind in "iu":
+            out[c] = [int(v) for v in values.tolist()]
+        elif values.dtype.kind == "f":
+            out[c] = np.asarray(values, dtype="float64").tolist()
+        else:
+            out[c] = [str(v) for v in values.tolist()]
+    return out
+
+
+def timeline(stream: Any, max_events: int = 2000, max_rate: float = 20.0, **options: Any) -> Timeline:
+    """``res.timeline()``: the live event-time diagram of ``res``'s window operator.
+
+    ``options``: ``height``, ``width`` and ``title`` of the figure.
+    """
+    return Timeline(stream, max_events=max_events, max_rate=max_rate, **options)

@@ -1,0 +1,305 @@
+"""Kafka in and out on a real broker (Tansu, started by tests/kafka_broker.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import streamlab as sl
+from streamlab.checkpoint import read_checkpoint
+from streamlab.partitions import PARTS_ATTR, PartitionMarks, per_partition_watermark
+from streamlab.stream import WM_COL
+from streamlab.timecol import NEG_INF
+from tests.kafka_broker import (  # noqa: F401
+    free_port,
+    kafka_fixture,
+    new_topic,
+    produce,
+    start_tansu,
+    stop,
+    wait_until,
+)
+
+
+def disordered(n=3000, seed=0, keys="abcd"):
+    """Events in arrival order: jittered times, about 3% of them far too late."""
+    rng = np.random.default_rng(seed)
+    ts = np.arange(n) * 10 + rng.integers(-300, 300, n)
+    ts[rng.random(n) < 0.03] -= 2000
+    return pd.DataFrame({"ts": ts, "k": rng.choice(list(keys), n), "v": rng.integers(0, 40, n) * 0.25})
+
+
+def hop(src):
+    return src.watermark("400ms").window(sl.Hop("1s", "250ms"), by="k").agg(
+        n=("v", "count"), s=("v", "sum"), hi=("v", "max"), first=("v", "first"))
+
+
+def run(res):
+    late = res.late.sink_to_list()
+    out = res.collect()
+    return out, (pd.concat(late, ignore_index=True) if late else pd.DataFrame())
+
+
+# --- the main test: a Hop window over Kafka gives exactly what from_frame gives --------------
+def test_hop_over_kafka_equals_from_frame(kafka):
+    df = disordered()
+    topic = new_topic(kafka, 1)
+    produce(kafka, topic, df.to_dict("records"))
+    src = sl.from_kafka(topic, bootstrap=kafka, time="ts", unit="ms", stop_at_end=True, batch_size=256)
+    got, got_late = run(hop(src))
+    want, want_late = run(hop(sl.from_frame(df, time="ts", unit="ms")))
+    assert len(want) > 100 and len(want_late) > 50
+    pd.testing.assert_frame_equal(got, want)
+    pd.testing.assert_frame_equal(got_late, want_late)
+    state = src.snapshot_node()["state"]
+    assert state["broker"] == "connected" and state["partitions"]["0"]["offset"] == len(df)
+
+
+def test_event_time_from_the_kafka_timestamp(kafka):
+    df = disordered(800, seed=1)
+    topic = new_topic(kafka, 1)
+    produce(kafka, topic, df[["k", "v"]].to_dict("records"), timestamps=df["ts"] + 1_700_000_000_000)
+    src = sl.from_kafka(topic, bootstrap=kafka, time="kafka_timestamp", stop_at_end=True)
+    got, got_late = run(hop(src))
+    frame = df.assign(kafka_timestamp=pd.to_datetime(df["ts"] + 1_700_000_000_000, unit="ms", utc=True))
+    want, want_late = run(hop(sl.from_frame(frame[["k", "v", "kafka_timestamp"]], time="kafka_timestamp")))
+    pd.testing.assert_frame_equal(got, want)
+    pd.testing.assert_frame_equal(got_late, want_late)
+    assert str(got["window_start"].dt.tz) == "UTC"
+
+
+# --- per-partition watermarks -------------------------------------------------------------
+def model_watermarks(batches, delay):
+    """Flink's rule row by row: W = max(W, min over active partitions of (their max ts) - delay)."""
+    pmax, current, out = {}, NEG_INF, []
+    for part, ts, active in batches:
+        act = set(active) | set(part)
+        for p, t in zip(part, ts):
+            lows = [pmax.get(q, NEG_INF) for q in act]
+            low = min(lows) if lows else None
+            if low is not None and low > NEG_INF:
+                current = max(current, low - delay)
+            out.append(current)
+            pmax[p] = max(pmax.get(p, NEG_INF), t)
+        lows = [pmax.get(q, NEG_INF) for q in act]
+        if lows and min(lows) > NEG_INF:
+            current = max(current, min(lows) - delay)
+    return out, current
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 500)), max_size=12), max_size=6),
+       st.integers(0, 50), st.lists(st.sets(st.integers(0, 3)), min_size=6, max_size=6))
+def test_per_partition_rule_matches_model(batches, delay, actives):
+    pmax, current, got = {}, NEG_INF, []
+    for rows, active in zip(batches, actives):
+        part = np.array([p for p, _ in rows], dtype="int64")
+        ts = np.array([t for _, t in rows], dtype="int64")
+        wm, current = per_partition_watermark(ts, part, tuple(active), pmax, current, delay)
+        got.extend(wm.tolist())
+    want, want_current = model_watermarks(
+        [([p for p, _ in rows], [t for _, t in rows], active) for rows, active in zip(batches, actives)], delay)
+    assert got == want and current == want_current
+
+
+def test_per_partition_watermark_on_three_partitions(kafka):
+    """Partitions advance at different rates; every row's watermark follows the model."""
+    rng = np.random.default_rng(7)
+    n = 600
+    parts = np.repeat([0, 1, 2], n)
+    ts = np.concatenate([np.arange(n) * rate + rng.integers(0, 40, n) for rate in (10, 3, 6)])
+    order = rng.permutation(3 * n)
+    order = np.concatenate([np.sort(order[parts[order] == p]) for p in range(3)])  # in order per partition
+    df = pd.DataFrame({"ts": ts[order], "k": "a", "v": 1.0, "p": parts[order]})
+    topic = new_topic(kafka, 3)
+    produce(kafka, topic, df[["ts", "k", "v"]].to_dict("records"), partitions=df["p"])
+    src = sl.from_kafka(topic, bootstrap=kafka, time="ts", unit="ms", stop_at_end=True, batch_size=100,
+                        metadata=True)
+    marked = src.watermark("50ms")
+    frames = marked.sink_to_list()
+    res = marked.window(sl.Tumble("100ms")).agg(n=("v", "count"))
+    out = res.collect()
+    batches = [(f["partition"].tolist(), f["ts"].tolist(), f.attrs[PARTS_ATTR].active) for f in frames]
+    want, want_last = model_watermarks(batches, 50)
+    got = [w for f in frames for w in f[WM_COL].tolist()] if frames else []
+    assert sum(len(b[0]) for b in batches) == 3 * n
+    assert got == want
+    assert marked.current == want_last
+    assert out["n"].sum() + len(res.late.ledger(10_000)) == 3 * n
+    # the slowest partition holds the stream back: it never gets ahead of partition 1's max - delay
+    assert marked.snapshot_node()["state"]["partitions"]["1"]["max_event_time"] == int(ts[parts == 1].max())
+
+
+def test_idle_partition_stops_holding_the_watermark(kafka):
+    topic = new_topic(kafka, 3)
+    rows = [{"ts": i * 10, "k": "a", "v": 1.0} for i in range(300)]
+    produce(kafka, topic, rows, partitions=[i % 2 for i in range(300)])  # partition 2 stays empty
+
+    def build(idle):
+        src = sl.from_kafka(topic, bootstrap=kafka, time="ts", unit="ms", idle_timeout=idle)
+        return src, src.watermark("0ms").window(sl.Tumble("500ms")).agg(n=("v", "count"))
+
+    src, held = build(None)
+    assert len(held.collect(timeout=1.5)) == 0  # partition 2 has sent nothing: the watermark is -inf
+    src.close()
+    src, res = build("300ms")
+    t0 = time.monotonic()
+    out = res.collect(n=1, timeout=20)
+    assert len(out) == 1 and out["n"].iloc[0] == 50 and time.monotonic() - t0 >= 0.3
+    assert src.snapshot_node()["state"]["partitions"]["2"]["active"] is False
+    src.close()
+
+
+# --- errors, formats, broker trouble ----------------------------------------------------------
+def test_malformed_messages_go_to_errors_with_partition_and_offset(kafka):
+    topic = new_topic(kafka, 1)
+    values = [{"ts": 0, "k": "a", "v": 1.0}, "{not json", "[1, 2]", {"k": "a", "v": 2.0},
+              {"ts": "soon", "k": "a", "v": 3.0}, {"ts": 1500, "k": "a", "v": 4.0}]
+    produce(kafka, topic, values)
+    res = sl.from_kafka(topic, bootstrap=kafka, time="ts", unit="ms", stop_at_end=True).window(
+        sl.Tumble("1s"), by="k").agg(n=("v", "count"))
+    errors = res.errors.sink_to_list()
+    out = res.collect()
+    assert out["n"].tolist() == [1, 1]
+    err = pd.concat(errors, ignore_index=True)
+    assert err[["partition", "offset"]].values.tolist() == [[0, 1], [0, 2], [0, 3], [0, 4]]
+    assert err["value"].iloc[0] == "{not json"
+    reasons = err["reason"].tolist()
+    assert "not valid JSON" in reasons[0] and "not an object" in reasons[1]
+    assert "no time field 'ts'" in reasons[2] and "'soon'" in reasons[3]
+    assert res.snapshot()["counters"]["errors"] == 4
+
+
+def test_csv_and_raw_formats(kafka):
+    topic = new_topic(kafka, 1)
+    produce(kafka, topic, ["0,a,1.5", "400,b,2", "oops", "1200,a,3"], timestamps=[5, 6, 7, 1005])
+    src = sl.from_kafka(topic, bootstrap=kafka, time="ts", unit="ms", format="csv", columns=["ts", "k", "v"],
+                        stop_at_end=True)
+    errors = src.errors.sink_to_list()
+    out = src.window(sl.Tumble("1s")).agg(s=("v", "sum")).collect()
+    assert out["s"].tolist() == [3.5, 3.0]
+    assert errors[0][["offset", "value"]].values.tolist() == [[2, "oops"]]
+    raw = sl.from_kafka(topic, bootstrap=kafka, time="kafka_timestamp", unit="ms", format="raw", stop_at_end=True)
+    got = raw.collect()
+    assert got.columns.tolist() == ["key", "value", "kafka_timestamp"]
+    assert got["kafka_timestamp"].tolist() == [5, 6, 7, 1005] and got["value"].iloc[2] == "oops"
+
+
+def test_unreachable_broker_is_retried_and_shown_then_recovers():
+    pytest.importorskip("confluent_kafka")
+    port = free_port()
+    bootstrap = f"127.0.0.1:{port}"
+    src = sl.from_kafka("later", bootstrap=bootstrap, time="ts", unit="ms")
+    res = src.window(sl.Tumble("1s")).agg(n=("ts", "count"))
+
+    def source_state():
+        return next(op for op in res.snapshot()["operators"] if op["kind"] == "source")["state"]
+
+    async def scenario():
+        res.start()
+        while not (source_state().get("broker") == "unreachable" and source_state()["attempts"] >= 2):
+            assert res.pipeline.state == "running", getattr(res.pipeline, "error", None)
+            await asyncio.sleep(0.05)
+        state = source_state()
+        assert state["retry_in_s"] >= 0 and "error" in state
+        json.dumps(res.snapshot())  # what the widgets and the side panel read
+        proc, _ = await asyncio.to_thread(start_tansu, port)
+        try:
+            await asyncio.to_thread(new_topic_named, bootstrap, "later")
+            await asyncio.to_thread(produce, bootstrap, "later", [{"ts": i * 100} for i in range(30)])
+            deadline = time.monotonic() + 30
+            while src.counters.rows_out < 30:
+                assert time.monotonic() < deadline, f"no recovery: {source_state()}"
+                assert res.pipeline.state == "running"
+                await asyncio.sleep(0.05)
+            assert source_state()["broker"] == "connected"
+        finally:
+            res.stop()
+            src.close()
+            await asyncio.to_thread(stop, proc)
+
+    asyncio.run(scenario())
+
+
+def new_topic_named(bootstrap, name):
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    admin.create_topics([NewTopic(name, 1, 1)])["later"].result(30)
+    wait_until(lambda: admin.list_topics(name, timeout=5).topics[name].partitions, 30, "the topic")
+
+
+def test_partition_marks_follow_filtered_rows():
+    marks = PartitionMarks(np.array([0, 1, 2, 1]), pd.RangeIndex(4), (0, 1, 2))
+    df = pd.DataFrame({"v": [1, 2, 3, 4]})
+    assert marks.partitions_of(df).tolist() == [0, 1, 2, 1]
+    assert marks.partitions_of(df[df.v > 2]).tolist() == [2, 1]
+
+
+def test_periodic_checkpoints_in_a_synchronous_collect(kafka, tmp_path):
+    topic = new_topic(kafka, 1)
+    produce(kafka, topic, [{"ts": i * 10, "k": "a", "v": 1.0} for i in range(500)])
+    src = sl.from_kafka(topic, bootstrap=kafka, time="ts", unit="ms", stop_at_end=True, batch_size=50)
+    res = src.watermark("0ms").window(sl.Tumble("1s")).agg(n=("v", "count"))
+    ck = res.checkpoint(tmp_path / "c.json", every="1ms")
+    assert res.collect()["n"].sum() == 500
+    assert ck.written >= 2  # between batches, offered by the Kafka source
+    offsets = read_checkpoint(tmp_path / "c.json")["operators"][0]["state"]["offsets"]
+    assert 0 < offsets["0"] <= 500
+    ck.stop()
+    src.close()
+
+
+def test_offsets_count_only_emitted_batches(kafka, tmp_path):
+    topic = new_topic(kafka, 1)
+    produce(kafka, topic, [{"ts": i} for i in range(50)])
+    src = sl.from_kafka(topic, bootstrap=kafka, time="ts", unit="ms", stop_at_end=True, batch_size=20)
+    got = wait_until(lambda: (b := src.next_batch()) is not None and len(b[0]) and b, 20, "a batch")
+    assert src.checkpoint_state()["offsets"] == {}  # handed out, not emitted: not in a checkpoint yet
+    src.emit_batch(got[0])
+    assert src.checkpoint_state()["offsets"] == {"0": len(got[0])}
+    src.close()
+
+
+def test_committed_offsets_follow_checkpoints(kafka, tmp_path):
+    topic = new_topic(kafka, 1)
+    produce(kafka, topic, [{"ts": i} for i in range(40)])
+    group = f"g-{topic}"
+    first = sl.from_kafka(topic, bootstrap=kafka, time="ts", unit="ms", group=group, stop_at_end=True)
+    assert len(first.collect()) == 40
+    first.checkpoint(tmp_path / "c.json")
+    first.close()  # commits the checkpoint's offsets for good
+    produce(kafka, topic, [{"ts": 100 + i} for i in range(5)])
+    again = sl.from_kafka(topic, bootstrap=kafka, time="ts", unit="ms", group=group, start="committed",
+                          stop_at_end=True)
+    assert again.collect()["ts"].tolist() == [100, 101, 102, 103, 104]
+    again.close()
+
+
+def test_to_kafka_round_trip(kafka):
+    df = disordered(1000, seed=4)
+    out_topic = new_topic(kafka, 1, prefix="out")
+    res = hop(sl.from_frame(df, time="ts", unit="ms"))
+    sink = res.to_kafka(out_topic, bootstrap=kafka)
+    written = res.collect()
+    assert sink.delivered == len(written) > 0
+    back = sl.from_kafka(out_topic, bootstrap=kafka, time="window_start", unit="ms", stop_at_end=True).collect()
+    pd.testing.assert_frame_equal(back, written)
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ValueError, match="format='csv' needs columns"):
+        sl.from_kafka("t", format="csv")
+    with pytest.raises(ValueError, match="start='middle'"):
+        sl.from_kafka("t", start="middle")
+    with pytest.raises(ValueError, match="use time='kafka_timestamp'"):
+        sl.from_kafka("t", format="raw")
+    with pytest.raises(ValueError, match="unit=None"):
+        sl.from_kafka("t", time="kafka_timestamp", unit="s")
