@@ -154,6 +154,9 @@ class Pipeline:
         """Emit one batch from every source, synchronously. Returns the rows emitted."""
         if self.state == "stopped":
             raise PipelineStateError(f"pipeline {self.name!r} is stopped; reset() it to run again")
+        checkpointer = getattr(self, "_checkpointer", None)
+        if checkpointer is not None:  # a quiet point between batches: periodic checkpoints go here
+            checkpointer.maybe()
         emitted = 0
         live = [s for s in self.sources if not s.exhausted]
         for src in live:
@@ -295,6 +298,9 @@ class Pipeline:
                     await self._resumed.wait()
                     src.unanchor()
                     continue
+                checkpointer = getattr(self, "_checkpointer", None)
+                if checkpointer is not None:
+                    checkpointer.maybe()
                 got = src.next_batch()
                 if got is None:
                     break
