@@ -124,7 +124,8 @@ def nb02():
         `res.timeline()` draws how one window operator sees the stream: every event is a dot at its
         event time (x) and its arrival (y: the row's position in the stream), each window is a band
         over its interval, from its first row up to the moment it fired (▼), and the red line is the
-        watermark. Here are the three kinds over the first 12 seconds of one sensor:
+        watermark. Here are the three kinds over the first 12 seconds of one sensor, each replayed
+        live at 4× (watch the bands open, and close with ▼ as the watermark passes their end):
 
         - **Tumble**'s bands tile the axis, one after the other;
         - **Hop**'s overlap: a new 10 s band starts every 2 s, so every dot is covered by 5 bands;
@@ -136,9 +137,11 @@ def nb02():
 
 
         def picture(spec):
-            res = sl.from_frame(first, time="ts").watermark("1s").window(spec, by="sensor").agg(n=("temp", "size"))
-            view = res.timeline(max_events=2000)
-            res.collect()
+            \"\"\"A live timeline of the first 12 s of one sensor, replayed at 4x (3 s).\"\"\"
+            res = (sl.from_frame(first, time="ts", speed=4).watermark("1s")
+                   .window(spec, by="sensor").agg(n=("temp", "size")))
+            view = res.timeline(max_events=2000, height=360)
+            res.start()
             return view
 
 
@@ -459,7 +462,7 @@ def nb03():
         results and late rows side by side, with the differences highlighted.
         """),
         code("""
-        source = sl.from_frame(events, time="ts")
+        source = sl.from_frame(events[["ts", "sensor", "temp"]], time="ts")
         cmp = sl.teach.compare(
             source,
             {"A": dict(window=sl.Tumble("1s"), watermark="100ms"),
@@ -481,8 +484,13 @@ def nb03():
         code("""
         import ipywidgets as widgets
 
-        widgets.VBox([cmp.timeline("A", height=320, title="A: Tumble(1s), watermark delay 100 ms"),
-                      cmp.timeline("B", height=320, title="B: Tumble(1s), watermark delay 1 s")])
+        a = replay(delay="100ms", window=sl.Tumble("1s"), speed=4)   # A and B, live at 4x (5 s)
+        b = replay(delay="1s", window=sl.Tumble("1s"), speed=4)
+        pictures = widgets.VBox([a.timeline(height=320, title="A: Tumble(1s), watermark delay 100 ms"),
+                                 b.timeline(height=320, title="B: Tumble(1s), watermark delay 1 s")])
+        a.start()
+        b.start()
+        pictures
         """),
         md("""
         ## Allowed lateness: revising results
@@ -546,21 +554,28 @@ def nb04():
         import streamlab as sl
 
 
-        def sessions_of(rows, gap="1s", delay="0ms"):
+        def sessions_of(rows, gap="1s", delay="0ms", speed=None):
             \"\"\"Session windows over rows (ts in ms, user), replayed in the order given.\"\"\"
             df = pd.DataFrame(rows, columns=["ts", "user"])
-            return (sl.from_frame(df, time="ts", unit="ms").watermark(delay)
+            return (sl.from_frame(df, time="ts", unit="ms", speed=speed).watermark(delay)
                     .window(sl.Session(gap), by="user").agg(clicks=("ts", "size")))
 
 
         def run(rows, gap="1s", delay="0ms"):
-            \"\"\"Show the timeline of the run and return the sessions.\"\"\"
-            res = sessions_of(rows, gap, delay)
-            display(res.timeline(height=260))
-            return res.collect()
+            \"\"\"Show a live timeline of the rows (replayed in real time) and return the sessions.\"\"\"
+            watch(sessions_of(rows, gap, delay, speed=1))
+            return sessions_of(rows, gap, delay).collect()
+
+
+        def watch(res):
+            view = res.timeline(height=260)
+            display(view)
+            res.start()
         """),
         md("""
-        Times here are plain milliseconds (`unit="ms"`), so the arithmetic is easy to follow.
+        Times here are plain milliseconds (`unit="ms"`), so the arithmetic is easy to follow. Each
+        example shows its timeline, replayed in real time (a few seconds: watch the sessions grow),
+        and then the sessions it gives.
 
         ## The gap
 
@@ -610,8 +625,9 @@ def nb04():
         watermark line):
         """),
         code("""
-        stray = sessions_of([(0, "ann"), (800, "ann"), (3000, "ann"), (900, "ann")])
-        display(stray.timeline(height=260))
+        stray_rows = [(0, "ann"), (800, "ann"), (3000, "ann"), (900, "ann")]
+        watch(sessions_of(stray_rows, speed=1))
+        stray = sessions_of(stray_rows)
         display(stray.collect())
         stray.late.collect()
         """),
