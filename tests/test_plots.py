@@ -261,3 +261,21 @@ def test_numeric_event_time_gives_a_numeric_axis_from_the_start():
     assert isinstance(p.figure.xaxis[0].ticker, BasicTicker)
     res.collect()
     assert list(p.sources[""].data["x"]) == [1.0, 2.0]
+
+
+def test_a_plot_fed_before_it_is_displayed_shows_all_rows_when_displayed():
+    """Rows streamed before any view exists must be in the document a new view starts from."""
+    import json
+
+    import pandas as pd
+    import streamz
+
+    from streamlab.viz.plot import PlotAccessor
+
+    s = streamz.Stream()
+    plot = PlotAccessor(s).line(x="window_end", y="avg", by="key")
+    s.emit(pd.DataFrame({"key": ["a", "b"], "window_end": [1.0, 1.0], "avg": [2.0, 3.0]}))
+    plot.feeder.flush()
+    plot._repr_mimebundle_()
+    bundle = json.dumps(plot.render_bundle["docs_json"])
+    assert "3.0" in bundle and '"b"' in bundle

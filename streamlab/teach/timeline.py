@@ -48,7 +48,7 @@ from traitlets import Float, Int
 
 from ..side import SideOutput
 from ..viz.feed import Feeder
-from ..viz.wire import ensure_bokehjs, patch_messages
+from ..viz.wire import ensure_bokehjs, patch_messages, refresh_bokeh
 from .timeline_data import COLUMNS, STREAMED, TimelineData
 
 WM_COLOR = "#dc2626"
@@ -279,6 +279,7 @@ class Timeline(VBox):
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         ensure_bokehjs()
+        refresh_bokeh(self)  # data drawn before this display is in the document the view starts from
         return super()._repr_mimebundle_(**kwargs)
 
 

@@ -49,7 +49,7 @@ from traitlets import Float, Int, List, Unicode, validate
 
 from .columns import key_text, known_columns, time_axis_guess, to_plot_array
 from .feed import Feeder
-from .wire import ensure_bokehjs, patch_messages, wire
+from .wire import ensure_bokehjs, patch_messages, refresh_bokeh, wire
 
 KINDS = ("line", "bar", "scatter", "step", "heatmap")
 PALETTE = Category10_10
@@ -339,6 +339,7 @@ class LivePlot(BokehModel):
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         ensure_bokehjs()
+        refresh_bokeh(self)  # rows fed before this display are in the document the view starts from
         return super()._repr_mimebundle_(**kwargs)
 
 

@@ -54,3 +54,19 @@ def patch_messages(events: list[Any]) -> list[tuple[dict[str, Any], list[bytes] 
         out.append(({"msg": "patch", "payload": json.dumps(buffer.ref)}, None))
         out.append(({"msg": "patch"}, [buffer.to_bytes()]))
     return out
+
+
+def refresh_bokeh(widget: Any) -> None:
+    """Put the current Bokeh document into every BokehModel in ``widget`` (children included).
+
+    Data streamed before a view exists is sent as patches that no view receives; a view drawn
+    after this call starts from the document as it is now, so nothing is missing.
+    """
+    from jupyter_bokeh import BokehModel
+
+    todo = [widget]
+    while todo:
+        w = todo.pop()
+        if isinstance(w, BokehModel) and getattr(w, "_model", None) is not None:
+            w.render_bundle = w._model_to_traits(w._model)
+        todo.extend(getattr(w, "children", ()) or ())
