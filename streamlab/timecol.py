@@ -83,7 +83,7 @@ def ms_to_values(ms: np.ndarray, unit: str | None):
     """
     ms = np.asarray(ms, dtype="int64")
     if unit is None:
-        return pd.DatetimeIndex(ms.astype("datetime64[ms]")).tz_localize("UTC")
+        return pd.DatetimeIndex(ms.view("datetime64[ms]"), tz="UTC")
     if unit == "ms":
         return ms
     if unit == "s":

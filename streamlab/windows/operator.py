@@ -240,9 +240,10 @@ class WindowAgg(Node):
         return self._drain()
 
     def _collect(self, starts, ends, keys, part, raw, revision, final):
-        cols: dict[str, object] = dict(self.keys.decode(keys))
-        cols["window_start"] = ms_to_values(starts, self.time_meta.unit)
-        cols["window_end"] = ms_to_values(ends, self.time_meta.unit)
+        cols: dict[str, object] = {k: v.array for k, v in self.keys.decode(keys).items()}
+        unit = self.time_meta.unit
+        cols["window_start"] = _array(ms_to_values(starts, unit))
+        cols["window_end"] = cols["window_start"] if ends is starts else _array(ms_to_values(ends, unit))
         values = part.finalize(self.specs, self.int_columns)
         if self.holistic_columns:
             group, raw_values = raw if raw is not None else (np.zeros(0, "int64"), {})
@@ -252,9 +253,7 @@ class WindowAgg(Node):
         if self.extra:
             cols["revision"] = revision if revision is not None else np.zeros(len(keys), dtype="int64")
             cols["final"] = np.full(len(keys), final)
-        frame = pd.DataFrame({k: (v.reset_index(drop=True) if isinstance(v, pd.Series) else v)
-                              for k, v in cols.items()})
-        self._out.append(frame)
+        self._out.append(pd.DataFrame(cols, copy=False))
 
     def _drain(self) -> pd.DataFrame | None:
         if not self._out:
@@ -456,6 +455,11 @@ class WindowAgg(Node):
         self.counted = int(state["counted"])
         self.int_columns = frozenset(state["int_columns"])
         self._schema = {c: pd.api.types.pandas_dtype(d) for c, d in state["schema"].items()}
+
+
+def _array(values):
+    """The array behind an Index (DataFrame construction from arrays skips index alignment)."""
+    return values.array if isinstance(values, pd.Index) else values
 
 
 def _upstream_nodes(stream) -> list[Node]:
