@@ -11,6 +11,7 @@ import streamz
 
 from .durations import format_ms, to_ms
 from .partitions import partition_marks, per_partition_watermark
+from .sources.base import Source
 from .stream import WM_ATTR, Node, RowMarks, row_marks, with_marks
 from .timecol import NEG_INF, event_ms
 
@@ -75,9 +76,17 @@ class watermark(Node):  # noqa: N801 - streamz registers operators by class name
             wm = self._per_partition(ms, part, parts.active)
         else:
             wm, self.max_ts, self.current = per_row_watermark(ms, self.max_ts, self.current, self.delay)
-        out = df.copy(deep=False)
+        out = df if self._owns_batches() else df.copy(deep=False)
         out.attrs[WM_ATTR] = self.current
         return with_marks(out, RowMarks(ms, wm, out.index), self.downstreams)
+
+    def _owns_batches(self) -> bool:
+        """Whether incoming batches are ours alone to annotate: fresh per batch from a streamlab
+        source, and no other operator receives them (so no copy is needed to add marks)."""
+        ups = self.upstreams
+        if len(ups) != 1 or not isinstance(ups[0], Source) or len(ups[0].downstreams) != 1:
+            return False
+        return not may_share_frames(ups[0])
 
     def _per_partition(self, ms, part, active) -> np.ndarray:
         """Flink's per-partition rule: the minimum over active partitions (see ``streamlab.partitions``)."""
@@ -193,6 +202,11 @@ class assign(Node):  # noqa: N801
         except Exception as exc:  # noqa: BLE001 - user code: rows go to errors, pipeline goes on
             self._send_errors(df, f"{self.label()} raised {type(exc).__name__}: {exc}")
             return _empty_like(df)
+
+
+def may_share_frames(source) -> bool:
+    """Sources that may hand out the same frame object twice (a DataFrame emitted by a user)."""
+    return bool(getattr(source, "push", False))
 
 
 def per_row_watermark(ms: np.ndarray, max_ts: int | None, current: int, delay: int):

@@ -32,7 +32,7 @@ def windows_containing(ts, kind, size, slide, offset=0):
 def run_model(rows, kind, size=None, slide=None, gap=None, delay=0, offset=0):
     """rows: list of (ts_ms, key, value) in arrival order.
 
-    Returns (results, late): results maps (key, start, end) -> list of values (arrival order);
+    Returns (results, late): results maps (key, start, end) -> list of values in arrival order;
     late is a list of (row index, watermark, missed windows).
     """
     results: dict[tuple, list] = {}
@@ -52,7 +52,7 @@ def run_model(rows, kind, size=None, slide=None, gap=None, delay=0, offset=0):
             if end - 1 <= wm:
                 late.append((i, wm, 1))
             else:
-                values = [v for s in sorted(touching, key=lambda s: s[0]) for v in s[2]] + [value]
+                values = sorted([v for s in touching for v in s[2]] + [(i, value)])  # arrival order
                 for s in touching:
                     open_.remove(s)
                 open_.append([start, end, values])
@@ -60,7 +60,7 @@ def run_model(rows, kind, size=None, slide=None, gap=None, delay=0, offset=0):
             missed = 0
             for s, e in windows_containing(ts, kind, size, slide, offset):
                 if e - 1 > wm:
-                    results.setdefault((key, s, e), []).append(value)
+                    results.setdefault((key, s, e), []).append((i, value))
                 else:
                     missed += 1
             if missed:
@@ -69,4 +69,4 @@ def run_model(rows, kind, size=None, slide=None, gap=None, delay=0, offset=0):
     for key, open_ in sessions.items():
         for s in open_:
             results[(key, s[0], s[1])] = s[2]
-    return results, late
+    return {k: [v for _, v in sorted(vs)] for k, vs in results.items()}, late

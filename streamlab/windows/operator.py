@@ -157,12 +157,13 @@ class WindowAgg(Node):
             if len(df):
                 self._send_errors(df, f"missing column {missing[0]!r}")
             return df.iloc[:0], None, np.zeros(0, dtype="int64"), np.zeros(0, dtype="int64")
-        cols = {c: df[c] for c in needed}
         marks = row_marks(df)
+        time_col = self.time_meta.column
+        cols = {c: df[c] for c in needed if c != time_col or marks is None or c in self.value_columns}
         if marks is not None:
             ms, wm, ok = marks.ms, marks.wm, None
         else:
-            ms, ok = event_ms(cols[self.time_meta.column], self.time_meta.unit)
+            ms, ok = event_ms(cols[time_col], self.time_meta.unit)
             wm = df[WM_COL].to_numpy(dtype="int64") if WM_COL in columns else None
         bad = None if ok is None or ok.all() else ~ok
         reasons = None
