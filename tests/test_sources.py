@@ -132,3 +132,14 @@ def test_rate_limit_and_buffer_work_on_the_running_loop(events):
 
     limited, buffered = asyncio.run(asyncio.wait_for(main(), 10))
     assert limited == buffered == [100, 100, 100, 100]
+
+
+def test_batches_shared_with_another_operator_are_not_annotated_in_place(events):
+    src = sl.from_frame(events, time="ts", batch_size=100)
+    seen = src.sink_to_list()  # a second consumer of the source's frames
+    res = src.watermark("200ms").window(sl.Hop("2s", "500ms"), by="k").agg(n=("v", "size"))
+    res.collect()
+    assert seen and all(not frame.attrs for frame in seen)
+    alone = sl.from_frame(events, time="ts", batch_size=100).watermark("200ms").window(
+        sl.Hop("2s", "500ms"), by="k").agg(n=("v", "size")).collect()
+    pd.testing.assert_frame_equal(res.collect(), alone)
