@@ -171,20 +171,29 @@ def _sides(node: Node) -> dict:
 
 
 # --- writing -----------------------------------------------------------------------------
+def operator_state(node: Node) -> dict:
+    """Everything a checkpoint keeps of one operator (``Pipeline.snapshot(state=True)`` embeds it)."""
+    return encode({"state": _state_of(node), "counters": _counters(node),
+                   "sides": {w: _counters(s) for w, s in _sides(node).items()}})
+
+
 def write_checkpoint(pipe, path) -> dict:
-    """Write one checkpoint of ``pipe`` to ``path`` now (call it between batches)."""
+    """Write one checkpoint of ``pipe`` to ``path`` now (call it between batches).
+
+    The operators' state comes from the same ``snapshot()`` that feeds the widgets and the panel.
+    """
     nodes = operators(pipe)
     ident = getattr(pipe, "_checkpoint_id", 0) + 1
-    entries = []
-    for n in nodes:
-        entries.append({"state": _state_of(n), "counters": _counters(n),
-                        "sides": {w: _counters(s) for w, s in _sides(n).items()}})
+    snap = pipe.snapshot(limit=0, state=True)
+    entries = [op["checkpoint"] for op in snap["operators"]]
+    if len(entries) != len(nodes):  # pragma: no cover - both walk pipe.nodes() the same way
+        raise RuntimeError("snapshot and pipeline disagree on the operators")
     doc = {"format": FORMAT, "version": VERSION, "id": ident, "pipeline": pipe.name,
            "written_at": time.time(), "fingerprint": [describe(n) for n in nodes], "operators": entries}
     path = os.fspath(path)
     tmp = f"{path}.tmp-{os.getpid()}"
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(encode(doc), f)
+        json.dump(doc, f)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
@@ -193,7 +202,7 @@ def write_checkpoint(pipe, path) -> dict:
     for n, entry in zip(nodes, entries):  # only now: e.g. Kafka commits the checkpointed offsets
         hook = getattr(n, "on_checkpoint", None)
         if hook is not None:
-            hook(entry["state"])
+            hook(decode(entry["state"]))
     return {"id": ident, "path": path, "operators": len(nodes)}
 
 

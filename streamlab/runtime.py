@@ -366,10 +366,20 @@ class Pipeline:
         self._tasks = []
 
     # --- inspection -----------------------------------------------------------------------
-    def snapshot(self, limit: int | None = 50) -> dict:
-        """JSON-able state of the pipeline and every operator (the one source for every view)."""
+    def snapshot(self, limit: int | None = 50, state: bool = False) -> dict:
+        """JSON-able state of the pipeline and every operator: the one source for every view.
+
+        The view widget, the side panel, ``%streamlab inspect`` and the tests read it; with
+        ``state=True`` each operator also carries its full state under ``"checkpoint"``, which is
+        what ``res.checkpoint(path)`` writes.
+        """
         nodes = [n for n in self.nodes() if isinstance(n, Node) and not isinstance(n, SideOutput)]
         ops = [n.snapshot_node(limit) for n in nodes]
+        if state:
+            from .checkpoint import operator_state
+
+            for node, op in zip(nodes, ops):
+                op["checkpoint"] = operator_state(node)
         windows = [n for n in nodes if n.kind == "window"]
         marks = [n.watermark if n.kind == "window" else n.current for n in nodes if n.kind in ("window", "watermark")]
         marks = [m for m in marks if NEG_INF < m < POS_INF]

@@ -58,6 +58,9 @@ def test_every_operator_snapshot_is_json_and_has_the_contract_fields():
         assert w["state"]["open_windows"], w["label"]
         assert {"key", "key_text", "window_start", "window_end", "rows", "partials"} <= set(w["state"]["open_windows"][0])
     assert {"name", "state", "watermark", "watermark_text", "lag_ms", "counters", "events_per_s", "operators"} <= set(snap)
+    full = pipe.snapshot(limit=0, state=True)  # what checkpoints write: the same snapshot, with state
+    json.dumps(full)
+    assert all({"state", "counters", "sides"} <= set(op["checkpoint"]) for op in full["operators"])
 
 
 def test_every_registered_operator_is_a_streamz_stream_with_a_useful_repr():
