@@ -352,10 +352,13 @@ class Pipeline:
 
     def stop(self) -> Pipeline:
         """Stop running (open windows stay open; ``flush()`` fires them)."""
-        if self.state in ("running", "paused"):
+        was_running = self.state in ("running", "paused")
+        if was_running:
             self.state = "stopped"
         self._cancel()
         _running.pop(self.name, None)
+        if was_running:
+            self._call("on_stop")  # e.g. sinks deliver what they queued
         return self
 
     def _cancel(self, current: bool = False) -> None:

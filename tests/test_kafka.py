@@ -294,6 +294,31 @@ def test_to_kafka_round_trip(kafka):
     pd.testing.assert_frame_equal(back, written)
 
 
+def test_stop_delivers_what_to_kafka_queued(kafka):
+    out_topic = new_topic(kafka, 1, prefix="stop")
+
+    async def main():
+        res = sl.demo.trades(rate=2000, keys=3, speed=50, seed=1).watermark("300ms").window(
+            sl.Tumble("1s"), by="symbol").agg(n=("price", "size"))
+        sink = res.to_kafka(out_topic, bootstrap=kafka)
+        pipe = res.start()
+        await wait_for_rows(lambda: res.counters.rows_out >= 3)
+        pipe.stop()  # no end of input: stop() itself must deliver the queued rows
+        return sink, res.counters.rows_out
+
+    async def wait_for_rows(cond):
+        for _ in range(1000):
+            if cond():
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("the pipeline emitted no windows")
+
+    sink, emitted = asyncio.run(main())
+    assert sink.delivered == emitted
+    back = sl.from_kafka(out_topic, bootstrap=kafka, time="window_start", stop_at_end=True).collect()
+    assert len(back) == emitted
+
+
 def test_bad_arguments_are_refused():
     with pytest.raises(ValueError, match="format='csv' needs columns"):
         sl.from_kafka("t", format="csv")

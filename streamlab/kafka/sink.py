@@ -92,6 +92,13 @@ class KafkaSink(SinkNode):
             if left:
                 self.last_error = f"{left} messages not delivered within {self.flush_timeout}s"
 
+    def on_stop(self) -> None:
+        """``stop()``: deliver what is queued, waiting at most a couple of seconds (never hangs the loop long)."""
+        if self._producer is not None:
+            left = self._producer.flush(min(2.0, self.flush_timeout))
+            if left:
+                self.last_error = f"{left} messages still queued at stop()"
+
     def snapshot_node(self, limit=50) -> dict:
         snap = super().snapshot_node(limit)
         snap["state"] = {"topic": self.topic, "delivered": self.delivered,
