@@ -66,7 +66,10 @@ class SlicedLogic:
         Returns (windows missed per row, windows per row), or (None, None) when no row missed any.
         ``seq`` (arrival numbers) may be a callable that makes them, called only if needed.
         """
-        p = self.pane_of(ts)
+        q = (ts - self.offset) // self.pane if self.offset else ts // self.pane  # pane number
+        p = q * self.pane
+        if self.offset:
+            p += self.offset
         if self.kind == "tumble" and not self.lateness:
             on = p + (self.size - 1) > wm
             if on.all():
@@ -106,41 +109,38 @@ class SlicedLogic:
                 rows = np.flatnonzero(kept[a:b] > 0) + a
             if b > a and (all_kept or len(rows)):
                 seq_rows = (lambda r=rows: seq()[r]) if callable(seq) else seq[rows]
-                self._add(p[rows], key[rows], ts[rows], {c: v[rows] for c, v in values.items()},
+                self._add(q[rows], key[rows], ts[rows], {c: v[rows] for c, v in values.items()},
                           seq_rows, nkeys)
                 if self.lateness:
                     self._refire_updated(p[rows], key[rows], wm[rows], nkeys, emit)
             self.fire(int(wm[b]) if b < len(ts) else wm_end, nkeys, emit)
         return missed, total
 
-    def _add(self, p, key, ts, values, seq, nkeys):
+    def _add(self, q, key, ts, values, seq, nkeys):
+        """Merge rows into the partials of their panes (``q``: pane numbers)."""
         for col, v in values.items():
             if v.dtype == object:
                 self.value_dtypes[col] = np.dtype(object)
-        pmin = int(p.min())
-        rel = (p - pmin) // self.pane
-        present = np.flatnonzero(np.bincount(rel))
-        upanes = present * self.pane + pmin
-        if len(present) == 1:
-            combo = key
-        else:
-            remap = np.zeros(int(present[-1]) + 1, dtype="int64")
-            remap[present] = np.arange(len(present))
-            combo = remap[rel] * nkeys + key
-        groups = len(upanes) * nkeys
-        if groups <= max(4 * len(p), 1 << 16):
-            part = Partials.from_rows(self.fields, values, seq, len(p)).reduce(combo, groups)
+        qmin, qmax = int(q.min()), int(q.max())
+        n = len(q)
+        combo = key if qmin == qmax else (q - qmin) * nkeys + key
+        span = qmax - qmin + 1
+        upanes = (np.arange(span) + qmin) * self.pane + self.offset
+        groups = span * nkeys
+        if groups <= max(4 * n, 1 << 16):
+            part = Partials.from_rows(self.fields, values, seq, n).reduce(combo, groups)
             for i, ps in enumerate(upanes.tolist()):
                 sub = part.take(slice(i * nkeys, (i + 1) * nkeys))
                 present = np.flatnonzero(sub.a["n"])
-                self._pane(ps, nkeys).merge_into(present, sub.take(present))
+                if len(present):
+                    self._pane(ps, nkeys).merge_into(present, sub.take(present))
         else:
             ucombo, inv = np.unique(combo, return_inverse=True)
-            part = Partials.from_rows(self.fields, values, seq, len(p)).reduce(inv.reshape(-1), len(ucombo))
+            part = Partials.from_rows(self.fields, values, seq, n).reduce(inv.reshape(-1), len(ucombo))
             pane_idx, keys = ucombo // nkeys, ucombo % nkeys
-            for i, ps in enumerate(upanes.tolist()):
+            for i in np.unique(pane_idx).tolist():
                 sel = np.flatnonzero(pane_idx == i)
-                self._pane(ps, nkeys).merge_into(keys[sel], part.take(sel))
+                self._pane(int(upanes[i]), nkeys).merge_into(keys[sel], part.take(sel))
         if self.raw is not None:
             self.raw.append(key, ts, {c: values[c] for c in self.raw.columns})
 
