@@ -145,9 +145,8 @@ class Pipeline:
 
         value = check_speed(value)
         for src in self.sources:
-            if not src.finite or hasattr(src, "df") or True:
-                src.speed = value
-                src.unanchor()
+            src.speed = value
+            src.unanchor()
 
     # --- synchronous running --------------------------------------------------------------
     def step(self) -> int:

@@ -5,6 +5,8 @@ They are registered on ``streamz.Stream`` so they also follow streamz's own ``ma
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 import streamz
@@ -71,7 +73,7 @@ class watermark(Node):  # noqa: N801 - streamz registers operators by class name
             self._send_errors(df[~ok], f"time column {col!r} is missing or unparseable")
             df, ms = df[ok], ms[ok]
             part = None if part is None else part[ok]
-        self._last_input = _now()
+        self._last_input = time.monotonic()
         if parts is not None:
             wm = self._per_partition(ms, part, parts.active)
         else:
@@ -240,8 +242,3 @@ def find_columns(stream) -> list[str] | None:
     """Known columns of ``stream`` (None when a streamz operator may have changed them)."""
     return list(stream.columns) if isinstance(stream, Node) and stream.columns is not None else None
 
-
-def _now() -> float:
-    import time
-
-    return time.monotonic()

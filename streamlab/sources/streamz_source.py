@@ -36,12 +36,7 @@ class StreamzSource(Source):
 
     def update(self, x, who=None, metadata=None):
         buf = self._buffer
-        if type(x) is dict or (self.columns is not None and type(x) is tuple):  # the per-row fast path
-            buf.append(x)
-            if len(buf) >= self.batch_size:
-                self._flush_buffer()
-            return None
-        if isinstance(x, dict) or (isinstance(x, (tuple, list)) and self.columns is not None):
+        if isinstance(x, dict) or (self.columns is not None and isinstance(x, (tuple, list))):
             buf.append(x)
             if len(buf) >= self.batch_size:
                 self._flush_buffer()

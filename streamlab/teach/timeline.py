@@ -33,8 +33,6 @@ arrivals; at its right end the diagram follows the stream again.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from html import escape
 from typing import Any
 
@@ -43,12 +41,12 @@ import pandas as pd
 from bokeh.models import ColumnDataSource, HoverTool, Legend
 from bokeh.plotting import figure
 from ipywidgets import HTML, HBox, IntSlider, Layout, VBox
-from jupyter_bokeh import BokehModel
 from traitlets import Float, Int
 
 from ..side import SideOutput
+from ..viz.batched import BatchedBokehModel
 from ..viz.feed import Feeder
-from ..viz.wire import ensure_bokehjs, patch_messages, refresh_bokeh
+from ..viz.wire import ensure_bokehjs, refresh_bokeh
 from .timeline_data import COLUMNS, STREAMED, TimelineData
 
 WM_COLOR = "#dc2626"
@@ -74,43 +72,6 @@ def window_operator(stream: Any):
                     "`src.watermark(...).window(sl.Tumble('1s'), by=...).agg(...)` (or downstream of it)")
 
 
-class _Figure(BokehModel):
-    """A BokehModel that sends all changes of one redraw as a single PATCH-DOC message."""
-
-    @contextmanager
-    def batched(self) -> Iterator[None]:
-        doc = self._model.document
-        if doc is None:  # pragma: no cover - BokehModel always attaches a document
-            yield
-            return
-        self._events: list[Any] | None = []
-        doc.hold("combine")
-        try:
-            yield
-        finally:
-            doc.unhold()
-            events, self._events = self._events, None
-            if events and self._connected():
-                for content, buffers in patch_messages(events):
-                    self.send(content, buffers)
-
-    def _connected(self) -> bool:
-        """Whether messages can reach a front end (outside a kernel, skip serialising them)."""
-        import comm
-
-        c = self.comm
-        if c is None or isinstance(c, comm.DummyComm):
-            return False
-        return getattr(c, "kernel", True) is not None
-
-    def _document_patched(self, event: Any) -> None:
-        if getattr(self, "_events", None) is not None:
-            if event.setter is not self:
-                self._events.append(event)
-            return
-        super()._document_patched(event)
-
-
 class Timeline(VBox):
     """The live teaching diagram of a window operator: a Bokeh figure, an arrival slider, a caption.
 
@@ -132,7 +93,7 @@ class Timeline(VBox):
         self.sources = {name: ColumnDataSource(data={c: [] for c in cols})
                         for name, cols in COLUMNS.items()}
         self.figure = self._build(op, height, width, title)
-        self.plot = _Figure(self.figure)
+        self.plot = BatchedBokehModel(self.figure)
         self.slider = IntSlider(value=0, min=0, max=0, description="arrival",
                                 continuous_update=True, layout=Layout(width="60%"))
         self.caption = HTML()

@@ -63,6 +63,7 @@ class Feeder:
         self.errors = 0
         self.last_error: BaseException | None = None
         self.closed = False
+        self._sink = None
 
     @property
     def pending(self) -> int:
@@ -113,8 +114,16 @@ class Feeder:
             self.last_error = exc
             log.exception("streamlab live view: flush failed")
 
+    def follow(self, stream: Any) -> Feeder:
+        """Push every element ``stream`` emits (until ``close()``)."""
+        self._sink = stream.sink(self.push)
+        return self
+
     def close(self) -> None:
-        """Cancel a scheduled flush and drop pending items."""
+        """Stop following the stream, cancel a scheduled flush and drop pending items."""
+        sink, self._sink = self._sink, None
+        if sink is not None:
+            sink.destroy()
         self.closed = True
         if self._handle is not None:
             self._handle.cancel()

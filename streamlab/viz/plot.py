@@ -16,8 +16,6 @@ ipywidget (a ``jupyter_bokeh.BokehModel``) whose data sources grow with
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -44,19 +42,19 @@ from bokeh.models import (
 from bokeh.palettes import Category10_10, Viridis256
 from bokeh.plotting import figure
 from ipywidgets import DOMWidget
-from jupyter_bokeh import BokehModel
 from traitlets import Float, Int, List, Unicode, validate
 
+from .batched import BatchedBokehModel
 from .columns import key_text, known_columns, time_axis_guess, to_plot_array
 from .feed import Feeder
-from .wire import ensure_bokehjs, patch_messages, refresh_bokeh, wire
+from .wire import ensure_bokehjs, refresh_bokeh, wire
 
 KINDS = ("line", "bar", "scatter", "step", "heatmap")
 PALETTE = Category10_10
 _TIME_FMT = "%F %H:%M:%S.%3N"
 
 
-class LivePlot(BokehModel):
+class LivePlot(BatchedBokehModel):
     """A Bokeh figure that follows a stream of window rows (one colour and series per ``by``)."""
 
     kind = Unicode("line", help="Plot kind: line, bar, scatter, step or heatmap.")
@@ -113,7 +111,7 @@ class LivePlot(BokehModel):
         super().__init__(self.figure)
         self.feeder = Feeder(self._ingest, max_rate=max_rate)
         self._stream = stream
-        self._sink = stream.sink(self.feeder.push)
+        self.feeder.follow(stream)
 
     # ----------------------------------------------------------------- building
     def _build(self, kind, x, y, by_cols, title, height, width) -> Any:
@@ -162,36 +160,6 @@ class LivePlot(BokehModel):
                            fill_alpha=0.7)]
         return [GlyphRenderer(data_source=src, glyph=g) for g in glyphs]
 
-    @contextmanager
-    def _batched(self) -> Iterator[None]:
-        """Apply many model changes with one re-index of the document and combined events."""
-        doc = self.figure.document
-        if doc is None:
-            yield
-            return
-        self._events = []
-        doc.hold("combine")
-        try:
-            with doc.models.freeze():
-                yield
-        finally:
-            doc.unhold()  # dispatches the combined events to _document_patched
-            events, self._events = self._events, None
-            if events:
-                self._send_patch(events)
-
-    def _document_patched(self, event: Any) -> None:
-        if getattr(self, "_events", None) is not None:
-            if event.setter is not self:
-                self._events.append(event)
-            return
-        super()._document_patched(event)
-
-    def _send_patch(self, events: list[Any]) -> None:
-        """Send several document events as one PATCH-DOC (jupyter_bokeh sends one per event)."""
-        for content, buffers in patch_messages(events):
-            self.send(content, buffers)
-
     def _add_series(self, keys: list[str]) -> None:
         """Create a data source, renderers and a legend entry for each new ``by`` value."""
         renderers, items = [], []
@@ -230,7 +198,7 @@ class LivePlot(BokehModel):
             return
         df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         try:
-            with self._batched():
+            with self.batched():
                 self._stream_rows(df)
         except Exception as exc:
             self.figure.title.text = f"streamlab plot error: {exc}"
@@ -323,9 +291,6 @@ class LivePlot(BokehModel):
 
     def detach(self) -> None:
         """Stop following the stream (the figure stays as it is)."""
-        sink, self._sink = getattr(self, "_sink", None), None
-        if sink is not None:
-            sink.destroy()
         if hasattr(self, "feeder"):
             self.feeder.close()
 

@@ -77,7 +77,7 @@ class LiveTable(HTML):
         self.rows: pd.DataFrame | None = None
         self.received = 0
         self.feeder = Feeder(self._ingest, max_rate=max_rate)
-        self._sink = stream.sink(self.feeder.push)
+        self.feeder.follow(stream)
 
     def _ingest(self, frames: list[Any]) -> None:
         frames = [f for f in frames if isinstance(f, pd.DataFrame) and len(f)]
@@ -93,9 +93,6 @@ class LiveTable(HTML):
 
     def detach(self) -> None:
         """Stop following the stream."""
-        sink, self._sink = getattr(self, "_sink", None), None
-        if sink is not None:
-            sink.destroy()
         if hasattr(self, "feeder"):
             self.feeder.close()
 

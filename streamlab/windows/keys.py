@@ -112,16 +112,6 @@ class KeyIndex:
             out[col] = pd.Series(self._index[i].take(per_col[i]), name=col)
         return out
 
-    def values(self, gid: int) -> tuple:
-        """The key values of one id, as a tuple (empty without ``by``)."""
-        cols = self.decode(np.array([gid], dtype="int64"))
-        return tuple(cols[c].iloc[0] for c in self.by)
-
-    def text(self, gid: int) -> str:
-        """A short text for one key (for inspectors and panels)."""
-        vals = self.values(gid)
-        return ", ".join(str(v) for v in vals) if vals else "(all)"
-
     # --- checkpoints ----------------------------------------------------------------------
     def export(self) -> dict:
         """Known key values and ids as plain Python (checkpoints); ``load`` restores the same ids."""

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import streamz
 
-from ..durations import format_ms, to_ms
+from ..durations import to_ms
 from ..side import SideOutput, visible
 from ..stream import WM_ATTR, WM_COL, Node, find_meta, row_marks
 from ..timecol import NEG_INF, POS_INF, event_ms, format_time, ms_to_values
@@ -230,7 +230,7 @@ class WindowAgg(Node):
         self.watermark = end
         if missed is None:  # every row counted in all its windows
             self.counted += n
-            self._sample(df, ms, np.ones(n, dtype=bool))
+            self._sample(df, ms, None)
             return self._drain()
         late = missed > 0
         accepted = missed < total
@@ -316,8 +316,11 @@ class WindowAgg(Node):
     #: Rows kept for ``window_rows`` (the most recent accepted rows; memory stays bounded).
     sample_rows = 2_000
 
-    def _sample(self, df: pd.DataFrame, ms: np.ndarray, accepted: np.ndarray) -> None:
-        """Keep references to the latest batches (about ``sample_rows`` rows); rows are cut on demand."""
+    def _sample(self, df: pd.DataFrame, ms: np.ndarray, accepted: np.ndarray | None) -> None:
+        """Keep references to the latest batches (about ``sample_rows`` rows); rows are cut on demand.
+
+        ``accepted`` marks rows counted in a window (None: all of them).
+        """
         if not len(df) or self.sample_rows <= 0:
             return
         self._samples.append((df, ms, accepted))
@@ -342,7 +345,9 @@ class WindowAgg(Node):
         key = list(key) if isinstance(key, (list, tuple)) else [key]
         parts = []
         for frame, ms, accepted in self._samples:
-            mask = accepted & (ms >= start) & (ms < end)
+            mask = (ms >= start) & (ms < end)
+            if accepted is not None:
+                mask &= accepted
             for col, value in zip(self.by, key):
                 mask &= (frame[col] == value).to_numpy(dtype=bool, na_value=False)
             if mask.any():
@@ -406,11 +411,7 @@ class WindowAgg(Node):
             "late_ledger": _records(self.late.ledger(20)),
             "errors": _records(self.errors.ledger(20)),
         }
-        snap["counters"]["late"] = self.counters.late
         return snap
-
-    def describe_window(self) -> str:
-        return f"{self.plan.label()} lateness={format_ms(self.lateness) if self.lateness else 0}"
 
     # --- checkpoints ----------------------------------------------------------------------
     def export_state(self) -> dict:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..timecol import NEG_INF
-from .aggregates import Partials, concat
+from .aggregates import Partials
 from .rawstore import RawStore
 
 
@@ -265,5 +265,3 @@ class SlicedLogic:
                 k: np.asarray(v, dtype=empty.a[k].dtype if k in empty.a else None) for k, v in arrays.items()})
         self.revisions = {(e, k): r for e, k, r in state.get("revisions", [])}
 
-
-__all__ = ["SlicedLogic", "concat"]

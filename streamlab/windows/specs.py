@@ -78,8 +78,7 @@ class Tumble(_Spec):
 
     def resolve(self, unit) -> SlicedPlan:
         size = _ms(self.size, unit, "size")
-        offset = 0 if self.offset == 0 else _ms(self.offset, unit, "offset", allow_zero=True, signed=True)
-        return SlicedPlan("tumble", size, size, offset % size)
+        return SlicedPlan("tumble", size, size, _offset(self.offset, unit) % size)
 
 
 @dataclass(frozen=True)
@@ -99,15 +98,7 @@ class Hop(_Spec):
     offset: object = 0
 
     def resolve(self, unit) -> SlicedPlan:
-        size = _ms(self.size, unit, "size")
-        slide = _ms(self.slide, unit, "slide")
-        if size % slide:
-            raise ValueError(
-                f"Hop size ({format_ms(size)}) must be a multiple of slide ({format_ms(slide)}); "
-                f"e.g. Hop('{format_ms(size - size % slide)}', '{format_ms(slide)}') or "
-                f"Hop('{format_ms(size)}', '{format_ms(_divisor(size, slide))}')"
-            )
-        offset = 0 if self.offset == 0 else _ms(self.offset, unit, "offset", allow_zero=True, signed=True)
+        size, slide, offset = _sliced("Hop", self.size, self.slide, "slide", self.offset, unit)
         return SlicedPlan("hop", size, slide, offset % slide)
 
 
@@ -124,14 +115,7 @@ class Cumulate(_Spec):
     offset: object = 0
 
     def resolve(self, unit) -> SlicedPlan:
-        size = _ms(self.size, unit, "size")
-        step = _ms(self.step, unit, "step")
-        if size % step:
-            raise ValueError(
-                f"Cumulate size ({format_ms(size)}) must be a multiple of step ({format_ms(step)}); "
-                f"e.g. Cumulate('{format_ms(size)}', '{format_ms(_divisor(size, step))}')"
-            )
-        offset = 0 if self.offset == 0 else _ms(self.offset, unit, "offset", allow_zero=True, signed=True)
+        size, step, offset = _sliced("Cumulate", self.size, self.step, "step", self.offset, unit)
         return SlicedPlan("cumulate", size, step, offset % size)
 
 
@@ -147,6 +131,23 @@ class Session(_Spec):
 
     def resolve(self, unit) -> SessionPlan:
         return SessionPlan(_ms(self.gap, unit, "gap"))
+
+
+def _sliced(name, size, step, step_name, offset, unit) -> tuple[int, int, int]:
+    """(size, step, offset) in ms for Hop/Cumulate; ``size`` must be a multiple of the step."""
+    size = _ms(size, unit, "size")
+    step = _ms(step, unit, step_name)
+    if size % step:
+        raise ValueError(
+            f"{name} size ({format_ms(size)}) must be a multiple of {step_name} ({format_ms(step)}); "
+            f"e.g. {name}('{format_ms(size - size % step)}', '{format_ms(step)}') or "
+            f"{name}('{format_ms(size)}', '{format_ms(_divisor(size, step))}')"
+        )
+    return size, step, _offset(offset, unit)
+
+
+def _offset(offset, unit) -> int:
+    return 0 if offset == 0 else _ms(offset, unit, "offset", allow_zero=True, signed=True)
 
 
 def _divisor(size: int, near: int) -> int:
