@@ -85,7 +85,6 @@ def stop(proc) -> None:
 @pytest.fixture(scope="session", name="kafka")
 def kafka_fixture():
     """Bootstrap address of a running broker (started here unless STREAMLAB_KAFKA_BOOTSTRAP is set)."""
-    pytest.importorskip("confluent_kafka")
     given = os.environ.get(ENV)
     if given:
         yield given

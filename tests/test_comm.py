@@ -597,10 +597,10 @@ def test_a_real_kernel_serves_the_panel_after_load_ext(kernel_panel):
 
 def test_pushes_carry_strict_json_from_a_real_snapshot():
     """A real engine snapshot (NaN partials and all) goes through to_jsonable as strict JSON."""
-    sl = pytest.importorskip("streamlab")
-    pd = pytest.importorskip("pandas")
-    if not hasattr(sl, "from_frame"):
-        pytest.skip("engine not available")
+    import pandas as pd
+
+    import streamlab as sl
+
     df = pd.DataFrame({"ts": [0, 100, 1500, 2600], "sensor": [EVIL, "b", EVIL, "b"],
                        "temp": [1.0, float("nan"), 3.0, 4.0]})
     res = (sl.from_frame(df, time="ts", unit="ms").watermark(0)

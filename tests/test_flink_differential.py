@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.flink.events import lagged_times
+
 pytestmark = pytest.mark.flink
 
 REPO = Path(__file__).resolve().parents[1]
@@ -159,16 +161,7 @@ def make_events(seed: int = SEED, n: int = N_ROWS) -> pd.DataFrame:
     boundary (see ``_add_boundary_probes``). Values are multiples of 0.25, so sums are exact.
     """
     rng = np.random.default_rng(seed)
-    gaps = np.rint(rng.exponential(4.0, n)).astype(np.int64)
-    pauses = np.where(rng.random(n) < 0.012, rng.integers(60, 400, n), 0)
-    clock = BASE_MS + np.cumsum(gaps + pauses)
-    kind = rng.random(n)
-    lag = np.select(
-        [kind < 0.10, kind < 0.80, kind < 0.86, kind < 0.90],
-        [0, rng.integers(0, DELAY_MS, n), DELAY_MS, DELAY_MS - 1],
-        default=rng.integers(DELAY_MS, 4 * DELAY_MS, n),
-    )
-    ts = clock - lag
+    ts = lagged_times(rng, n, BASE_MS, DELAY_MS)
     snap = rng.random(n) < 0.03
     ts[snap] -= ts[snap] % 50
     keys = rng.choice(np.array(KEYS, dtype=object), n, p=KEY_P)

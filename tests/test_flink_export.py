@@ -29,6 +29,7 @@ import pytest
 
 import streamlab as sl
 from streamlab.flink import flink_export, query_to_sql, to_flink_sql, write_csv
+from tests.flink.events import lagged_times
 
 REPO = Path(__file__).resolve().parents[1]
 FLINK_PYTHON = REPO / ".venv-flink" / "bin" / "python"
@@ -48,20 +49,12 @@ GROUP BY key, window_start, window_end
 def make_events(seed: int = 11, n: int = 3000) -> pd.DataFrame:
     """``n`` events in arrival order: disordered, some exactly on the lateness edge, some late."""
     rng = np.random.default_rng(seed)
-    gaps = np.rint(rng.exponential(4.0, n)).astype(np.int64)
-    pauses = np.where(rng.random(n) < 0.012, rng.integers(60, 400, n), 0)
-    clock = BASE_MS + np.cumsum(gaps + pauses)
-    kind = rng.random(n)
-    lag = np.select(
-        [kind < 0.10, kind < 0.80, kind < 0.86, kind < 0.90],
-        [0, rng.integers(0, DELAY_MS, n), DELAY_MS, DELAY_MS - 1],
-        default=rng.integers(DELAY_MS, 4 * DELAY_MS, n),
-    )
+    ts = lagged_times(rng, n, BASE_MS, DELAY_MS)
     return pd.DataFrame({
         "id": np.arange(n),
         "key": rng.choice(["alpha", "beta", "gamma", "delta"], n, p=[0.4, 0.3, 0.2, 0.1]),
         "grp": rng.choice(["x", "y"], n),
-        "ts": clock - lag,
+        "ts": ts,
         # multiples of 0.25: sums are exact in any order; 3% missing (empty CSV fields)
         "v": np.where(rng.random(n) < 0.03, np.nan, rng.integers(-8, 24, n) / 4),
         "i": rng.integers(0, 10, n),

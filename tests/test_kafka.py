@@ -193,7 +193,6 @@ def test_csv_and_raw_formats(kafka):
 
 
 def test_unreachable_broker_is_retried_and_shown_then_recovers():
-    pytest.importorskip("confluent_kafka")
     port = free_port()
     bootstrap = f"127.0.0.1:{port}"
     src = sl.from_kafka("later", bootstrap=bootstrap, time="ts", unit="ms")

@@ -14,10 +14,8 @@ import statistics
 import time
 from pathlib import Path
 
+import jupyter_client
 import pytest
-
-jupyter_client = pytest.importorskip("jupyter_client")
-pytest.importorskip("jupyter_bokeh")
 
 ROOT = Path(__file__).resolve().parents[1]
 RATE = 100_000

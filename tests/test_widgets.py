@@ -9,9 +9,7 @@ import threading
 import pandas as pd
 import pytest
 
-pytest.importorskip("ipywidgets")
-
-from streamlab.widgets import view_for  # noqa: E402
+from streamlab.widgets import view_for
 from streamlab.widgets.graph import layout, render_svg  # noqa: E402
 from streamlab.widgets.inspector import StateInspector  # noqa: E402
 from streamlab.widgets.testing import click, dummy_comms, from_browser  # noqa: E402

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
+from notebook_js import ALL_EXECUTED, CELL_ERRORS, READY, RUN_ALL  # noqa: F401 - re-exported
 
 NOTEBOOK = "panel-demo.ipynb"
 PIPELINE = "panel-demo"
@@ -27,30 +28,6 @@ CELLS = [
     "       .agg(avg=('temp', 'mean')))\n"
     f"_ = res.start(name={PIPELINE!r})",
 ]
-
-READY = """() => {
-  const app = window.jupyterapp;
-  const w = app && app.shell.currentWidget;
-  if (!w || !w.context || !w.content || !w.sessionContext) return false;
-  const kernel = w.sessionContext.session && w.sessionContext.session.kernel;
-  return w.context.isReady && w.content.widgets.length > 0 && !!kernel
-    && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
-}"""
-
-RUN_ALL = "() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }"
-
-ALL_EXECUTED = """() => {
-  const w = window.jupyterapp.shell.currentWidget;
-  const cells = w.content.widgets.filter(c => c.model.type === 'code');
-  return cells.length > 0 && cells.every(c => c.model.executionCount !== null)
-    && w.sessionContext.session.kernel.status === 'idle';
-}"""
-
-CELL_ERRORS = """() => window.jupyterapp.shell.currentWidget.content.widgets
-  .filter(c => c.model.type === 'code')
-  .flatMap(c => c.model.outputs.toJSON())
-  .filter(o => o.output_type === 'error')
-  .map(o => o.ename + ': ' + o.evalue)"""
 
 HAS_PLUGIN = "() => window.jupyterapp.hasPlugin('streamlab:panel')"
 

@@ -8,19 +8,10 @@ Every wait is on a page condition with a timeout; the whole test has a hard time
 from __future__ import annotations
 
 import pytest
+from notebook_js import ALL_EXECUTED, CELL_ERRORS, READY, RUN_ALL
 
 NOTEBOOK = "01-quickstart.ipynb"
 PLOT_TITLE = "avg_temp by sensor"  # the default title of the quickstart's first live plot
-
-READY = """() => {
-  const app = window.jupyterapp;
-  const w = app && app.shell.currentWidget;
-  if (!w || !w.context || !w.content || !w.sessionContext) return false;
-  const kernel = w.sessionContext.session && w.sessionContext.session.kernel;
-  return w.context.isReady && w.content.widgets.length > 0 && !!kernel
-    && kernel.connectionStatus === 'connected' && kernel.status === 'idle'
-    && !document.querySelector('.jp-Dialog');
-}"""
 
 # Rows held by the ColumnDataSources of the documents whose root figure has this title; -1 if
 # no such plot is on the page yet.
@@ -45,20 +36,6 @@ STABLE_FOR = f"""([title, ms]) => {{
   return n >= 0 && now - s.t >= ms;
 }}"""
 
-ALL_EXECUTED = """() => {
-  const w = window.jupyterapp.shell.currentWidget;
-  const cells = w.content.widgets.filter(c => c.model.type === 'code');
-  return cells.length > 0 && cells.every(c => c.model.executionCount !== null)
-    && w.sessionContext.session.kernel.status === 'idle';
-}"""
-
-ERRORS = """() => window.jupyterapp.shell.currentWidget.content.widgets
-  .filter(c => c.model.type === 'code')
-  .flatMap(c => c.model.outputs.toJSON())
-  .filter(o => o.output_type === 'error')
-  .map(o => o.ename + ': ' + o.evalue)"""
-
-
 def plot_rows(page) -> int:
     return page.evaluate(PLOT_ROWS, PLOT_TITLE)
 
@@ -71,7 +48,7 @@ def wait_until(page, condition: str, arg, timeout_ms: int, what: str) -> None:
         page.wait_for_function(condition, arg=arg, timeout=timeout_ms, polling=200)
     except PlaywrightTimeout:
         raise AssertionError(f"{what} within {timeout_ms / 1000:.0f} s (plot rows now "
-                             f"{plot_rows(page)}; cell errors {page.evaluate(ERRORS)})") from None
+                             f"{plot_rows(page)}; cell errors {page.evaluate(CELL_ERRORS)})") from None
 
 
 @pytest.mark.slow
@@ -82,13 +59,13 @@ def test_quickstart_plot_grows_stops_on_pause_and_resumes_on_play(lab, page):
     page.goto(lab.page_url(NOTEBOOK))
     page.wait_for_function(READY, timeout=180_000, polling=250)
     # Fire and forget: an awaited command promise can hang forever (TESTING.md).
-    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+    page.evaluate(RUN_ALL)
 
     wait_until(page, GROWN_BEYOND, [PLOT_TITLE, 0], 120_000, "the live plot should get rows")
     first = plot_rows(page)
     wait_until(page, GROWN_BEYOND, [PLOT_TITLE, first], 30_000, "the plot should keep growing")
     wait_until(page, ALL_EXECUTED, None, 120_000, "every cell should run")
-    assert page.evaluate(ERRORS) == [], "a quickstart cell failed"
+    assert page.evaluate(CELL_ERRORS) == [], "a quickstart cell failed"
     grown = plot_rows(page)
     wait_until(page, GROWN_BEYOND, [PLOT_TITLE, grown], 30_000,
                "the plot should grow while the kernel is idle")
