@@ -21,7 +21,7 @@ True
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, TypedDict, get_args
 
 #: Bumped on any incompatible change of the messages below.
 PROTOCOL_VERSION = 1
@@ -42,7 +42,7 @@ PUSH_KINDS: tuple[str, ...] = ("snapshots",)
 COMMAND_ACTIONS: tuple[str, ...] = ("start", "pause", "resume", "step", "stop")
 
 #: Every ``code`` an error response may carry.
-ERROR_CODES: tuple[str, ...] = (
+ErrorCode = Literal[
     "bad_request",
     "version_mismatch",
     "unknown_kind",
@@ -50,7 +50,8 @@ ERROR_CODES: tuple[str, ...] = (
     "unknown_action",
     "command_failed",
     "internal",
-)
+]
+ERROR_CODES: tuple[str, ...] = get_args(ErrorCode)
 
 #: Pipeline states, as the engine reports them.
 PIPELINE_STATES: tuple[str, ...] = ("idle", "running", "paused", "stopped", "finished", "failed")
@@ -63,15 +64,6 @@ MAX_ID_LENGTH = 64
 MAX_NAME_LENGTH = 256
 
 RequestId = str | int
-ErrorCode = Literal[
-    "bad_request",
-    "version_mismatch",
-    "unknown_kind",
-    "unknown_pipeline",
-    "unknown_action",
-    "command_failed",
-    "internal",
-]
 
 
 class HelloRequest(TypedDict):
