@@ -11,10 +11,10 @@ micro-batches, on a streamz dataflow graph.
 """
 
 from . import demo
-from .errors import PipelineStateError, StreamlabWarning
+from .core.errors import PipelineStateError, StreamlabWarning
 from .runtime import Pipeline, pipelines
 from .sources import from_csv, from_frame, from_parquet, from_streamz
-from .stream import Node
+from .core.node import Node
 from .transforms import assign, watermark, where  # noqa: F401 - registers the operators
 from .windows import Cumulate, Hop, Session, Tumble, WindowAgg
 

@@ -37,10 +37,10 @@ import time
 import numpy as np
 import pandas as pd
 
-from .durations import to_ms
-from .errors import PipelineStateError
-from .side import SideOutput
-from .stream import Counters, Node
+from .core.durations import to_ms
+from .core.errors import PipelineStateError
+from .core.side import SideOutput
+from .core.node import Counters, Node
 
 FORMAT, VERSION = "streamlab-checkpoint", 1
 

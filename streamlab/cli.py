@@ -15,7 +15,7 @@ import time
 import pandas as pd
 
 from . import demo
-from .durations import to_ms
+from .core.durations import to_ms
 from .sources import from_csv, from_parquet
 from .windows import Cumulate, Hop, Session, Tumble
 

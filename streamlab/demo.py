@@ -17,7 +17,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from .durations import to_ms
+from .core.durations import to_ms
 from .sources.base import Source
 
 _EPOCH = pd.Timestamp("2024-01-01", tz="UTC")

@@ -13,11 +13,11 @@ import weakref
 
 import pandas as pd
 
-from .errors import PipelineStateError
-from .side import SideOutput, visible
+from .core.errors import PipelineStateError
+from .core.side import SideOutput, visible
 from .sources.base import Source
-from .stream import Node
-from .timecol import NEG_INF, POS_INF, format_time
+from .core.node import Node
+from .core.timecol import NEG_INF, POS_INF, format_time
 
 _registry: weakref.WeakValueDictionary[str, Pipeline] = weakref.WeakValueDictionary()
 _running: dict[str, Pipeline] = {}

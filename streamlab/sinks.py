@@ -23,8 +23,8 @@ import re
 import pandas as pd
 from streamz.sinks import _global_sinks
 
-from .side import visible
-from .stream import Node
+from .core.side import visible
+from .core.node import Node
 
 _PART = re.compile(r"part-(\d+)\.parquet$")
 

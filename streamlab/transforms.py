@@ -11,11 +11,11 @@ import numpy as np
 import pandas as pd
 import streamz
 
-from .durations import format_ms, to_ms
-from .partitions import partition_marks, per_partition_watermark
+from .core.durations import format_ms, to_ms
+from .core.partitions import partition_marks, per_partition_watermark
 from .sources.base import Source
-from .stream import WM_ATTR, Node, RowMarks, row_marks, with_marks
-from .timecol import NEG_INF, event_ms
+from .core.node import WM_ATTR, Node, RowMarks, row_marks, with_marks
+from .core.timecol import NEG_INF, event_ms
 
 
 def _require_meta(node: Node, what: str):
@@ -91,7 +91,7 @@ class watermark(Node):  # noqa: N801 - streamz registers operators by class name
         return not may_share_frames(ups[0])
 
     def _per_partition(self, ms, part, active) -> np.ndarray:
-        """Flink's per-partition rule: the minimum over active partitions (see ``streamlab.partitions``)."""
+        """Flink's per-partition rule: the minimum over active partitions (see ``streamlab.core.partitions``)."""
         wm, self.current = per_partition_watermark(ms, part, active, self.partition_max, self.current, self.delay)
         if len(ms):
             self.max_ts = max(int(ms.max()), self.max_ts if self.max_ts is not None else NEG_INF)

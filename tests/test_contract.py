@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import streamlab as sl
-from streamlab.stream import Node
+from streamlab.core.node import Node
 
 EMPTY = pd.DataFrame({"ts": pd.Series([], dtype="datetime64[ms]"), "k": pd.Series([], dtype=object),
                       "v": pd.Series([], dtype="float64")})

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 import streamlab as sl
 from streamlab.checkpoint import read_checkpoint
-from streamlab.partitions import PARTS_ATTR, PartitionMarks, per_partition_watermark
-from streamlab.stream import WM_COL
-from streamlab.timecol import NEG_INF
+from streamlab.core.partitions import PARTS_ATTR, PartitionMarks, per_partition_watermark
+from streamlab.core.node import WM_COL
+from streamlab.core.timecol import NEG_INF
 from tests.kafka_broker import (  # noqa: F401
     free_port,
     kafka_fixture,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..sources.base import Source
-from ..stream import Node
+from ..core.node import Node
 from ..windows.operator import WindowAgg
 
 SCALARS = (bool, int, float, str)

@@ -1,7 +1,7 @@
 """Kafka in and out (confluent-kafka): ``sl.from_kafka(topic, ...)`` and ``res.to_kafka(topic, ...)``.
 
 The source reads every partition of a topic in micro-batches, keeps per-partition watermarks
-(see ``streamlab.partitions``), sends malformed messages to ``errors`` with their partition and
+(see ``streamlab.core.partitions``), sends malformed messages to ``errors`` with their partition and
 offset, retries an unreachable broker with backoff (shown in ``snapshot()``), and commits offsets
 only with checkpoints. confluent-kafka is imported only when a consumer or producer is made.
 """

@@ -13,7 +13,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from ..timecol import event_ms
+from ..core.timecol import event_ms
 
 #: ``time=`` value meaning "use the Kafka message timestamp" (a column of that name is added).
 KAFKA_TIME = "kafka_timestamp"

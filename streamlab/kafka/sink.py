@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..side import visible
+from ..core.side import visible
 from ..sinks import SinkNode
 from .source import _log, kafka_module
 

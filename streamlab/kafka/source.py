@@ -17,8 +17,8 @@ import uuid
 import numpy as np
 import pandas as pd
 
-from ..durations import to_ms
-from ..partitions import PARTS_ATTR, PartitionMarks
+from ..core.durations import to_ms
+from ..core.partitions import PARTS_ATTR, PartitionMarks
 from ..sources.base import Source
 from .decode import FORMATS, KAFKA_TIME, decode
 

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
-from ..stream import Node
-from ..timecol import TimeMeta, event_ms
+from ..core.node import Node
+from ..core.timecol import TimeMeta, event_ms
 
 #: With ``speed`` set, batches are cut so that each covers at most this much wall time.
 PACE_SLICE_S = 0.05

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamz
 
-from ..durations import to_ms
+from ..core.durations import to_ms
 from .base import Source
 
 

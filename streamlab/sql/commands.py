@@ -218,7 +218,7 @@ def export_flink(stream: Any, pipeline: Any, connector: str | None = None) -> st
     select list is kept); a pipeline name exports its window operator. A pipeline Flink SQL
     cannot express gives SQLError "unsupported" naming the step.
     """
-    from streamlab.stream import Node
+    from streamlab.core.node import Node
 
     target = stream if stream is not None else _window_of(pipeline)
     options = {} if connector is None else {"connector": connector}

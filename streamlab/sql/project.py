@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from streamlab.sql.plan import Output
-from streamlab.stream import Node
+from streamlab.core.node import Node
 
 
 class Project(Node):

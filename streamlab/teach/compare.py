@@ -25,9 +25,9 @@ from html import escape
 import numpy as np
 import pandas as pd
 
-from ..durations import format_ms, to_ms
+from ..core.durations import format_ms, to_ms
 from ..sources.frame import from_frame
-from ..stream import Node
+from ..core.node import Node
 from ..viz.table import TABLE_CSS
 from ..windows.specs import Cumulate, Hop, Session, Tumble
 

@@ -33,7 +33,7 @@ import numpy as np
 from ipywidgets import HTML, Button, Checkbox, HBox, Layout, RadioButtons, VBox
 from traitlets import Int, Unicode
 
-from ..durations import to_ms
+from ..core.durations import to_ms
 from ..viz.table import frame_html
 from ..windows.specs import Cumulate, Hop, Session, Tumble
 from .problems import END, GENERATORS, Problem, sec, win

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..durations import format_ms
+from ..core.durations import format_ms
 from ..sources.frame import from_frame
-from ..timecol import event_ms
+from ..core.timecol import event_ms
 from ..windows.sliced import SlicedLogic
 from ..windows.specs import SessionPlan
 

@@ -30,9 +30,9 @@ import numpy as np
 import pandas as pd
 from bokeh.palettes import Category10_10
 
-from ..durations import UNIT_MS
-from ..stream import WM_ATTR, WM_COL, row_marks
-from ..timecol import NEG_INF, POS_INF, event_ms, format_time
+from ..core.durations import UNIT_MS
+from ..core.node import WM_ATTR, WM_COL, row_marks
+from ..core.timecol import NEG_INF, POS_INF, event_ms, format_time
 from ..transforms import per_row_watermark
 from ..viz.columns import key_text
 from .bands import BandSpans, open_bands

@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 import streamz
 
-from ..durations import to_ms
-from ..side import SideOutput, visible
-from ..stream import WM_ATTR, WM_COL, Node, find_meta, row_marks
-from ..timecol import NEG_INF, POS_INF, event_ms, format_time, ms_to_values
+from ..core.durations import to_ms
+from ..core.side import SideOutput, visible
+from ..core.node import WM_ATTR, WM_COL, Node, find_meta, row_marks
+from ..core.timecol import NEG_INF, POS_INF, event_ms, format_time, ms_to_values
 from ..transforms import per_row_watermark
 from .aggregates import AggSpec, holistic_values, parse_aggs, partial_fields
 from .keys import KeyIndex

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..timecol import NEG_INF
+from ..core.timecol import NEG_INF
 from .aggregates import Partials, concat
 from .rawstore import RawStore
 

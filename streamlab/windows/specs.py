@@ -10,7 +10,7 @@ import math
 import numbers
 from dataclasses import dataclass
 
-from ..durations import format_ms, to_ms
+from ..core.durations import format_ms, to_ms
 
 
 def _ms(value, unit, name, allow_zero=False, signed=False):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .stream import WM_COL, Node
+from .node import WM_COL, Node
 
 
 def visible(df: pd.DataFrame) -> pd.DataFrame:

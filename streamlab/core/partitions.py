@@ -14,13 +14,13 @@ import pandas as pd
 from .timecol import NEG_INF, POS_INF
 
 #: ``DataFrame.attrs`` key carrying :class:`PartitionMarks`.
-PARTS_ATTR = "streamlab.partitions"
+PARTS_ATTR = "streamlab.core.partitions"
 
 
 class PartitionMarks:
     """Partition of each row, the active partitions, and source bookkeeping for one batch.
 
-    Like :class:`~streamlab.stream.RowMarks`, it copies as itself, so pandas can carry it in
+    Like :class:`~streamlab.core.node.RowMarks`, it copies as itself, so pandas can carry it in
     ``attrs`` for free. ``extra`` is the source's own bookkeeping (offsets, error rows).
     """
 

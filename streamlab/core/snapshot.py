@@ -1,0 +1,117 @@
+"""The declared shape of ``snapshot()``: what the inspector, the side panel, checkpoints and tests read.
+
+Every operator's ``snapshot_node()`` returns an :class:`OperatorSnapshot`; the pipeline's
+``snapshot()`` returns a :class:`PipelineSnapshot`. The side panel's TypeScript interfaces are
+generated from these declarations (``labextension/src/generated.ts``) and a test checks that the
+two agree. The ``state`` of an operator is its own, declared by each operator kind
+(:class:`WindowState`, :class:`WatermarkState`, :class:`SourceState`, ...).
+
+>>> sorted(PipelineSnapshot.__annotations__)[:4]
+['counters', 'error', 'events_per_s', 'lag_ms']
+"""
+
+
+from typing import Any, NotRequired, TypedDict
+
+JSON = Any
+
+
+#: Rows through one operator (or the whole pipeline); "in" is a keyword, hence the functional form.
+CountersSnapshot = TypedDict(
+    "CountersSnapshot", {"in": int, "out": int, "late": int, "errors": int})
+
+
+class InputSnapshot(TypedDict):
+    """One input (port) of an operator: which operator feeds it and its watermark."""
+
+    port: int
+    upstream: str | None
+    watermark: int | None
+
+
+class OperatorSnapshot(TypedDict):
+    """One operator: identity, graph edges, counters, watermark and its own state."""
+
+    id: str
+    kind: str
+    label: str
+    upstreams: list[str]
+    inputs: list[InputSnapshot]
+    counters: CountersSnapshot
+    events_per_s: float
+    watermark: int | None
+    state: dict[str, JSON]
+    checkpoint: NotRequired[dict[str, JSON]]
+
+
+class PipelineSnapshot(TypedDict):
+    """A whole pipeline: the one picture every view and test reads."""
+
+    name: str
+    state: str
+    watermark: int | None
+    watermark_text: str | None
+    lag_ms: int | None
+    counters: CountersSnapshot
+    events_per_s: float
+    operators: list[OperatorSnapshot]
+    error: NotRequired[str]
+
+
+class OpenWindow(TypedDict):
+    """One open (window, key) of a window operator, as the inspector shows it."""
+
+    key: list[JSON]
+    key_text: str
+    window_start: int
+    window_end: int
+    start_text: str
+    end_text: str
+    rows: int
+    partials: dict[str, JSON]
+
+
+class WindowState(TypedDict):
+    """``state`` of a window operator."""
+
+    window: str
+    by: list[str]
+    allowed_lateness_ms: int
+    open_windows: list[OpenWindow]
+    open_count: int
+    truncated: bool
+    keys: int
+    counted: int
+    late_ledger: list[dict[str, JSON]]
+    errors: list[dict[str, JSON]]
+
+
+class WatermarkState(TypedDict):
+    """``state`` of a watermark operator."""
+
+    max_event_time: int | None
+    delay_ms: int
+    partitions: NotRequired[dict[str, dict[str, int]]]
+
+
+class SourceState(TypedDict):
+    """``state`` of a source."""
+
+    position: int
+    exhausted: bool
+    speed: float | None
+    finite: bool
+    batch_size: int
+
+
+#: The declarations the TypeScript side mirrors, by name.
+DECLARED: dict[str, type] = {
+    "Counters": CountersSnapshot,
+    "InputSnapshot": InputSnapshot,
+    "OperatorSnapshot": OperatorSnapshot,
+    "PipelineSnapshot": PipelineSnapshot,
+    "OpenWindow": OpenWindow,
+    "WindowState": WindowState,
+    "WatermarkState": WatermarkState,
+    "SourceState": SourceState,
+}
