@@ -264,8 +264,8 @@ def test_subscribe_needs_a_boolean(handler):
 
 
 def test_to_jsonable_cleans_numpy_pandas_and_non_finite_numbers():
-    np = pytest.importorskip("numpy")
-    pd = pytest.importorskip("pandas")
+    import numpy as np
+    import pandas as pd
     value = {"i": np.int64(3), "f": np.float32(1.5), "nan": np.float64("nan"),
              "arr": np.array([1.0, np.inf]), "ts": pd.Timestamp("2024-01-01", tz="UTC"),
              "td": pd.Timedelta("250ms"), ("a", 1): {1, 2}, "obj": object}
@@ -525,8 +525,8 @@ class KernelPanel:
 
 @pytest.fixture
 def kernel_panel():
-    manager_module = pytest.importorskip("jupyter_client.manager")
-    pytest.importorskip("ipykernel")
+    import ipykernel  # noqa: F401 - the kernel must be installed
+    import jupyter_client.manager as manager_module
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     km = manager_module.KernelManager(kernel_name="python3")
