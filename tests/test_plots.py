@@ -6,19 +6,17 @@ import asyncio
 import json
 import threading
 
+import jupyter_bokeh  # noqa: F401 - a missing test dependency must fail, not skip
 import numpy as np
 import pandas as pd
 import pytest
 import streamz
+from bokeh.models import BasicTicker, DatetimeTicker
 
-pytest.importorskip("jupyter_bokeh")
-
-from bokeh.models import BasicTicker, DatetimeTicker  # noqa: E402
-
-from streamlab.viz.feed import Feeder  # noqa: E402
-from streamlab.viz.plot import LivePlot, PlotAccessor  # noqa: E402
-from streamlab.viz.table import LiveTable, live_table  # noqa: E402
-from streamlab.widgets.testing import dummy_comms  # noqa: E402
+from streamlab.viz.feed import Feeder
+from streamlab.viz.plot import LivePlot, PlotAccessor
+from streamlab.viz.table import LiveTable, live_table
+from streamlab.widgets.testing import dummy_comms
 
 T0 = pd.Timestamp("2024-01-01T00:00:00Z")
 

@@ -7,16 +7,15 @@ import math
 import threading
 import time
 
+import jupyter_bokeh  # noqa: F401 - a missing test dependency must fail, not skip
 import numpy as np
 import pandas as pd
 import pytest
 
-pytest.importorskip("jupyter_bokeh")
-
-import streamlab as sl  # noqa: E402
-from streamlab.teach.problems import END  # noqa: E402
-from streamlab.widgets.testing import click, dummy_comms, from_browser  # noqa: E402
-from streamlab.windows.sliced import SlicedLogic  # noqa: E402
+import streamlab as sl
+from streamlab.teach.problems import END
+from streamlab.widgets.testing import click, dummy_comms, from_browser
+from streamlab.windows.sliced import SlicedLogic
 
 
 def data(tl, name):
