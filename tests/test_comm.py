@@ -37,6 +37,7 @@ from streamlab.comm.protocol import (
     MIN_PUSH_INTERVAL_MS,
     REQUEST_KINDS,
 )
+from streamlab.core.state import ACTIONS, ALLOWED_ACTIONS, PipelineState
 
 ROOT = Path(__file__).resolve().parents[1]
 EVIL = "<img src=x onerror=alert(1)>"
@@ -76,8 +77,11 @@ class FakePipeline:
     def stop(self):
         return self._act("stop", "stopped")
 
-    def reset(self):  # exists, but is not a declared command
+    def reset(self):
         return self._act("reset", "idle")
+
+    def rewind(self):  # exists, but is not a declared command
+        return self._act("rewind", "idle")
 
     def snapshot(self) -> dict[str, Any]:
         if self.state == "running":
@@ -179,19 +183,53 @@ def test_snapshot_of_a_missing_pipeline_is_an_error(handler):
                      "message": "no pipeline named 'nope' in this kernel"}
 
 
-@pytest.mark.parametrize(("action", "state"), [("pause", "paused"), ("resume", "running"),
-                                               ("stop", "stopped"), ("start", "running"),
-                                               ("step", "running")])
+@pytest.mark.parametrize(("before", "action", "after"), [
+    ("running", "pause", "paused"), ("paused", "resume", "running"),
+    ("running", "stop", "stopped"), ("idle", "start", "running"),
+    ("stopped", "start", "running"), ("paused", "step", "paused"), ("idle", "step", "idle"),
+    ("running", "reset", "idle"), ("failed", "reset", "idle"), ("finished", "reset", "idle"),
+])
 def test_each_declared_command_runs_and_replies_with_the_new_state(handler, registry,
-                                                                   action, state):
+                                                                   before, action, after):
+    registry["demo"].state = before
     reply = handler.handle(request("command", pipeline="demo", action=action))
     assert reply["kind"] == "reply", reply
     assert registry["demo"].calls == [action]
-    assert reply["state"] == state and reply["snapshot"]["state"] == state
+    assert reply["state"] == after and reply["snapshot"]["state"] == after
     assert (reply["pipeline"], reply["action"]) == ("demo", action)
 
 
-@pytest.mark.parametrize("action", ["reset", "snapshot", "__init__", "__class__", "_act",
+def test_reset_is_a_declared_command():
+    assert "reset" in COMMAND_ACTIONS and COMMAND_ACTIONS == ACTIONS
+
+
+@pytest.mark.parametrize("state", list(PipelineState))
+@pytest.mark.parametrize("action", ACTIONS)
+def test_a_command_runs_only_if_the_state_allows_it(handler, registry, state, action):
+    """The kernel checks the one table the view and the side panel enable their buttons from."""
+    registry["demo"].state = state.value
+    reply = handler.handle(request("command", id=5, pipeline="demo", action=action))
+    if action in ALLOWED_ACTIONS[state]:
+        assert reply["kind"] == "reply" and registry["demo"].calls == [action]
+        return
+    allowed = ", ".join(a for a in ACTIONS if a in ALLOWED_ACTIONS[state])
+    assert reply == {"id": 5, "kind": "error", "version": PROTOCOL_VERSION,
+                     "code": "command_failed",
+                     "message": f"cannot {action} pipeline 'demo': it is {state.value}, "
+                                f"which allows {allowed}",
+                     "pipeline": "demo", "action": action, "state": state.value}
+    assert registry["demo"].calls == []
+
+
+def test_a_pipeline_in_an_unknown_state_runs_no_command(handler, registry):
+    registry["demo"].state = "confused"
+    reply = handler.handle(request("command", pipeline="demo", action="reset"))
+    assert reply["code"] == "command_failed" and reply["state"] == "confused"
+    assert "'confused' is not a pipeline state" in reply["message"]
+    assert registry["demo"].calls == []
+
+
+@pytest.mark.parametrize("action", ["rewind", "snapshot", "__init__", "__class__", "_act",
                                     "exec", "eval", "PAUSE", " pause", "", None, 1, ["pause"]])
 def test_undeclared_actions_are_refused_and_nothing_runs(handler, registry, action):
     reply = handler.handle(request("command", pipeline="demo", action=action))
@@ -208,10 +246,10 @@ def test_commands_on_missing_pipelines_are_refused(handler, registry):
 
 
 def test_a_failing_command_is_an_error_reply_with_the_state(handler, registry):
-    registry["demo"].fail_with = RuntimeError("pipeline 'demo' is stopped; reset() it")
-    reply = handler.handle(request("command", pipeline="demo", action="step"))
+    registry["demo"].fail_with = RuntimeError("pipeline 'demo' cannot pause now")
+    reply = handler.handle(request("command", pipeline="demo", action="pause"))
     assert reply["code"] == "command_failed"
-    assert "RuntimeError: pipeline 'demo' is stopped" in reply["message"]
+    assert "RuntimeError: pipeline 'demo' cannot pause now" in reply["message"]
     assert reply["state"] == "running"
 
 
@@ -289,7 +327,7 @@ json_values = st.recursive(
     max_leaves=12,
 )
 names = st.sampled_from(["demo", EVIL, "nope", "", "__class__"]) | st.text(max_size=12)
-actions = st.sampled_from([*COMMAND_ACTIONS, "reset", "snapshot", "__init__", "eval"]) | json_values
+actions = st.sampled_from([*COMMAND_ACTIONS, "rewind", "snapshot", "__init__", "eval"]) | json_values
 kinds = st.sampled_from([*REQUEST_KINDS, "exec", "execute_request"]) | json_values
 ids = st.integers() | st.text(max_size=70) | json_values
 versions = st.sampled_from([PROTOCOL_VERSION, PROTOCOL_VERSION + 1, str(PROTOCOL_VERSION),
@@ -312,7 +350,8 @@ def _valid_command(message: Any, pipelines: dict[str, FakePipeline]) -> bool:
     return (good_id and message.get("kind") == "command"
             and not isinstance(version, bool) and version == PROTOCOL_VERSION
             and isinstance(message.get("action"), str) and message["action"] in COMMAND_ACTIONS
-            and isinstance(message.get("pipeline"), str) and message["pipeline"] in pipelines)
+            and isinstance(message.get("pipeline"), str) and message["pipeline"] in pipelines
+            and PipelineState(pipelines[message["pipeline"]].state).allows(message["action"]))
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -580,7 +619,10 @@ def test_a_real_kernel_serves_the_panel_after_load_ext(kernel_panel):
 
     paused = panel.request("command", pipeline="panel-test", action="pause")
     assert paused["kind"] == "reply" and paused["state"] == "paused", paused
-    refused = panel.request("command", pipeline="panel-test", action="reset")
+    refused = panel.request("command", pipeline="panel-test", action="start")
+    assert refused["code"] == "command_failed" and refused["state"] == "paused", refused
+    assert "allows resume, step, stop, reset" in refused["message"]
+    refused = panel.request("command", pipeline="panel-test", action="__init__")
     assert refused["code"] == "unknown_action"
     refused = panel.request("command", pipeline="no-such", action="stop")
     assert refused["code"] == "unknown_pipeline"
@@ -589,10 +631,12 @@ def test_a_real_kernel_serves_the_panel_after_load_ext(kernel_panel):
 
     stopped = panel.request("command", pipeline="panel-test", action="stop")
     assert stopped["state"] == "stopped"
+    reset = panel.request("command", pipeline="panel-test", action="reset")
+    assert reset["kind"] == "reply" and reset["state"] == "idle", reset
     assert panel.request("subscribe", visible=False)["subscribed"] is False
     seqs = [p["seq"] for p in panel.pushes]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
-    panel.execute("assert res.pipeline.state == 'stopped'")
+    panel.execute("assert res.pipeline.state == 'idle'")
 
 
 def test_pushes_carry_strict_json_from_a_real_snapshot():

@@ -9,6 +9,7 @@ import threading
 import pandas as pd
 import pytest
 
+from streamlab.core.state import ALLOWED_ACTIONS, PipelineState
 from streamlab.widgets import view_for
 from streamlab.widgets.graph import layout, render_svg  # noqa: E402
 from streamlab.widgets.inspector import StateInspector  # noqa: E402
@@ -91,6 +92,9 @@ class FakePipeline:
     def reset(self):
         self._to("reset", "idle")
 
+    def stop(self):
+        self._to("stop", "stopped")
+
     def step(self):
         self.calls.append("step")
         self.n_in += 10
@@ -151,6 +155,55 @@ def test_play_starts_an_idle_pipeline_and_step_advances_it(comms):
     assert p.calls == ["step", "start"] and p.state == "running"
     click(v.reset)
     assert p.calls[-1] == "reset"
+
+
+def enabled(v):
+    return [b.description for b in (v.play, v.pause, v.step, v.reset) if not b.disabled]
+
+
+@pytest.mark.parametrize(("state", "buttons"), [
+    ("idle", ["Play", "Step", "Reset"]),
+    ("running", ["Pause", "Reset"]),
+    ("paused", ["Play", "Step", "Reset"]),
+    ("stopped", ["Play", "Step", "Reset"]),
+    ("finished", ["Reset"]),
+    ("failed", ["Reset"]),
+    ("confused", []),
+])
+def test_buttons_are_enabled_from_the_declared_table(comms, state, buttons):
+    v = view_for(FakePipeline(state=state))
+    assert enabled(v) == buttons
+
+
+def test_each_button_follows_its_actions_in_every_state(comms):
+    """Play is start or resume; the others are their own action: one table decides."""
+    for state in PipelineState:
+        v = view_for(FakePipeline(state=state.value))
+        allowed = ALLOWED_ACTIONS[state]
+        assert v.play.disabled is not bool({"start", "resume"} & allowed), state
+        assert v.pause.disabled is ("pause" not in allowed), state
+        assert v.step.disabled is ("step" not in allowed), state
+        assert v.reset.disabled is ("reset" not in allowed), state
+
+
+def test_a_failed_pipeline_can_only_be_reset_and_then_started(comms):
+    p = FakePipeline(state="failed")
+    p.error = "ZeroDivisionError: boom"
+    v = view_for(p)
+    assert "pipeline failed: ZeroDivisionError: boom" in v.message.value
+    assert enabled(v) == ["Reset"]
+    click(v.reset)
+    assert p.calls == ["reset"] and p.state == "idle"
+    assert enabled(v) == ["Play", "Step", "Reset"]
+    click(v.play)
+    assert p.calls == ["reset", "start"] and p.state == "running"
+
+
+def test_play_on_a_stopped_pipeline_starts_it_again_without_a_reset(comms):
+    p = FakePipeline(state="stopped")
+    v = view_for(p)
+    click(v.play)
+    assert p.calls == ["start"] and p.state == "running"
 
 
 def test_speed_dropdown_sets_the_pipeline_speed_with_max_as_none(comms):

@@ -6,10 +6,13 @@
 import * as React from 'react';
 
 import type { StreamlabModel } from './model';
+import { ALLOWED_ACTIONS, COMMAND_ACTIONS, isPipelineState } from './protocol';
 import type {
   CommandAction,
+  ICounters,
   IOpenWindow,
   IOperatorSnapshot,
+  IOperatorState,
   IPipelineSnapshot
 } from './protocol';
 
@@ -109,29 +112,14 @@ export function formatWindow(
   return `${a} – ${b}`;
 }
 
-/** Which commands make sense in a state (unknown states allow all). */
-export function allowedActions(state: string): ReadonlySet<CommandAction> {
-  switch (state) {
-    case 'idle':
-      return new Set<CommandAction>(['start', 'step', 'stop']);
-    case 'running':
-      return new Set<CommandAction>(['pause', 'stop']);
-    case 'paused':
-      return new Set<CommandAction>(['resume', 'step', 'stop']);
-    case 'stopped':
-    case 'finished':
-      return new Set<CommandAction>(['start']);
-    case 'failed':
-      return new Set<CommandAction>(['start', 'stop']);
-    default:
-      return new Set<CommandAction>([
-        'start',
-        'pause',
-        'resume',
-        'step',
-        'stop'
-      ]);
-  }
+/**
+ * The commands a state allows: `ALLOWED_ACTIONS`, generated from the one table the kernel
+ * checks too (`streamlab/core/state.py`). A state the panel does not know allows none.
+ */
+export function allowedActions(state: unknown): ReadonlySet<CommandAction> {
+  return new Set<CommandAction>(
+    isPipelineState(state) ? ALLOWED_ACTIONS[state] : []
+  );
 }
 
 /* ----------------------------------------------------------------- the panel */
@@ -239,13 +227,15 @@ export function StatusLine(props: {
   );
 }
 
-const ACTIONS: ReadonlyArray<[CommandAction, string]> = [
-  ['start', 'Start'],
-  ['pause', 'Pause'],
-  ['resume', 'Resume'],
-  ['step', 'Step'],
-  ['stop', 'Stop']
-];
+/** A button per declared action, in the declared order (`ACTIONS`). */
+const BUTTONS: Readonly<Record<CommandAction, string>> = {
+  start: 'Start',
+  pause: 'Pause',
+  resume: 'Resume',
+  step: 'Step',
+  stop: 'Stop',
+  reset: 'Reset'
+};
 
 /** One pipeline: its status, its controls and, expanded, its operators. */
 export function PipelineCard(props: {
@@ -255,7 +245,7 @@ export function PipelineCard(props: {
   const { model, snapshot } = props;
   const name = snapshot.name;
   const expanded = model.isExpanded(name);
-  const counters = snapshot.counters ?? {};
+  const counters: Partial<ICounters> = snapshot.counters ?? {};
   const pending = model.pendingCommand(name);
   const allowed = allowedActions(snapshot.state);
   const detailsId = React.useId();
@@ -305,15 +295,15 @@ export function PipelineCard(props: {
         role="toolbar"
         aria-label={`controls of ${name}`}
       >
-        {ACTIONS.map(([action, text]) => (
+        {COMMAND_ACTIONS.map(action => (
           <button
             key={action}
             className="jp-Streamlab-command"
-            title={`${text} pipeline ${name}`}
+            title={`${BUTTONS[action]} pipeline ${name}`}
             disabled={pending !== undefined || !allowed.has(action)}
             onClick={() => void model.command(name, action)}
           >
-            {text}
+            {BUTTONS[action]}
           </button>
         ))}
       </div>
@@ -363,8 +353,9 @@ export function OperatorView(props: {
   operator: IOperatorSnapshot;
 }): React.ReactElement {
   const op = props.operator;
-  const counters = op.counters ?? {};
-  const state = op.state ?? {};
+  // the kernel sends what the operator reports: read every field defensively
+  const counters: Partial<ICounters> = op.counters ?? {};
+  const state: IOperatorState = op.state ?? {};
   const upstreams = Array.isArray(op.upstreams) ? op.upstreams : [];
   return (
     <section

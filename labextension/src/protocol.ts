@@ -2,9 +2,45 @@
  * Message types of the side-panel protocol (comm target `streamlab`).
  *
  * Mirrors `streamlab/comm/protocol.py`; `tests/test_protocol_version.py` checks that both
- * agree on PROTOCOL_VERSION and on every kind, action and error code. Change both files
- * together and bump the version on any incompatible change.
+ * agree on PROTOCOL_VERSION and on every kind and error code. Change both files together
+ * and bump the version on any incompatible change.
+ *
+ * The pipeline states, the actions, the actions each state allows and the snapshot's shape
+ * are not written here: they come from `generated.ts`, which
+ * `python -m streamlab.comm.tsgen` writes from `streamlab/core/state.py` and
+ * `streamlab/core/snapshot.py`.
  */
+import { ACTIONS, PIPELINE_STATES } from './generated';
+import type {
+  Action,
+  Counters,
+  OpenWindow,
+  OperatorSnapshot,
+  PipelineSnapshot,
+  PipelineState,
+  SourceState,
+  WatermarkState,
+  WindowState
+} from './generated';
+
+export {
+  ACTIONS,
+  ALLOWED_ACTIONS,
+  PIPELINE_STATES,
+  TRANSITIONS
+} from './generated';
+export type {
+  Action,
+  Counters,
+  InputSnapshot,
+  OpenWindow,
+  OperatorSnapshot,
+  PipelineSnapshot,
+  PipelineState,
+  SourceState,
+  WatermarkState,
+  WindowState
+} from './generated';
 
 /** Bumped on any incompatible change of the messages below. */
 export const PROTOCOL_VERSION = 1;
@@ -27,14 +63,8 @@ export const RESPONSE_KINDS = ['reply', 'error'] as const;
 /** Kinds of a message the kernel sends unasked. */
 export const PUSH_KINDS = ['snapshots'] as const;
 
-/** The only actions a `command` request may ask for. */
-export const COMMAND_ACTIONS = [
-  'start',
-  'pause',
-  'resume',
-  'step',
-  'stop'
-] as const;
+/** The only actions a `command` request may ask for: the declared user actions. */
+export const COMMAND_ACTIONS = ACTIONS;
 
 /** Every `code` an error response may carry. */
 export const ERROR_CODES = [
@@ -47,25 +77,14 @@ export const ERROR_CODES = [
   'internal'
 ] as const;
 
-/** Pipeline states, as the engine reports them. */
-export const PIPELINE_STATES = [
-  'idle',
-  'running',
-  'paused',
-  'stopped',
-  'finished',
-  'failed'
-] as const;
-
 /** Shortest time between two pushes: at most four pushes a second. */
 export const MIN_PUSH_INTERVAL_MS = 250;
 
 export type RequestKind = (typeof REQUEST_KINDS)[number];
 export type ResponseKind = (typeof RESPONSE_KINDS)[number];
 export type PushKind = (typeof PUSH_KINDS)[number];
-export type CommandAction = (typeof COMMAND_ACTIONS)[number];
+export type CommandAction = Action;
 export type ErrorCode = (typeof ERROR_CODES)[number];
-export type PipelineState = (typeof PIPELINE_STATES)[number];
 export type RequestId = string | number;
 
 /* ----------------------------------------------------------------- requests */
@@ -115,57 +134,32 @@ export type RequestBody = Request extends infer R
 
 /* ----------------------------------------------------------------- snapshots */
 
-export interface ICounters {
-  in: number;
-  out: number;
-  late: number;
-  errors: number;
-  [name: string]: number;
-}
+/* The declared shapes (generated.ts), under the names the panel has always used. */
 
-export interface IOpenWindow {
-  key: unknown[];
-  key_text: string;
-  window_start: number;
-  window_end: number;
-  start_text: string;
-  end_text: string;
-  rows: number;
-  partials: { [name: string]: unknown };
-}
+/** Rows through one operator or the whole pipeline. */
+export type ICounters = Counters;
 
-export interface IOperatorState {
-  open_windows?: IOpenWindow[];
-  open_count?: number;
-  truncated?: boolean;
-  late_ledger?: Array<{ [column: string]: unknown }>;
-  errors?: Array<{ [column: string]: unknown }>;
-  [name: string]: unknown;
-}
+/** One open (window, key) of a window operator. */
+export type IOpenWindow = OpenWindow;
 
-export interface IOperatorSnapshot {
-  id: string;
-  kind: string;
-  label: string;
-  upstreams: string[];
-  counters: Partial<ICounters>;
-  events_per_s?: number | null;
-  watermark?: number | null;
-  state?: IOperatorState | null;
-}
+/** One operator of a snapshot. */
+export type IOperatorSnapshot = OperatorSnapshot;
 
-export interface IPipelineSnapshot {
-  name: string;
-  state: string;
-  watermark?: number | null;
-  watermark_text?: string | null;
-  lag_ms?: number | null;
-  counters?: Partial<ICounters>;
-  events_per_s?: number | null;
-  operators?: IOperatorSnapshot[];
-  /** Set by the kernel when this pipeline's snapshot() failed. */
-  error?: string;
-}
+/**
+ * An operator's `state` as the panel reads it: each kind declares its own (a window's,
+ * a watermark's, a source's), so every declared field may be missing.
+ */
+export type IOperatorState = Partial<WindowState> &
+  Partial<WatermarkState> &
+  Partial<SourceState> & { [name: string]: unknown };
+
+/**
+ * A pipeline as the panel holds it: the declared snapshot, except that a pipeline only
+ * listed by `hello`, or one whose `snapshot()` failed in the kernel (then `error` says
+ * why), has no more than its name and state.
+ */
+export type IPipelineSnapshot = Pick<PipelineSnapshot, 'name' | 'state'> &
+  Partial<PipelineSnapshot>;
 
 export interface IPipelineSummary {
   name: string;
@@ -285,4 +279,9 @@ export function isSnapshotsPush(value: unknown): value is ISnapshotsPush {
 /** Whether `action` is one of the declared command actions. */
 export function isCommandAction(action: unknown): action is CommandAction {
   return (COMMAND_ACTIONS as readonly unknown[]).includes(action);
+}
+
+/** Whether `state` is one of the declared pipeline states. */
+export function isPipelineState(state: unknown): state is PipelineState {
+  return (PIPELINE_STATES as readonly unknown[]).includes(state);
 }

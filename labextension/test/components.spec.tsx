@@ -13,7 +13,9 @@ import {
   formatValue,
   StreamlabView
 } from '../src/components';
+import { ALLOWED_ACTIONS, PIPELINE_STATES } from '../src/generated';
 import { StreamlabModel } from '../src/model';
+import { PROTOCOL_VERSION } from '../src/protocol';
 import { EVIL_KEY, hello, MockTransport, push, snapshot } from './helpers';
 
 (globalThis as any).IS_REACT_ACT_ENVIRONMENT = true;
@@ -137,6 +139,64 @@ describe('StreamlabView', () => {
     });
   });
 
+  it.each([
+    ['idle', ['Start', 'Step', 'Reset']],
+    ['running', ['Pause', 'Stop', 'Reset']],
+    ['paused', ['Resume', 'Step', 'Stop', 'Reset']],
+    ['stopped', ['Start', 'Step', 'Reset']],
+    ['finished', ['Reset']],
+    ['failed', ['Reset']],
+    ['weird', []]
+  ])('enables the buttons the table allows when %s', async (state, enabled) => {
+    const { model } = await connectedModel([snapshot({ state })]);
+    render(model);
+    const controls = [
+      ...container.querySelectorAll('[role="toolbar"] button')
+    ] as HTMLButtonElement[];
+    expect(controls.map(b => b.textContent)).toEqual([
+      'Start',
+      'Pause',
+      'Resume',
+      'Step',
+      'Stop',
+      'Reset'
+    ]);
+    expect(controls.filter(b => !b.disabled).map(b => b.textContent)).toEqual(
+      enabled
+    );
+  });
+
+  it('sends reset for a failed pipeline, its only enabled command', async () => {
+    const transport = new MockTransport({
+      hello: () => hello(),
+      command: () => ({
+        kind: 'reply',
+        request: 'command',
+        version: PROTOCOL_VERSION,
+        pipeline: 'demo',
+        action: 'reset',
+        state: 'idle',
+        snapshot: snapshot({ state: 'idle' })
+      })
+    });
+    const model = new StreamlabModel();
+    await model.setVisible(true);
+    await model.setKernel(() => transport);
+    transport.emitPush(push(1, [snapshot({ state: 'failed', error: 'boom' })]));
+    render(model);
+    expect(button('Step').disabled).toBe(true);
+    expect(button('Start').disabled).toBe(true);
+    await act(async () => button('Reset').click());
+    render(model);
+    expect(transport.requests).toContainEqual({
+      kind: 'command',
+      pipeline: 'demo',
+      action: 'reset'
+    });
+    expect(button('Start').disabled).toBe(false);
+    expect(button('Reset').disabled).toBe(false);
+  });
+
   it('shows a kernel error from a command as an alert', async () => {
     const transport = new MockTransport({
       hello: () => hello(),
@@ -189,10 +249,13 @@ describe('formatting', () => {
     expect(formatWindow(1000, 2000, '1000', '2000')).toBe('1000 – 2000');
   });
 
-  it('allows the commands that make sense per state', () => {
-    expect([...allowedActions('running')].sort()).toEqual(['pause', 'stop']);
-    expect([...allowedActions('paused')].sort()).toEqual(['resume', 'step', 'stop']);
-    expect([...allowedActions('stopped')]).toEqual(['start']);
-    expect(allowedActions('weird').size).toBe(5);
+  it('allows the commands of the declared table, and none in an unknown state', () => {
+    for (const state of PIPELINE_STATES) {
+      expect([...allowedActions(state)]).toEqual([...ALLOWED_ACTIONS[state]]);
+    }
+    expect([...allowedActions('running')].sort()).toEqual(['pause', 'reset', 'stop']);
+    expect([...allowedActions('failed')]).toEqual(['reset']);
+    expect(allowedActions('weird').size).toBe(0);
+    expect(allowedActions(undefined).size).toBe(0);
   });
 });

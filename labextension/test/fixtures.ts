@@ -25,16 +25,18 @@ export function snapshot(
         kind: 'source',
         label: 'demo.sensors',
         upstreams: [],
+        inputs: [],
         counters: { in: 1200, out: 1200, late: 0, errors: 0 },
         events_per_s: 987.5,
         watermark: null,
-        state: null
+        state: {}
       },
       {
         id: 'op-2',
         kind: 'window',
         label: 'Tumble(1s) by sensor',
         upstreams: ['op-1'],
+        inputs: [{ port: 0, upstream: 'op-1', watermark: 1700000000000 }],
         counters: { in: 1200, out: 7, late: 3, errors: 1 },
         events_per_s: 987.5,
         watermark: 1700000000000,
@@ -79,7 +81,7 @@ export function hello(
     version: PROTOCOL_VERSION,
     protocol_version: PROTOCOL_VERSION,
     streamlab_version: '0.1.0',
-    actions: ['start', 'pause', 'resume', 'step', 'stop'],
+    actions: ['start', 'pause', 'resume', 'step', 'stop', 'reset'],
     push_interval_ms: 250,
     pipelines
   };

@@ -1,10 +1,12 @@
 """The kernel side of the side-panel protocol: validate a request, answer it, push snapshots.
 
 :class:`RequestHandler` turns one request (any JSON value) into exactly one response
-and never raises: a malformed request, an unknown kind, an undeclared action or a
-pipeline that does not exist all get an ``error`` response. It looks pipelines up by
-name in a registry and calls only the methods in
-:data:`~streamlab.comm.protocol.COMMAND_ACTIONS`; it never evaluates anything.
+and never raises: a malformed request, an unknown kind, an undeclared action, an action
+the pipeline's state does not allow or a pipeline that does not exist all get an ``error``
+response. It looks pipelines up by name in a registry and calls only the methods in
+:data:`~streamlab.comm.protocol.COMMAND_ACTIONS`, and only those
+:data:`~streamlab.core.state.ALLOWED_ACTIONS` allows in the pipeline's state (the table the
+view and the side panel enable their buttons from); it never evaluates anything.
 
 :class:`PanelSession` binds a handler to one open comm and, while the panel is
 visible, pushes every pipeline's snapshot at most four times a second from an
@@ -13,6 +15,7 @@ asyncio task on the running loop (the kernel's own loop; no thread).
 >>> class Demo:
 ...     name, state = "demo", "running"
 ...     def pause(self): self.state = "paused"
+...     def resume(self): self.state = "running"
 ...     def snapshot(self): return {"name": self.name, "state": self.state}
 >>> handler = RequestHandler(registry=lambda: {"demo": Demo()})
 >>> handler.handle({"id": 1, "kind": "list", "version": PROTOCOL_VERSION})["pipelines"]
@@ -20,6 +23,9 @@ asyncio task on the running loop (the kernel's own loop; no thread).
 >>> handler.handle({"id": 2, "kind": "command", "version": PROTOCOL_VERSION,
 ...                 "pipeline": "demo", "action": "__init__"})["code"]
 'unknown_action'
+>>> handler.handle({"id": 3, "kind": "command", "version": PROTOCOL_VERSION,
+...                 "pipeline": "demo", "action": "resume"})["message"]
+"cannot resume pipeline 'demo': it is running, which allows pause, stop, reset"
 >>> handler.handle("import os")["code"]
 'bad_request'
 """
@@ -35,6 +41,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..core.state import ACTIONS, PipelineState
 from .protocol import (
     COMMAND_ACTIONS,
     MAX_ID_LENGTH,
@@ -313,6 +320,7 @@ class RequestHandler:
             raise _RequestError(
                 "unknown_action", f"pipeline {name!r} does not support {action!r}"
             )
+        self._check_allowed(name, pipeline, action)
         try:
             result = getattr(pipeline, action)()
             if inspect.isawaitable(result):
@@ -332,6 +340,28 @@ class RequestHandler:
             action=action,
             state=self._state(pipeline),
             snapshot=self.snapshot_of(name, pipeline),
+        )
+
+    def _check_allowed(self, name: str, pipeline: Any, action: str) -> None:
+        """Refuse ``action`` unless the pipeline's state allows it (``command_failed``)."""
+        raw = self._state(pipeline)
+        try:
+            state: PipelineState | None = PipelineState(raw)
+        except ValueError:
+            state = None
+        if state is not None and state.allows(action):
+            return
+        if state is None:
+            why = f"its state {raw!r} is not a pipeline state ({', '.join(PipelineState)})"
+        else:
+            allowed = [a for a in ACTIONS if state.allows(a)]
+            why = f"it is {state}, which allows {', '.join(allowed) or 'nothing'}"
+        raise _RequestError(
+            "command_failed",
+            f"cannot {action} pipeline {name!r}: {why}",
+            pipeline=name,
+            action=action,
+            state=raw,
         )
 
 

@@ -1,8 +1,10 @@
 """Message types of the side-panel protocol (comm target ``streamlab``).
 
 This module mirrors ``labextension/src/protocol.ts``; ``tests/test_protocol_version.py``
-checks that the two agree on :data:`PROTOCOL_VERSION` and on every kind, action and
-error code. Change both files together and bump the version on any incompatible change.
+checks that the two agree on :data:`PROTOCOL_VERSION` and on every kind and error code.
+Change both files together and bump the version on any incompatible change. The pipeline
+states and the actions are declared once, in :mod:`streamlab.core.state`; the panel reads
+them from ``labextension/src/generated.ts`` (``python -m streamlab.comm.tsgen``).
 
 Every message is a JSON object with a ``kind``.
 
@@ -23,6 +25,8 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypedDict, get_args
 
+from ..core.state import ACTIONS, PipelineState
+
 #: Bumped on any incompatible change of the messages below.
 PROTOCOL_VERSION = 1
 
@@ -38,8 +42,8 @@ RESPONSE_KINDS: tuple[str, ...] = ("reply", "error")
 #: Kinds of a message the kernel sends unasked.
 PUSH_KINDS: tuple[str, ...] = ("snapshots",)
 
-#: The only actions a ``command`` request may ask for.
-COMMAND_ACTIONS: tuple[str, ...] = ("start", "pause", "resume", "step", "stop")
+#: The only actions a ``command`` request may ask for: the declared user actions.
+COMMAND_ACTIONS: tuple[str, ...] = ACTIONS
 
 #: Every ``code`` an error response may carry.
 ErrorCode = Literal[
@@ -54,7 +58,7 @@ ErrorCode = Literal[
 ERROR_CODES: tuple[str, ...] = get_args(ErrorCode)
 
 #: Pipeline states, as the engine reports them.
-PIPELINE_STATES: tuple[str, ...] = ("idle", "running", "paused", "stopped", "finished", "failed")
+PIPELINE_STATES: tuple[str, ...] = tuple(s.value for s in PipelineState)
 
 #: Shortest time between two pushes: at most four pushes a second.
 MIN_PUSH_INTERVAL_MS = 250
@@ -97,7 +101,7 @@ class CommandRequest(TypedDict):
     kind: Literal["command"]
     version: int
     pipeline: str
-    action: Literal["start", "pause", "resume", "step", "stop"]
+    action: str  # one of COMMAND_ACTIONS
 
 
 class PipelineSummary(TypedDict):

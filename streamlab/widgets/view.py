@@ -19,16 +19,33 @@ from typing import Any
 from ipywidgets import HTML, Accordion, Button, Dropdown, HBox, Layout, VBox
 from traitlets import Bool, Float, Int, observe, validate
 
+from ..core.state import PipelineState
 from ..viz.feed import running_loop
 from .graph import render_svg
 from .inspector import StateInspector, ms_text
 
 log = logging.getLogger(__name__)
 SPEEDS = (("1x", 1.0), ("10x", 10.0), ("100x", 100.0), ("max", 0.0))  # 0 stands for None
-ACTIVE = ("running",)
 BAD = ' class="sl-bad" style="color:#b91c1c"'
-STATE_COLORS = {"running": "#15803d", "paused": "#b45309", "failed": "#b91c1c",
-                "finished": "#1d4ed8"}
+STATE_COLORS = {PipelineState.RUNNING: "#15803d", PipelineState.PAUSED: "#b45309",
+                PipelineState.FAILED: "#b91c1c", PipelineState.FINISHED: "#1d4ed8"}
+
+
+def pipeline_state(value: Any) -> PipelineState | None:
+    """``value`` as a :class:`PipelineState`, or None when it is none of them.
+
+    >>> pipeline_state(PipelineState.PAUSED.value) is PipelineState.PAUSED, pipeline_state("?")
+    (True, None)
+    """
+    try:
+        return PipelineState(value)
+    except ValueError:
+        return None
+
+
+def allows(state: PipelineState | None, action: str) -> bool:
+    """Whether ``state`` allows the user action ``action`` (an unknown state allows none)."""
+    return state is not None and state.allows(action)
 
 
 def status_html(snap: Mapping[str, Any]) -> str:
@@ -54,7 +71,7 @@ def status_html(snap: Mapping[str, Any]) -> str:
         f"<span{BAD if late else ''}>late {late:,}</span>",
         f"<span{BAD if errors else ''}>errors {errors:,}</span>",
     ]
-    color = STATE_COLORS.get(state, "#475569")
+    color = STATE_COLORS.get(pipeline_state(state), "#475569")
     head = (f'<span class="sl-state sl-{escape(state)}" style="font-weight:600;color:{color}">'
             f"{escape(state)}</span>")
     return " · ".join([head, *parts])
@@ -128,10 +145,11 @@ class PipelineView(VBox):
                 log.exception("streamlab view refresh failed")
                 self.message.value = f"<span{BAD}>refresh failed: {escape(str(exc))}</span>"
                 state = None
-            await asyncio.sleep(self.interval if state in ACTIVE else self.idle_interval)
+            running = state is PipelineState.RUNNING
+            await asyncio.sleep(self.interval if running else self.idle_interval)
 
-    def refresh(self, inspect: bool = False) -> str:
-        """Render the current snapshot now; returns the pipeline state.
+    def refresh(self, inspect: bool = False) -> PipelineState | None:
+        """Render the current snapshot now; returns the pipeline state (None if it is unknown).
 
         The open inspector is refreshed every ``inspector_interval`` (or now, with ``inspect``);
         otherwise the snapshot is asked for no open windows, which keeps it cheap.
@@ -142,16 +160,18 @@ class PipelineView(VBox):
         limit = self.inspector.max_windows if inspect else 0
         snap = self.pipeline.snapshot(limit=limit) if self._takes_limit else self.pipeline.snapshot()
         self.refreshes += 1
-        state = str(snap.get("state", ""))
+        state = pipeline_state(snap.get("state"))
         with self.hold_sync():
             self.title.value = f"<b>{escape(str(snap.get('name') or 'pipeline'))}</b>"
             self.status.value = status_html(snap)
             self.graph.value = render_svg(snap.get("operators") or [], uid=self.model_id or "0")
-            self.play.disabled = state in ("running",)
-            self.pause.disabled = state != "running"
-            self.step.disabled = state in ("running", "finished", "stopped")
+            # one table decides, the same the kernel checks and the side panel reads
+            self.play.disabled = not (allows(state, "start") or allows(state, "resume"))
+            self.pause.disabled = not allows(state, "pause")
+            self.step.disabled = not allows(state, "step")
+            self.reset.disabled = not allows(state, "reset")
             self._sync_speed()
-            if state == "failed":
+            if state is PipelineState.FAILED:
                 error = escape(str(getattr(self.pipeline, "error", "") or "unknown error"))
                 self.message.value = f"<span{BAD}>pipeline failed: {error}</span>"
             if inspect:
@@ -188,14 +208,9 @@ class PipelineView(VBox):
             self.message.value = f"<span{BAD}>refresh failed: {escape(str(exc))}</span>"
 
     def _on_play(self, _: Any = None) -> None:
-        state = getattr(self.pipeline, "state", "idle")
-        if state == "paused":
-            self._act("resume")
-        elif state in ("stopped", "finished"):
-            self._act("reset")
-            self._act("start")
-        else:
-            self._act("start")
+        """Resume where the state allows it, else start."""
+        state = pipeline_state(getattr(self.pipeline, "state", None))
+        self._act("resume" if allows(state, "resume") else "start")
 
     def _on_pause(self, _: Any = None) -> None:
         self._act("pause")
