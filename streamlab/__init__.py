@@ -10,11 +10,15 @@ micro-batches, on a streamz dataflow graph.
 [3.0, 3.0]
 """
 
-from . import demo
+# Layers, bottom up (each imports only the ones below it; each attaches its fluent methods to Node):
+# core -> operators (sources, transforms, windows) -> runtime -> production (sinks, kafka, flink,
+# checkpoint) -> front ends (viz, widgets, teach) -> shell (this package, magics, sql, cli).
+from . import checkpoint, demo, flink_sql, kafka, sinks, teach, viz, widgets  # noqa: F401 - fluent methods
 from .core.errors import PipelineStateError, StreamlabWarning
+from .core.node import Node
+from .core.state import PipelineState
 from .runtime import Pipeline, pipelines
 from .sources import from_csv, from_frame, from_parquet, from_streamz
-from .core.node import Node
 from .transforms import assign, watermark, where  # noqa: F401 - registers the operators
 from .windows import Cumulate, Hop, Session, Tumble, WindowAgg
 
@@ -23,30 +27,19 @@ __version__ = "0.1.0"
 
 def from_kafka(topic, bootstrap="127.0.0.1:9092", time="ts", unit=None, format="json", group=None, **options):
     """Stream a Kafka topic (confluent-kafka); see ``streamlab.kafka.from_kafka``."""
-    from .kafka import from_kafka as make
-
-    return make(topic, bootstrap=bootstrap, time=time, unit=unit, format=format, group=group, **options)
+    return kafka.from_kafka(topic, bootstrap=bootstrap, time=time, unit=unit, format=format, group=group,
+                            **options)
 
 
 def restore(path, *streams, **options):
     """Resume a pipeline built by the same code from a checkpoint; see ``streamlab.checkpoint.restore``."""
-    from .checkpoint import restore as load
-
-    return load(path, *streams, **options)
+    return checkpoint.restore(path, *streams, **options)
 
 __all__ = [
-    "Cumulate", "Hop", "Node", "Pipeline", "PipelineStateError", "Session", "StreamlabWarning", "Tumble",
+    "Cumulate", "Hop", "Node", "Pipeline", "PipelineState", "PipelineStateError", "Session", "StreamlabWarning", "Tumble",
     "WindowAgg", "demo", "from_csv", "from_frame", "from_kafka", "from_parquet", "from_streamz", "pipelines",
     "load_ipython_extension", "restore", "teach", "unload_ipython_extension",
 ]
-
-
-def __getattr__(name):
-    if name == "teach":  # imported on first use: it pulls in the widget libraries
-        import importlib
-
-        return importlib.import_module(".teach", __name__)
-    raise AttributeError(f"module 'streamlab' has no attribute {name!r}")
 
 
 def load_ipython_extension(ipython):

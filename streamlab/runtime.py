@@ -14,10 +14,11 @@ import weakref
 import pandas as pd
 
 from .core.errors import PipelineStateError
-from .core.side import SideOutput, visible
-from .sources.base import Source
-from .core.node import Node
+from .core.node import Node, SideOutput
+from .core.snapshot import PipelineSnapshot
+from .core.state import ALLOWED_ACTIONS, PipelineState
 from .core.timecol import NEG_INF, POS_INF, format_time
+from .sources.base import Source, check_speed
 
 _registry: weakref.WeakValueDictionary[str, Pipeline] = weakref.WeakValueDictionary()
 _running: dict[str, Pipeline] = {}
@@ -49,10 +50,10 @@ def graph_nodes(node) -> list:
         if not isinstance(s, Source):
             todo.extend(getattr(s, "upstreams", []))
         todo.extend(getattr(s, "downstreams", []))
-        for attr in ("late", "_errors", "parent"):
-            other = getattr(s, attr, None)
-            if other is not None and hasattr(other, "downstreams"):
-                todo.append(other)
+        if isinstance(s, Node):
+            todo.extend(s.sides.values())
+            if s.parent is not None:
+                todo.append(s.parent)
     return list(seen.values())
 
 
@@ -61,10 +62,10 @@ def pipeline_of(node) -> Pipeline:
     if not sources:
         raise ValueError(f"{node!r} has no streamlab source upstream; start from sl.from_frame(...), sl.demo...")
     for src in sources:
-        pipe = getattr(src, "_pipeline", None)
-        if pipe is not None:
+        pipe = src.owner
+        if isinstance(pipe, Pipeline):
             for other in sources:
-                other._pipeline = pipe
+                other.owner = pipe
             return pipe
     return Pipeline(sources)
 
@@ -75,17 +76,68 @@ class Pipeline:
     def __init__(self, sources: list[Source], name: str | None = None):
         self.sources = list(sources)
         for src in self.sources:
-            src._pipeline = self
+            src.owner = self
         self.name = name or f"{self.sources[0].label().split(':')[0]}-{next(_counter)}"
         _registry[self.name] = self
-        self.state = "idle"
+        self._state = PipelineState.IDLE
+        self.error: str | None = None
+        #: Id of the last checkpoint written or restored (0: none).
+        self.checkpoint_id = 0
+        self._quiet_hooks: list = []
         self._tasks: list[asyncio.Task] = []
-        self._resumed = None
+        self._resumed: asyncio.Event | None = None
+        self._done: asyncio.Future | None = None
         self._targets: list = []
-        self._started_at = None
+        self._started_at: float | None = None
 
     def __repr__(self) -> str:
         return f"<Pipeline {self.name!r} {self.state}>"
+
+    # --- state ------------------------------------------------------------------------------
+    @property
+    def state(self) -> PipelineState:
+        """Where the pipeline is (:class:`~streamlab.core.state.PipelineState`; compares equal to its text)."""
+        return self._state
+
+    def _become(self, new: PipelineState) -> None:
+        old = self._state
+        if not old.can_become(new):  # pragma: no cover - a runtime bug, not a user mistake
+            raise PipelineStateError(f"pipeline {self.name!r} cannot go from {old} to {new}")
+        self._state = new
+        if new.active:
+            _running[self.name] = self
+        else:
+            _running.pop(self.name, None)
+        if new.terminal and self._done is not None and not self._done.done():
+            self._done.set_result(new)
+
+    def _refuse(self, action: str) -> None:
+        if not self._state.allows(action):
+            allowed = ", ".join(sorted(a + "()" for a in ALLOWED_ACTIONS[self._state]))
+            raise PipelineStateError(f"pipeline {self.name!r} is {self._state}: {action}() is not allowed; "
+                                     f"allowed now: {allowed}")
+
+    async def wait(self) -> PipelineState:
+        """Wait (on the running loop) until the pipeline stops, finishes or fails; returns the state."""
+        if self._state.terminal or self._done is None:
+            return self._state
+        return await asyncio.shield(self._done)
+
+    # --- quiet points (between batches) --------------------------------------------------------
+    def add_quiet_hook(self, fn) -> None:
+        """Call ``fn()`` at every quiet point between batches (periodic checkpoints go here)."""
+        if fn not in self._quiet_hooks:
+            self._quiet_hooks.append(fn)
+
+    def remove_quiet_hook(self, fn) -> None:
+        """Stop calling ``fn`` at quiet points."""
+        if fn in self._quiet_hooks:
+            self._quiet_hooks.remove(fn)
+
+    def quiet_point(self) -> None:
+        """No batch is in flight: run the quiet hooks (sources that pause between batches call it too)."""
+        for fn in list(self._quiet_hooks):
+            fn()
 
     def rename(self, name: str) -> Pipeline:
         """Register under ``name`` (a running pipeline already under that name is stopped)."""
@@ -98,7 +150,7 @@ class Pipeline:
         _running.pop(self.name, None)
         self.name = name
         _registry[name] = self
-        if self.state in ("running", "paused"):
+        if self.state.active:
             _running[name] = self
         return self
 
@@ -117,7 +169,7 @@ class Pipeline:
                 return
             done.add(id(n))
             ups = [] if isinstance(n, Source) else list(getattr(n, "upstreams", []))
-            if getattr(n, "parent", None) is not None:
+            if isinstance(n, Node) and n.parent is not None:
                 ups.append(n.parent)
             for u in ups:
                 if any(u is f for f in found):
@@ -128,11 +180,9 @@ class Pipeline:
             visit(n)
         return order
 
-    def _call(self, method: str, *args) -> None:
-        for n in self.nodes():
-            fn = getattr(n, method, None)
-            if fn is not None:
-                fn(*args)
+    def operators(self) -> list[Node]:
+        """The streamlab operators of the graph in topological order (plain streamz nodes left out)."""
+        return [n for n in self.nodes() if isinstance(n, Node)]
 
     @property
     def speed(self):
@@ -141,8 +191,6 @@ class Pipeline:
 
     @speed.setter
     def speed(self, value) -> None:
-        from .sources.base import check_speed
-
         value = check_speed(value)
         for src in self.sources:
             src.speed = value
@@ -151,33 +199,22 @@ class Pipeline:
     # --- synchronous running --------------------------------------------------------------
     def step(self) -> int:
         """Emit one batch from every source, synchronously. Returns the rows emitted."""
-        if self.state == "stopped":
-            raise PipelineStateError(f"pipeline {self.name!r} is stopped; reset() it to run again")
-        checkpointer = getattr(self, "_checkpointer", None)
-        if checkpointer is not None:  # a quiet point between batches: periodic checkpoints go here
-            checkpointer.maybe()
-        emitted = 0
-        live = [s for s in self.sources if not s.exhausted]
-        for src in live:
-            got = src.next_batch()
-            if got is not None:
-                src.emit_batch(got[0])
-                emitted += len(got[0])
-        if all(s.exhausted for s in self.sources) and self.state != "finished":
-            self.flush()
-        return emitted
+        self._refuse("step")
+        return self._step_batch()
 
     def flush(self) -> None:
         """End of input: sources send what they buffer, then every open window fires."""
-        self._call("flush")
-        self.state = "finished"
-        _running.pop(self.name, None)
+        for n in self.operators():
+            n.on_flush()
+        self._become(PipelineState.FINISHED)
 
     def reset(self) -> None:
         """Stop, forget all state and rewind the sources to the start."""
         self.stop()
-        self._call("reset_state")
-        self.state = "idle"
+        for n in self.operators():
+            n.reset_state()
+        self.error = None
+        self._become(PipelineState.IDLE)
 
     def _attach(self, target):
         frames: list[pd.DataFrame] = []
@@ -188,7 +225,9 @@ class Pipeline:
     def _result(self, target, frames) -> pd.DataFrame:
         frames = [f for f in frames if len(f)]
         if frames:
-            return visible(pd.concat(frames, ignore_index=True))
+            out = pd.concat(frames, ignore_index=True)
+            out.attrs.clear()
+            return out
         empty = getattr(target, "empty_output", None)
         if empty is not None:
             return empty()
@@ -207,27 +246,30 @@ class Pipeline:
                 "collect() with speed= set cannot block the running event loop (Jupyter); "
                 "use `await res.acollect(timeout=...)`, or speed=None to run as fast as possible"
             )
-        if self.state != "idle":
+        if self.state != PipelineState.IDLE:
             self.reset()
         frames, sink = self._attach(target)
         try:
-            self.state = "running"
+            self._become(PipelineState.RUNNING)
             deadline = None if timeout is None else time.monotonic() + timeout
-            while self.state == "running":
-                self.step()
+            while self.state == PipelineState.RUNNING:
+                self._step_batch()
                 if n is not None and sum(len(f) for f in frames) >= n:
                     break
                 if deadline is not None and time.monotonic() >= deadline:
                     break
-            if self.state == "running":
-                self.state = "stopped"
+            if self.state == PipelineState.RUNNING:
+                self._become(PipelineState.STOPPED)
+        except Exception as exc:
+            self._fail(exc)
+            raise
         finally:
             sink.destroy()
         out = self._result(target, frames)
         return out.head(n) if n is not None else out
 
     def _check_collect(self, n, timeout):
-        if self.state in ("running", "paused") and self._tasks:
+        if self.state.active and self._tasks:
             raise PipelineStateError(f"pipeline {self.name!r} is running; stop() it before collect()")
         if n is not None and (not isinstance(n, int) or n <= 0):
             raise ValueError(f"n must be a positive number of rows, got {n!r}")
@@ -240,22 +282,24 @@ class Pipeline:
     async def acollect(self, target, n: int | None = None, timeout: float | None = None) -> pd.DataFrame:
         """Run on the running loop until the end (or ``n`` rows / ``timeout`` s) and return the rows."""
         self._check_collect(n, timeout)
-        if self.state != "idle":
+        if self.state != PipelineState.IDLE:
             self.reset()
         frames, sink = self._attach(target)
+        enough = asyncio.Event()
+        if n is not None:
+            watcher = target.sink(lambda _df: enough.set() if sum(len(f) for f in frames) >= n else None)
         try:
             self.start(target=target)
-            deadline = None if timeout is None else time.monotonic() + timeout
-            while self.state in ("running", "paused"):
-                if n is not None and sum(len(f) for f in frames) >= n:
-                    break
-                if deadline is not None and time.monotonic() >= deadline:
-                    break
-                await asyncio.sleep(0.01)
-            if self.state in ("running", "paused"):
+            waits = [asyncio.ensure_future(self.wait()), asyncio.ensure_future(enough.wait())]
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            for w in waits:
+                w.cancel()
+            if self.state.active:
                 self.stop()
         finally:
             sink.destroy()
+            if n is not None:
+                watcher.destroy()
         out = self._result(target, frames)
         return out.head(n) if n is not None else out
 
@@ -269,13 +313,13 @@ class Pipeline:
                 "start() needs a running asyncio loop (Jupyter has one); in a script use collect(), "
                 "or `asyncio.run(res.acollect(timeout=...))`"
             ) from None
-        if self.state in ("running", "paused"):
+        if self.state.active:
             return self
-        if self.state in ("finished", "stopped"):
-            self.reset()
+        self._refuse("start")
         if target is not None and all(t is not target for t in self._targets):
             self._targets.append(target)
-        self.state = "running"
+        self._done = loop.create_future()
+        self._become(PipelineState.RUNNING)
         self._started_at = time.monotonic()
         self._resumed = asyncio.Event()
         self._resumed.set()
@@ -283,107 +327,132 @@ class Pipeline:
             src.unanchor()
         self._tasks = [loop.create_task(self._drive(src)) for src in self.sources]
         self._tasks.append(loop.create_task(self._timers()))
-        _running[self.name] = self
         return self
 
     async def _drive(self, src: Source) -> None:
         try:
             if src.push:  # rows arrive by themselves; run until stopped
-                while self.state in ("running", "paused"):
-                    await asyncio.sleep(TIMER_INTERVAL_S)
+                await self.wait()
                 return
-            while self.state in ("running", "paused"):
-                if not self._resumed.is_set():
-                    await self._resumed.wait()
+            resumed = self._resumed
+            assert resumed is not None
+            while self.state.active:
+                if not resumed.is_set():
+                    await resumed.wait()
                     src.unanchor()
                     continue
-                checkpointer = getattr(self, "_checkpointer", None)
-                if checkpointer is not None:
-                    checkpointer.maybe()
+                self.quiet_point()
                 got = src.next_batch()
                 if got is None:
                     break
                 batch, t = got
                 delay = src.delay_for(t)
                 await asyncio.sleep(delay)
-                if not self._resumed.is_set():  # paused while waiting: emit after resuming
-                    await self._resumed.wait()
+                if not resumed.is_set():  # paused while waiting: emit after resuming
+                    await resumed.wait()
                     src.unanchor()
-                if self.state not in ("running", "paused"):
+                if not self.state.active:
                     break
                 src.emit_batch(batch)
-            if all(s.exhausted for s in self.sources) and self.state == "running":
+            if all(s.exhausted for s in self.sources) and self.state == PipelineState.RUNNING:
                 self.flush()
                 self._cancel(current=True)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - keep the kernel alive; show it in the state
-            self.state = "failed"
-            self.error = f"{type(exc).__name__}: {exc}"
-            _running.pop(self.name, None)
+            self._fail(exc)
             raise
 
+    def _fail(self, exc: BaseException) -> None:
+        if self.state != PipelineState.FAILED:
+            self.error = f"{type(exc).__name__}: {exc}"
+            self._become(PipelineState.FAILED)
+            self._cancel(current=True)
+
+    def _step_batch(self) -> int:
+        """One batch from every live source (the body of ``step`` and ``collect``)."""
+        self.quiet_point()
+        emitted = 0
+        for src in [s for s in self.sources if not s.exhausted]:
+            got = src.next_batch()
+            if got is not None:
+                src.emit_batch(got[0])
+                emitted += len(got[0])
+        if all(s.exhausted for s in self.sources) and self.state != PipelineState.FINISHED:
+            self.flush()
+        return emitted
+
     async def _timers(self) -> None:
-        timed = [n for n in self.nodes() if hasattr(n, "on_timer")]
-        while self.state in ("running", "paused"):
-            await asyncio.sleep(TIMER_INTERVAL_S)
-            if self.state != "running":
-                continue
-            now = time.monotonic()
-            for node in timed:
-                node.on_timer(now)
+        timed = self.operators()
+        try:
+            while self.state.active:
+                await asyncio.sleep(TIMER_INTERVAL_S)
+                if self.state != PipelineState.RUNNING:
+                    continue
+                now = time.monotonic()
+                for node in timed:
+                    node.on_timer(now)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a timer hook raised: fail visibly
+            self._fail(exc)
+            raise
 
     def pause(self) -> Pipeline:
         """Pause: sources stop emitting; state and timers are kept."""
-        if self.state == "running":
-            self.state = "paused"
+        if self.state == PipelineState.RUNNING:
+            self._become(PipelineState.PAUSED)
             if self._resumed is not None:
                 self._resumed.clear()
         return self
 
     def resume(self) -> Pipeline:
         """Resume after ``pause()``."""
-        if self.state == "paused":
-            self.state = "running"
+        if self.state == PipelineState.PAUSED:
+            self._become(PipelineState.RUNNING)
             if self._resumed is not None:
                 self._resumed.set()
         return self
 
     def stop(self) -> Pipeline:
         """Stop running (open windows stay open; ``flush()`` fires them)."""
-        was_running = self.state in ("running", "paused")
+        was_running = self.state.active
         if was_running:
-            self.state = "stopped"
+            self._become(PipelineState.STOPPED)
         self._cancel()
-        _running.pop(self.name, None)
         if was_running:
-            self._call("on_stop")  # e.g. sinks deliver what they queued
+            for n in self.operators():
+                n.on_stop()  # e.g. sinks deliver what they queued
         return self
 
     def _cancel(self, current: bool = False) -> None:
-        me = asyncio.current_task() if current else None
+        me = None
+        if current:
+            try:
+                me = asyncio.current_task()
+            except RuntimeError:  # no running loop: a synchronous collect() failed
+                me = None
         for task in self._tasks:
             if task is not me and not task.done():
                 task.cancel()
         self._tasks = []
 
     # --- inspection -----------------------------------------------------------------------
-    def snapshot(self, limit: int | None = 50, state: bool = False) -> dict:
+    def snapshot(self, limit: int | None = 50, state: bool = False) -> PipelineSnapshot:
         """JSON-able state of the pipeline and every operator: the one source for every view.
 
         The view widget, the side panel, ``%streamlab inspect`` and the tests read it; with
-        ``state=True`` each operator also carries its full state under ``"checkpoint"``, which is
-        what ``res.checkpoint(path)`` writes.
+        ``state=True`` each operator also carries its full state under ``"checkpoint"``
+        (``save_state()``, ``state_version``, counters and side-output counters), which is what
+        ``res.checkpoint(path)`` writes.
         """
-        nodes = [n for n in self.nodes() if isinstance(n, Node) and not isinstance(n, SideOutput)]
+        nodes = [n for n in self.operators() if not isinstance(n, SideOutput)]
         ops = [n.snapshot_node(limit) for n in nodes]
         if state:
-            from .checkpoint import operator_state
-
             for node, op in zip(nodes, ops):
                 op["checkpoint"] = operator_state(node)
-        windows = [n for n in nodes if n.kind == "window"]
-        marks = [n.watermark if n.kind == "window" else n.current for n in nodes if n.kind in ("window", "watermark")]
+        results = [n for n in nodes if n.result_operator]
+        marks = [n.current_watermark for n in nodes]
         marks = [m for m in marks if NEG_INF < m < POS_INF]
         wm = max(marks) if marks else None
         unit = self.sources[0].time_meta.unit
@@ -392,16 +461,104 @@ class Pipeline:
             lag = int(time.time() * 1000 - wm)
         return {
             "name": self.name,
-            "state": self.state,
+            "state": self.state.value,
             "watermark": wm,
             "watermark_text": format_time(wm, unit),
             "lag_ms": lag,
             "counters": {
                 "in": sum(s.counters.rows_out for s in self.sources),
-                "out": sum(w.counters.rows_out for w in windows),
-                "late": sum(w.counters.late for w in windows),
+                "out": sum(w.counters.rows_out for w in results),
+                "late": sum(w.counters.late for w in results),
                 "errors": sum(n.counters.errors for n in nodes),
             },
             "events_per_s": round(sum(s.counters.events_per_s() for s in self.sources), 1),
             "operators": ops,
         }
+
+
+def operator_state(node: Node) -> dict:
+    """What a checkpoint keeps of one operator: its state, counters and side outputs' counters."""
+    sides = {what: side.counters.as_dict() for what, side in side_outputs(node).items()}
+    return {"state": node.save_state(), "state_version": node.state_version,
+            "counters": node.counters.as_dict(), "sides": sides}
+
+
+def side_outputs(node: Node) -> dict[str, SideOutput]:
+    """The side outputs hanging off ``node`` (``late`` and ``errors``), by name."""
+    return dict(node.sides)
+
+
+# --- the runtime's fluent methods on every node -------------------------------------------------
+@Node.register_api(modifier=property)
+def pipeline(self) -> Pipeline:
+    """The :class:`Pipeline` this node belongs to."""
+    return pipeline_of(self)
+
+
+@Node.register_api()
+def collect(self, n: int | None = None, timeout: float | None = None) -> pd.DataFrame:
+    """Run the pipeline and return everything this stream emitted, as one DataFrame.
+
+    A finite source runs to its end; an infinite one needs ``n=`` (rows) or ``timeout=`` (s).
+
+    >>> import streamlab as sl, pandas as pd
+    >>> df = pd.DataFrame({"ts": [0, 400, 1200], "v": [1.0, 2.0, 3.0]})
+    >>> sl.from_frame(df, time="ts", unit="ms").window(sl.Tumble(1000)).agg(s=("v", "sum")).collect()
+       window_start  window_end    s
+    0             0        1000  3.0
+    1          1000        2000  3.0
+    """
+    return pipeline_of(self).collect(self, n=n, timeout=timeout)
+
+
+@Node.register_api()
+async def acollect(self, n: int | None = None, timeout: float | None = None) -> pd.DataFrame:
+    """``collect()`` for a running event loop (``await res.acollect(timeout=5)`` in Jupyter)."""
+    return await pipeline_of(self).acollect(self, n=n, timeout=timeout)
+
+
+@Node.register_api()
+def start(self, name: str | None = None) -> Pipeline:
+    """Start the pipeline on the running asyncio loop (non-blocking). Returns the pipeline."""
+    pipe = pipeline_of(self)
+    if name is not None:
+        pipe.rename(name)
+    return pipe.start(target=self)
+
+
+@Node.register_api()
+def pause(self) -> Pipeline:
+    """Pause the pipeline (sources stop emitting; state is kept)."""
+    return pipeline_of(self).pause()
+
+
+@Node.register_api()
+def resume(self) -> Pipeline:
+    """Resume a paused pipeline."""
+    return pipeline_of(self).resume()
+
+
+@Node.register_api()
+def step(self) -> int:
+    """Emit one batch from each source, synchronously. Returns the rows emitted."""
+    return pipeline_of(self).step()
+
+
+@Node.register_api()
+def stop(self) -> Pipeline:
+    """Stop the pipeline (open windows stay open; ``start()`` continues, ``reset()`` rewinds)."""
+    return pipeline_of(self).stop()
+
+
+@Node.register_api()
+def reset(self) -> Pipeline:
+    """Stop the pipeline, forget its state and rewind its sources."""
+    pipe = pipeline_of(self)
+    pipe.reset()
+    return pipe
+
+
+@Node.register_api()
+def snapshot(self, limit: int | None = 50) -> PipelineSnapshot:
+    """JSON-able state of every operator of the pipeline (see ``Pipeline.snapshot``)."""
+    return pipeline_of(self).snapshot(limit=limit)

@@ -12,10 +12,12 @@ import pandas as pd
 import streamz
 
 from .core.durations import format_ms, to_ms
+from .core.node import Node
 from .core.partitions import partition_marks, per_partition_watermark
-from .sources.base import Source
-from .core.node import WM_ATTR, Node, RowMarks, row_marks, with_marks
+from .core.snapshot import OperatorSnapshot, WatermarkState
 from .core.timecol import NEG_INF, event_ms
+from .core.watermarks import Marks, attach, per_row_watermark
+from .sources.base import Source
 
 
 def _require_meta(node: Node, what: str):
@@ -61,16 +63,16 @@ class watermark(Node):  # noqa: N801 - streamz registers operators by class name
     def label(self) -> str:
         return f"watermark({format_ms(self.delay)})"
 
-    def process(self, df: pd.DataFrame) -> pd.DataFrame | None:
+    def on_batch(self, df: pd.DataFrame, port: int, marks: Marks | None) -> pd.DataFrame | None:
         col = self.time_meta.column
         if col not in df.columns:
-            self._send_errors(df, f"missing time column {col!r}")
+            self.send_errors(df, f"missing time column {col!r}")
             return None
         parts = partition_marks(df)
         part = parts.partitions_of(df) if parts is not None else None
         ms, ok = event_ms(df[col], self.time_meta.unit)
         if not ok.all():
-            self._send_errors(df[~ok], f"time column {col!r} is missing or unparseable")
+            self.send_errors(df[~ok], f"time column {col!r} is missing or unparseable")
             df, ms = df[ok], ms[ok]
             part = None if part is None else part[ok]
         self._last_input = time.monotonic()
@@ -79,8 +81,7 @@ class watermark(Node):  # noqa: N801 - streamz registers operators by class name
         else:
             wm, self.max_ts, self.current = per_row_watermark(ms, self.max_ts, self.current, self.delay)
         out = df if self._owns_batches() else df.copy(deep=False)
-        out.attrs[WM_ATTR] = self.current
-        return with_marks(out, RowMarks(ms, wm, out.index), self.downstreams)
+        return attach(out, Marks(ms, wm, self.current, out.index))
 
     def _owns_batches(self) -> bool:
         """Whether incoming batches are ours alone to annotate: fresh per batch from a streamlab
@@ -103,29 +104,43 @@ class watermark(Node):  # noqa: N801 - streamz registers operators by class name
             return
         idle_ms = (now - self._last_input) * 1000
         if idle_ms >= self.idle_timeout:
-            speed = getattr(self, "_speed", None) or 1
+            speed = self._source_speed() or 1
             advance = int(idle_ms * speed)
             self.current += advance
             self._last_input = now
             empty = pd.DataFrame({c: [] for c in (self.columns or [self.time_meta.column])})
-            empty.attrs[WM_ATTR] = self.current
             none = np.zeros(0, dtype="int64")
-            self._emit(with_marks(empty, RowMarks(none, none, empty.index), self.downstreams))
+            self._emit(attach(empty, Marks(none, none, self.current, empty.index)))
 
-    def snapshot_node(self, limit=50) -> dict:
+    @property
+    def current_watermark(self) -> int:
+        """The watermark this operator produces (``NEG_INF`` before the first row)."""
+        return self.current
+
+    def _source_speed(self) -> float | None:
+        """Replay speed of the nearest source upstream (event time runs that much faster)."""
+        todo = list(self.upstreams)
+        while todo:
+            s = todo.pop()
+            if isinstance(s, Source):
+                return s.speed
+            todo.extend(getattr(s, "upstreams", []))
+        return None
+
+    def snapshot_node(self, limit=50) -> OperatorSnapshot:
         snap = super().snapshot_node(limit)
-        snap["watermark"] = None if self.current <= NEG_INF else int(self.current)
-        snap["state"] = {"max_event_time": self.max_ts, "delay_ms": self.delay}
+        state: WatermarkState = {"max_event_time": self.max_ts, "delay_ms": self.delay}
         if self.partition_max:
-            snap["state"]["partitions"] = {str(p): {"max_event_time": m, "watermark": m - self.delay}
-                                           for p, m in sorted(self.partition_max.items())}
+            state["partitions"] = {str(p): {"max_event_time": m, "watermark": m - self.delay}
+                                   for p, m in sorted(self.partition_max.items())}
+        snap["state"] = dict(state)
         return snap
 
-    def export(self) -> dict:
+    def save_state(self) -> dict:
         return {"current": int(self.current), "max_ts": self.max_ts,
                 "partitions": {str(p): int(m) for p, m in self.partition_max.items()}}
 
-    def load(self, state: dict) -> None:
+    def load_state(self, state: dict) -> None:
         self.current, self.max_ts = int(state["current"]), state["max_ts"]
         self.partition_max = {int(p): int(m) for p, m in state.get("partitions", {}).items()}
 
@@ -155,7 +170,7 @@ class where(Node):  # noqa: N801
         p = self.predicate
         return f"where({p})" if isinstance(p, str) else f"where({getattr(p, '__name__', 'callable')})"
 
-    def process(self, df):
+    def on_batch(self, df, port, marks):
         try:
             if isinstance(self.predicate, str):
                 mask = df.eval(self.predicate)
@@ -165,11 +180,10 @@ class where(Node):  # noqa: N801
             if mask.shape != (len(df),):
                 raise ValueError(f"the predicate returned {mask.shape[0] if mask.ndim else 'a scalar'} values for {len(df)} rows")
         except Exception as exc:  # noqa: BLE001 - user code: rows go to errors, pipeline goes on
-            self._send_errors(df, f"{self.label()} raised {type(exc).__name__}: {exc}")
+            self.send_errors(df, f"{self.label()} raised {type(exc).__name__}: {exc}")
             return _empty_like(df)
-        marks = row_marks(df)
         out = df[mask]
-        return with_marks(out, marks.take(mask, out.index) if marks is not None else None, self.downstreams)
+        return attach(out, marks.take(mask, out.index) if marks is not None else None)
 
 
 @streamz.Stream.register_api()
@@ -195,14 +209,12 @@ class assign(Node):  # noqa: N801
     def label(self) -> str:
         return f"assign({', '.join(self.new_columns)})"
 
-    def process(self, df):
+    def on_batch(self, df, port, marks):
         try:
-            marks = row_marks(df)
             out = df.assign(**self.new_columns)
-            return with_marks(out, RowMarks(marks.ms, marks.wm, out.index) if marks is not None else None,
-                              self.downstreams)
+            return attach(out, marks.with_index(out.index) if marks is not None else None)
         except Exception as exc:  # noqa: BLE001 - user code: rows go to errors, pipeline goes on
-            self._send_errors(df, f"{self.label()} raised {type(exc).__name__}: {exc}")
+            self.send_errors(df, f"{self.label()} raised {type(exc).__name__}: {exc}")
             return _empty_like(df)
 
 
@@ -211,30 +223,10 @@ def may_share_frames(source) -> bool:
     return bool(getattr(source, "push", False))
 
 
-def per_row_watermark(ms: np.ndarray, max_ts: int | None, current: int, delay: int):
-    """Watermark seen by each row (from the rows before it), plus the new (max_ts, watermark).
-
-    >>> per_row_watermark(np.array([10, 5, 20]), None, NEG_INF, 2)[0].tolist()[1:]
-    [8, 8]
-    """
-    if not len(ms):
-        return np.zeros(0, dtype="int64"), max_ts, current
-    running = np.maximum.accumulate(ms)
-    if max_ts is not None:
-        np.maximum(running, max_ts, out=running)
-    wm = np.empty(len(ms), dtype="int64")
-    wm[1:] = running[:-1]
-    wm[1:] -= delay
-    wm[0] = NEG_INF if max_ts is None else max_ts - delay
-    np.maximum(wm, current, out=wm)
-    max_ts = int(running[-1])
-    return wm, max_ts, max(current, max_ts - delay)
-
-
 def _empty_like(df: pd.DataFrame) -> pd.DataFrame:
     out = df.iloc[:0]
     out.attrs.update(df.attrs)
-    out.attrs.pop("streamlab.rows", None)
+    attach(out, None)
     return out
 
 

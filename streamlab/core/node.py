@@ -1,7 +1,24 @@
-"""The streamlab node: a ``streamz.Stream`` that carries pandas micro-batches and can be inspected.
+"""The streamlab node and its operator protocol: a ``streamz.Stream`` that carries pandas micro-batches.
 
-Every operator (sources, watermark, where, assign, window) subclasses :class:`Node`. streamz's own
-operators (``map``, ``sink``, ``rate_limit``, ``buffer`` ...) keep working on it unchanged.
+Every operator (sources, watermark, where, assign, windows, sinks) subclasses :class:`Node` and
+implements some of the hooks below; each hook is declared here once, with a default, and the
+runtime and checkpoints call them directly:
+
+================================  ===========================================================
+``on_batch(df, port, marks)``     a batch arrived on input ``port``; return the batch to emit
+``on_watermark(port, wm)``        input ``port``'s watermark advanced (after its batch)
+``on_timer(now)``                 processing time passed (idle timeouts, early firing)
+``on_flush()``                    end of a finite input: emit whatever is still held
+``on_stop()``                     the pipeline stops: deliver what is queued
+``reset_state()``                 forget everything (``Pipeline.reset``)
+``snapshot_node(limit)``          a typed, JSON-able picture (:class:`~.snapshot.OperatorSnapshot`)
+``save_state()``/``load_state``   plain, versioned state for checkpoints (``state_version``)
+``on_checkpoint(state)``          a checkpoint holding ``state`` is durable now
+================================  ===========================================================
+
+streamz's own operators (``map``, ``sink``, ``rate_limit``, ``buffer`` ...) keep working on a
+node unchanged. The layers above attach their fluent methods to :class:`Node` (``collect``,
+``start``, ``plot``, ``to_kafka`` ...), so this module imports nothing from them.
 """
 
 from __future__ import annotations
@@ -9,78 +26,32 @@ from __future__ import annotations
 import collections
 import itertools
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pandas as pd
 import streamz
 
-from .timecol import TimeMeta
-
-#: Hidden per-row column carrying the watermark each row saw (W_i, int ms).
-WM_COL = "__watermark__"
-#: ``DataFrame.attrs`` key carrying the watermark after the batch (int ms).
-WM_ATTR = "streamlab.watermark"
-
-#: ``DataFrame.attrs`` key carrying :class:`RowMarks` between streamlab operators.
-ROWS_ATTR = "streamlab.rows"
+from .snapshot import CountersSnapshot, InputSnapshot, OperatorSnapshot
+from .timecol import NEG_INF, POS_INF, TimeMeta
+from .watermarks import InputWatermarks, Marks, marks_of
 
 _ids = itertools.count(1)
-
-
-class RowMarks:
-    """Per-row event time (ms) and watermark, riding along a batch between streamlab operators.
-
-    pandas deep-copies ``attrs`` on every operation; this object copies as itself, so carrying
-    it costs nothing. It is trusted only while it still lines up with the frame's index.
-    """
-
-    __slots__ = ("ms", "wm", "index")
-
-    def __init__(self, ms, wm, index):
-        self.ms, self.wm, self.index = ms, wm, index
-
-    def __deepcopy__(self, memo):
-        return self
-
-    def __copy__(self):
-        return self
-
-    def aligned(self, df: pd.DataFrame) -> bool:
-        return len(df) == len(self.ms) and (df.index is self.index or df.index.equals(self.index))
-
-    def take(self, mask, index) -> RowMarks:
-        return RowMarks(self.ms[mask], self.wm[mask], index)
-
-
-def row_marks(df: pd.DataFrame) -> RowMarks | None:
-    """The batch's :class:`RowMarks` if present and still aligned with its rows."""
-    marks = df.attrs.get(ROWS_ATTR)
-    return marks if marks is not None and marks.aligned(df) else None
-
-
-def with_marks(df: pd.DataFrame, marks: RowMarks | None, downstreams) -> pd.DataFrame:
-    """Attach marks; if any downstream is not a streamlab operator, also write the hidden column."""
-    if marks is None:
-        return df
-    df.attrs[ROWS_ATTR] = marks
-    if any(not isinstance(d, Node) or getattr(d, "kind", "") in ("side", "streamz") for d in downstreams):
-        df = df.assign(**{WM_COL: marks.wm})
-        df.attrs[ROWS_ATTR] = RowMarks(marks.ms, marks.wm, df.index)
-    return df
 
 
 class Counters:
     """Rows in/out/late/errors of one operator, plus events per second over the last second."""
 
-    __slots__ = ("rows_in", "rows_out", "late", "errors", "_marks")
+    __slots__ = ("rows_in", "rows_out", "late", "errors", "_rate")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.rows_in = self.rows_out = self.late = self.errors = 0
-        self._marks: collections.deque = collections.deque([(time.monotonic(), 0)], maxlen=64)
+        self._rate: collections.deque = collections.deque([(time.monotonic(), 0)], maxlen=64)
 
     def events_per_s(self) -> float:
         """Rows in per second, measured over about the last second (0 when nothing flows)."""
         now = time.monotonic()
-        marks = self._marks
+        marks = self._rate
         if now - marks[-1][0] >= 0.05:
             marks.append((now, self.rows_in))
         while len(marks) > 2 and now - marks[1][0] >= 1.0:
@@ -89,8 +60,20 @@ class Counters:
         dt = now - t0
         return round((self.rows_in - n0) / dt, 1) if dt > 0 else 0.0
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> CountersSnapshot:
+        """The wire form: ``{"in", "out", "late", "errors"}``."""
         return {"in": self.rows_in, "out": self.rows_out, "late": self.late, "errors": self.errors}
+
+    def restore(self, saved: CountersSnapshot) -> None:
+        """Set the counts from :meth:`as_dict` output (a checkpoint); the rate starts afresh.
+
+        >>> c = Counters(); c.restore({"in": 5, "out": 4, "late": 1, "errors": 0}); c.as_dict()["in"]
+        5
+        """
+        self.rows_in, self.rows_out = int(saved["in"]), int(saved["out"])
+        self.late, self.errors = int(saved["late"]), int(saved["errors"])
+        self._rate.clear()
+        self._rate.append((time.monotonic(), self.rows_in))
 
 
 def find_meta(stream) -> tuple[TimeMeta | None, list[str] | None]:
@@ -108,25 +91,63 @@ def find_meta(stream) -> tuple[TimeMeta | None, list[str] | None]:
     return None, None
 
 
+class Observed:
+    """What an operator saw of one input batch, as it judged it (for teaching views and tests).
+
+    ``frame`` is the batch as it arrived (``rows`` of it), ``pos`` the positions of the rows it
+    accepted as valid, ``ms``/``wm`` their event times and the watermarks they saw, and ``end``
+    the operator's watermark after the batch.
+    """
+
+    __slots__ = ("frame", "pos", "ms", "wm", "end")
+
+    def __init__(self, frame, pos, ms, wm, end: int):
+        self.frame, self.pos, self.ms, self.wm, self.end = frame, pos, ms, wm, int(end)
+
+
 class Node(streamz.Stream):
     """Base class of streamlab operators: micro-batches in, micro-batches out, with counters.
 
-    Subclasses implement ``process(df)`` returning the batch to emit (or ``None``).
+    Subclasses implement the hooks of the protocol (see the module docstring); the default
+    ``on_batch`` passes the batch through.
     """
 
-    kind = "streamz"
+    #: What the views call this operator ("source", "watermark", "window", "sink" ...).
+    kind: ClassVar[str] = "node"
+    #: Version of this operator's ``save_state()`` layout; checkpoints refuse other versions.
+    state_version: ClassVar[int] = 1
+    #: Whether its output rows are the pipeline's results (the snapshot's ``out`` and ``late``).
+    result_operator: ClassVar[bool] = False
 
-    def __init__(self, upstream=None, *, time_meta: TimeMeta | None = None,
+    # Attached by the layers above (runtime, production, front ends); declared for type checkers.
+    if TYPE_CHECKING:
+        pipeline: Any
+        collect: Callable[..., pd.DataFrame]
+        acollect: Callable[..., Any]
+        start: Callable[..., Any]
+        pause: Callable[..., Any]
+        resume: Callable[..., Any]
+        step: Callable[..., Any]
+        stop: Callable[..., Any]
+        snapshot: Callable[..., Any]
+
+    def __init__(self, upstream=None, *, upstreams=None, time_meta: TimeMeta | None = None,
                  columns: list[str] | None = None, stream_name: str | None = None, **kwargs):
-        super().__init__(upstream, stream_name=stream_name, **kwargs)
-        if time_meta is None and upstream is not None:
-            time_meta, _ = find_meta(upstream)
+        super().__init__(upstream, upstreams=upstreams, stream_name=stream_name, **kwargs)
+        if time_meta is None:
+            for up in self.upstreams:
+                time_meta, _ = find_meta(up)
+                if time_meta is not None:
+                    break
         self.time_meta = time_meta
         self.columns = list(columns) if columns is not None else None
         self.counters = Counters()
+        self.watermarks = InputWatermarks()
         self.op_id = f"op-{next(_ids)}"
-        self._errors = None
-        self.parent = None
+        self.parent: Node | None = None  # the operator a side output hangs off
+        #: Side outputs hanging off this operator (``late``, ``errors``), by name.
+        self.sides: dict[str, SideOutput] = {}
+        self._watchers: list[Callable[[Observed], None]] = []
 
     # --- identity -------------------------------------------------------------------------
     @property
@@ -143,161 +164,169 @@ class Node(streamz.Stream):
     def __str__(self) -> str:
         return self.__repr__()
 
-    # --- data path ------------------------------------------------------------------------
+    def port_of(self, who) -> int:
+        """The input number of upstream ``who`` (0 for a single input or an unknown sender)."""
+        for i, up in enumerate(self.upstreams):
+            if up is who:
+                return i
+        return 0
+
+    # --- data path (not overridden: operators implement the hooks) ---------------------------
     def update(self, x, who=None, metadata=None):
         if not isinstance(x, pd.DataFrame):
             raise TypeError(f"{self!r} expects pandas DataFrame micro-batches, got {type(x).__name__}")
+        port = self.port_of(who)
         self.counters.rows_in += len(x)
-        out = self.process(x)
+        before = self.watermarks.current
+        marks = self.watermarks.receive(port, marks_of(x), len(self.upstreams))
+        out = self.on_batch(x, port, marks)
+        if self.watermarks.current > before:
+            self.on_watermark(port, self.watermarks.current)
         if out is None:
             return None
         self.counters.rows_out += len(out)
         return self._emit(out, metadata=metadata)
 
-    def process(self, df: pd.DataFrame) -> pd.DataFrame | None:  # pragma: no cover - abstract
+    def emit_out(self, df: pd.DataFrame) -> None:
+        """Send rows produced outside ``on_batch`` (timers, end of input), counted."""
+        self.counters.rows_out += len(df)
+        self._emit(df)
+
+    # --- the operator protocol (defaults) ---------------------------------------------------
+    def on_batch(self, df: pd.DataFrame, port: int, marks: Marks | None) -> pd.DataFrame | None:
+        """A batch arrived on input ``port`` with its (multi-input combined) marks."""
         return df
 
-    @property
-    def errors(self):
-        """Stream of rows this operator (and those upstream, for windows) could not process, with ``reason``."""
-        if self._errors is None:
-            from .side import SideOutput
+    def on_watermark(self, port: int, wm: int) -> None:
+        """The operator's watermark (the minimum over its inputs) advanced to ``wm``."""
 
-            self._errors = SideOutput(self, "errors")
-        return self._errors
+    def on_timer(self, now: float) -> None:
+        """Processing time is ``now`` (``time.monotonic()``); called every timer tick while running."""
 
-    def _send_errors(self, rows: pd.DataFrame, reason) -> None:
-        from .side import error_frame
+    def on_flush(self) -> None:
+        """End of a finite input: emit whatever is still held (windows fire everything)."""
 
-        if len(rows):
-            self.counters.errors += len(rows)
-            self.errors.push(error_frame(rows, reason))
-
-    def flush(self) -> None:
-        """End of input: emit whatever is still held (windows fire everything)."""
+    def on_stop(self) -> None:
+        """The pipeline stops: deliver what is queued (sinks), without blocking the loop."""
 
     def reset_state(self) -> None:
-        """Forget all state (used by ``Pipeline.reset``)."""
+        """Forget all state (``Pipeline.reset``)."""
         self.counters = Counters()
+        self.watermarks.reset()
 
-    def snapshot_node(self, limit: int | None = 50) -> dict:
-        """JSON-able picture of this operator."""
+    def save_state(self) -> dict[str, Any]:
+        """Everything needed to resume, as plain data (lists, numbers, strings); see ``state_version``."""
+        return {}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Resume from ``save_state()`` of an operator built the same way."""
+
+    def on_checkpoint(self, state: dict[str, Any]) -> None:
+        """A checkpoint holding ``state`` (this operator's ``save_state()``) is durable now."""
+
+    @property
+    def current_watermark(self) -> int:
+        """The watermark this operator has reached (``NEG_INF`` before the first one)."""
+        return self.watermarks.current
+
+    def snapshot_node(self, limit: int | None = 50) -> OperatorSnapshot:
+        """JSON-able picture of this operator (see :class:`~.snapshot.OperatorSnapshot`)."""
+        ups = list(self.upstreams)
+        inputs: list[InputSnapshot] = [
+            {"port": i, "upstream": u.op_id if isinstance(u, Node) else None,
+             "watermark": _finite(w)}
+            for i, (u, w) in enumerate(zip(ups, self.watermarks.ports + [NEG_INF] * len(ups)))]
         return {
             "id": self.op_id,
             "kind": self.kind,
             "label": self.label(),
-            "upstreams": [u.op_id for u in self.upstreams if isinstance(u, Node)],
+            "upstreams": [u.op_id for u in ups if isinstance(u, Node)],
+            "inputs": inputs,
             "counters": self.counters.as_dict(),
             "events_per_s": self.counters.events_per_s(),
-            "watermark": None,
+            "watermark": _finite(self.current_watermark),
             "state": {},
         }
 
-    # --- running (delegated to the pipeline) -----------------------------------------------
+    # --- observers (teaching views) --------------------------------------------------------------
+    def watch(self, fn: Callable[[Observed], None]) -> Callable[[], None]:
+        """Call ``fn(Observed)`` for every input batch this operator judged; returns ``unwatch``."""
+        self._watchers.append(fn)
+        return lambda: self._watchers.remove(fn) if fn in self._watchers else None
+
+    def _tell(self, seen: Observed) -> None:
+        for fn in list(self._watchers):
+            fn(seen)
+
+    # --- side outputs -----------------------------------------------------------------------
+    def side(self, what: str) -> SideOutput:
+        """The side output ``what`` of this operator (made on first use)."""
+        out = self.sides.get(what)
+        if out is None:
+            out = self.sides[what] = SideOutput(self, what)
+        return out
+
     @property
-    def pipeline(self):
-        """The :class:`~streamlab.runtime.Pipeline` this node belongs to."""
-        from .runtime import pipeline_of
+    def errors(self) -> SideOutput:
+        """Rows this operator (and, for windows, those upstream) could not process, with ``reason``."""
+        return self.side("errors")
 
-        return pipeline_of(self)
+    def send_errors(self, rows: pd.DataFrame, reason) -> None:
+        """Set ``rows`` aside on ``errors`` with ``reason`` (a text, or one per row)."""
+        if len(rows):
+            self.counters.errors += len(rows)
+            self.errors.push(error_frame(rows, reason))
 
-    def collect(self, n: int | None = None, timeout: float | None = None) -> pd.DataFrame:
-        """Run the pipeline and return everything this stream emitted, as one DataFrame.
 
-        A finite source runs to its end; an infinite one needs ``n=`` (rows) or ``timeout=`` (s).
+def _finite(w: int) -> int | None:
+    return int(w) if NEG_INF < w < POS_INF else None
 
-        >>> import streamlab as sl, pandas as pd
-        >>> df = pd.DataFrame({"ts": [0, 400, 1200], "v": [1.0, 2.0, 3.0]})
-        >>> sl.from_frame(df, time="ts", unit="ms").window(sl.Tumble(1000)).agg(s=("v", "sum")).collect()
-           window_start  window_end    s
-        0             0        1000  3.0
-        1          1000        2000  3.0
-        """
-        return self.pipeline.collect(self, n=n, timeout=timeout)
 
-    async def acollect(self, n: int | None = None, timeout: float | None = None) -> pd.DataFrame:
-        """``collect()`` for a running event loop (``await res.acollect(timeout=5)`` in Jupyter)."""
-        return await self.pipeline.acollect(self, n=n, timeout=timeout)
+def error_frame(rows: pd.DataFrame, reason) -> pd.DataFrame:
+    """Input columns (when known) plus ``reason``."""
+    out = rows.copy()
+    out.attrs.clear()
+    out["reason"] = reason
+    return out.reset_index(drop=True)
 
-    def start(self, name: str | None = None):
-        """Start the pipeline on the running asyncio loop (non-blocking). Returns the pipeline."""
-        pipe = self.pipeline
-        if name is not None:
-            pipe.rename(name)
-        pipe.start(target=self)
-        return pipe
 
-    def pause(self):
-        """Pause the pipeline (sources stop emitting; state is kept)."""
-        return self.pipeline.pause()
+class SideOutput(Node):
+    """A stream of rows set aside by ``parent`` (late rows, error rows)."""
 
-    def resume(self):
-        """Resume a paused pipeline."""
-        return self.pipeline.resume()
+    kind = "side"
 
-    def step(self):
-        """Emit one batch from each source, synchronously."""
-        return self.pipeline.step()
+    def __init__(self, parent: Node, what: str):
+        super().__init__(None, time_meta=parent.time_meta, stream_name=f"{parent.label()}.{what}")
+        self.parent = parent
+        self.what = what
+        self.recent: list[pd.DataFrame] = []
+        self.max_recent_rows = 1000
 
-    def stop(self):
-        """Stop the pipeline (no end-of-input firing; use ``flush()`` for that)."""
-        return self.pipeline.stop()
+    def push(self, df: pd.DataFrame) -> None:
+        """Emit a frame of set-aside rows (and keep a bounded ledger for inspection)."""
+        self.counters.rows_in += len(df)
+        self.counters.rows_out += len(df)
+        self._remember(df)
+        self._emit(df)
 
-    def snapshot(self, limit: int | None = 50) -> dict:
-        """JSON-able state of every operator of the pipeline (see ``Pipeline.snapshot``)."""
-        return self.pipeline.snapshot(limit=limit)
+    def update(self, x, who=None, metadata=None):  # errors of upstream operators flow in here
+        self.push(x)
 
-    # --- production path (lazy imports: each lives in its own module) -----------------------
-    def to_flink_sql(self, connector: str = "filesystem", **options) -> str:
-        """Runnable Flink SQL (DDL, windowing TVF query and sink) giving the same rows."""
-        from .flink_sql import to_flink_sql
+    def _remember(self, df: pd.DataFrame) -> None:
+        self.recent.append(df)
+        total = sum(len(f) for f in self.recent)
+        while self.recent and total - len(self.recent[0]) >= self.max_recent_rows:
+            total -= len(self.recent.pop(0))
 
-        return to_flink_sql(self, connector=connector, **options)
+    def ledger(self, limit: int = 100) -> pd.DataFrame:
+        """The most recent rows (bounded)."""
+        if not self.recent:
+            return pd.DataFrame()
+        return pd.concat(self.recent, ignore_index=True).tail(limit).reset_index(drop=True)
 
-    def to_kafka(self, topic: str, bootstrap: str = "127.0.0.1:9092", format: str = "json", **options):
-        """Write every emitted row to a Kafka topic. Returns the sink stream."""
-        from .kafka import to_kafka
+    def reset_state(self) -> None:
+        super().reset_state()
+        self.recent = []
 
-        return to_kafka(self, topic, bootstrap=bootstrap, format=format, **options)
-
-    def to_parquet(self, path, **options):
-        """Write every emitted batch to a Parquet file (or a directory of part files)."""
-        from .sinks import to_parquet
-
-        return to_parquet(self, path, **options)
-
-    def checkpoint(self, path, every=None):
-        """Atomically write every operator's state and every source's position to ``path``."""
-        from .checkpoint import checkpoint
-
-        return checkpoint(self, path, every=every)
-
-    # --- notebook front ends (lazy imports keep the engine free of UI dependencies) ---------
-    @property
-    def plot(self):
-        """Live Bokeh plots: ``res.plot.line(x="window_end", y="avg", by="key")``."""
-        from .viz.plot import PlotAccessor
-
-        return PlotAccessor(self)
-
-    def table(self, **kwargs):
-        """A live table of the latest rows."""
-        from .viz.table import live_table
-
-        return live_table(self, **kwargs)
-
-    def timeline(self, **kwargs):
-        """Teaching diagram: events at (event time, arrival time) with windows and the watermark."""
-        from .teach.timeline import timeline
-
-        return timeline(self, **kwargs)
-
-    def _ipython_display_(self):
-        try:
-            from .widgets import view_for
-        except ImportError:  # notebook extras not installed
-            print(repr(self))
-            return
-        from IPython.display import display
-
-        display(view_for(self))
+    def label(self) -> str:
+        return self.name

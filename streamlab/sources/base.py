@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.node import Node
+from ..core.snapshot import OperatorSnapshot, SourceState
 from ..core.timecol import TimeMeta, event_ms
 
 #: With ``speed`` set, batches are cut so that each covers at most this much wall time.
@@ -54,6 +55,9 @@ class Source(Node):
                          **running_loop_kwargs())
         self.batch_size = check_batch_size(batch_size)
         self.speed = check_speed(speed)
+        #: The pipeline that runs this source (set by the runtime when it builds the pipeline).
+        self.owner: object | None = None
+        self._replaying = False
         self._reset_position()
 
     def _reset_position(self) -> None:
@@ -118,19 +122,17 @@ class Source(Node):
         self.counters.rows_out += n
         self._emit(batch)
 
-    def snapshot_node(self, limit=50) -> dict:
+    def snapshot_node(self, limit=50) -> OperatorSnapshot:
         snap = super().snapshot_node(limit)
-        snap["state"] = {"position": self.position, "exhausted": self.exhausted, "speed": self.speed,
-                         "finite": self.finite, "batch_size": self.batch_size}
+        state: SourceState = {"position": self.position, "exhausted": self.exhausted, "speed": self.speed,
+                              "finite": self.finite, "batch_size": self.batch_size}
+        snap["state"] = dict(state)
         return snap
 
-    def export(self) -> dict:
-        return {"position": self.position}
-
-    def load(self, state: dict) -> None:
+    def _seek(self, position: int) -> None:
         """Resume from a position: skip the rows already handed out."""
         self._reset_position()
-        skip = int(state["position"])
+        skip = int(position)
         it = self._batches()
         while skip > 0:
             batch = next(it)
@@ -141,10 +143,10 @@ class Source(Node):
             skip -= len(batch)
         else:
             self._it = it
-        self.position = int(state["position"])
+        self.position = int(position)
 
     # --- checkpoints ----------------------------------------------------------------------
-    def checkpoint_state(self) -> dict:
+    def save_state(self) -> dict:
         """Position for a checkpoint: the rows *emitted* so far.
 
         A batch handed out by ``next_batch`` but still waiting (speed pacing) is not counted, so a
@@ -152,22 +154,22 @@ class Source(Node):
         """
         return {"position": int(self.counters.rows_out), "replayable": not self.push}
 
-    def restore_state(self, state: dict) -> None:
+    def load_state(self, state: dict) -> None:
         """Resume after ``state["position"]`` rows (a push source cannot replay; it starts afresh)."""
         if self.push:
             return
         self._replaying = True
         try:
-            self.load({"position": state["position"]})
+            self._seek(state["position"])
         except StopIteration:
             raise ValueError(f"{self.label()}: the checkpoint is at row {state['position']}, "
                              f"past the end of this input; is it the same data?") from None
         finally:
             self._replaying = False
 
-    def _send_errors(self, rows, reason) -> None:
-        if not getattr(self, "_replaying", False):  # rows skipped on restore were reported already
-            super()._send_errors(rows, reason)
+    def send_errors(self, rows, reason) -> None:
+        if not self._replaying:  # rows skipped on restore were reported already
+            super().send_errors(rows, reason)
 
 
 def _chain(first, rest):

@@ -54,7 +54,7 @@ class CsvSource(Source):
                     parsed = pd.to_datetime(chunk[col], errors="coerce", utc=True, format="ISO8601")
                     bad = parsed.isna() & chunk[col].notna()
                     if bad.any():
-                        self._send_errors(chunk[bad], [f"time column {col!r} is unparseable: {v!r}" for v in chunk[col][bad]])
+                        self.send_errors(chunk[bad], [f"time column {col!r} is unparseable: {v!r}" for v in chunk[col][bad]])
                         chunk, parsed = chunk[~bad], parsed[~bad]
                     chunk = chunk.assign(**{col: parsed})
                 yield chunk

@@ -46,7 +46,7 @@ class StreamzSource(Source):
         else:
             hint = "pass columns=[...] to from_streamz for tuples" if isinstance(x, (tuple, list)) else \
                 "emit dicts, tuples (with columns=) or DataFrames"
-            self._send_errors(pd.DataFrame({"element": [repr(x)]}),
+            self.send_errors(pd.DataFrame({"element": [repr(x)]}),
                               f"from_streamz cannot read a {type(x).__name__} element; {hint}")
         return None
 
@@ -58,7 +58,7 @@ class StreamzSource(Source):
         self._since = None
         self.emit_batch(_frame(buf, self.columns))
 
-    def flush(self) -> None:
+    def on_flush(self) -> None:
         """Send what is buffered (end of input or an explicit flush)."""
         self._flush_buffer()
 
@@ -97,7 +97,7 @@ def from_streamz(stream, time="ts", unit=None, columns=None, batch_size=10_000, 
     >>> out = src.sink_to_list()
     >>> for i in range(3):
     ...     s.emit({"ts": i, "v": i * 10})
-    >>> src.flush(); out[0]["v"].tolist()
+    >>> src.on_flush(); out[0]["v"].tolist()
     [0, 10, 20]
     """
     return StreamzSource(stream, time=time, unit=unit, columns=columns, batch_size=batch_size,

@@ -29,7 +29,7 @@ class Project(Node):
     def label(self) -> str:
         return f"select({', '.join(self._names)})"
 
-    def process(self, df: pd.DataFrame) -> pd.DataFrame:
+    def on_batch(self, df: pd.DataFrame, port: int = 0, marks=None) -> pd.DataFrame:
         out = df[self._sources].copy()
         out.columns = self._names
         out.attrs.update(df.attrs)
@@ -37,7 +37,7 @@ class Project(Node):
 
     def empty_output(self) -> pd.DataFrame:
         """A zero-row frame with the output schema (what ``collect()`` returns for no rows)."""
-        return self.process(self.window.empty_output())
+        return self.on_batch(self.window.empty_output())
 
     @property
     def window(self) -> Any:

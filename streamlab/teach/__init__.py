@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..core.node import Node
 from .compare import Comparison, compare
 
 __all__ = ["Comparison", "Exercise", "Timeline", "compare", "exercise"]
@@ -34,3 +35,11 @@ def __getattr__(name: str) -> Any:
     from importlib import import_module
 
     return getattr(import_module(f".{module}", __name__), name)
+
+
+@Node.register_api(attribute_name="timeline")
+def _timeline(self, **kwargs):
+    """Teaching diagram: events at (event time, arrival time) with windows and the watermark."""
+    from .timeline import timeline
+
+    return timeline(self, **kwargs)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections import deque
 
-import numpy as np
 
 from ..viz.columns import key_text
 
@@ -29,13 +28,11 @@ Band = tuple[str, int, int]
 def open_bands(op, session: bool) -> set[Band]:
     """The window operator's open windows as bands."""
     now: set[Band] = set()
-    for start, end, keys, _ in op.logic.open_windows(len(op.keys)):
+    for vals, start, end in op.open_windows():
         if not session or not op.by:
-            now.add(("(all)" if session else "", int(start), int(end)))
-            continue
-        decoded = op.keys.decode(np.asarray(keys))
-        for vals in zip(*(decoded[c].tolist() for c in op.by)):
-            now.add((key_text(vals if len(vals) > 1 else vals[0]), int(start), int(end)))
+            now.add(("(all)" if session else "", start, end))
+        else:
+            now.add((key_text(vals if len(vals) > 1 else vals[0]), start, end))
     return now
 
 

@@ -28,7 +28,6 @@ import pandas as pd
 from ..core.durations import format_ms, to_ms
 from ..sources.frame import from_frame
 from ..core.node import Node
-from ..viz.table import TABLE_CSS
 from ..windows.specs import Cumulate, Hop, Session, Tumble
 
 SETTING_KEYS = ("window", "watermark", "allowed_lateness")
@@ -123,6 +122,8 @@ class Comparison:
             f"<div style='flex:1;min-width:0'><b>late rows, {escape(str(lab))}</b>"
             f"{_late_table(self.late[lab], self.late_diff, lab, self.max_rows)}</div>"
             for lab in self.labels)
+        from ..viz.table import TABLE_CSS  # ipywidgets: only when shown
+
         return (f"{TABLE_CSS}<div class='streamlab-compare'>{head}{summary}"
                 f"<b>results, side by side</b>{self._results_table()}"
                 f"<div style='display:flex;gap:16px'>{late}</div></div>")

@@ -43,7 +43,7 @@ from bokeh.plotting import figure
 from ipywidgets import HTML, HBox, IntSlider, Layout, VBox
 from traitlets import Float, Int
 
-from ..core.side import SideOutput
+from ..core.node import SideOutput
 from ..viz.batched import BatchedBokehModel
 from ..viz.feed import Feeder
 from ..viz.wire import ensure_bokehjs, refresh_bokeh

@@ -31,10 +31,10 @@ import pandas as pd
 from bokeh.palettes import Category10_10
 
 from ..core.durations import UNIT_MS
-from ..core.node import WM_ATTR, WM_COL, row_marks
+from ..core.node import Observed
 from ..core.timecol import NEG_INF, POS_INF, event_ms, format_time
-from ..transforms import per_row_watermark
 from ..viz.columns import key_text
+from ..windows.specs import Session
 from .bands import BandSpans, open_bands
 
 PALETTE = Category10_10
@@ -63,7 +63,7 @@ class TimelineData:
         self.unit = op.time_meta.unit
         self.column = op.time_meta.column
         self.scale = UNIT_MS[self.unit] if self.unit not in (None, "ms") else 1.0
-        self.session = op.plan.kind == "session"
+        self.session = isinstance(op.spec, Session)
         self.max_events = int(max_events)
         self.max_bands = max(50, self.max_events // 4)
         self.version = 0
@@ -81,7 +81,6 @@ class TimelineData:
         self.fired_total = self.late_total = 0
         self.colors: dict[str, str] = {}
         self.wm = NEG_INF  # watermark after the last row, ms
-        self._own_max = None
         self.tables = {n: pd.DataFrame({c: [] for c in COLUMNS[n]}) for n in STREAMED}
         self._stair = (np.zeros(0, "int64"), np.zeros(0, "int64"))  # watermark ms, arrival
         self._ev_ms = np.zeros(0, "int64")
@@ -92,21 +91,21 @@ class TimelineData:
         self.version += 1
 
     def attach(self, then=None) -> list:
-        """Tap the operator's input, output and ``late`` output; ``then()`` runs after each batch.
+        """Follow the operator: what it judged of each input batch (rows, their watermarks), its
+        output and its ``late`` output; ``then()`` runs after each.
 
-        Returns the three streamz sinks (``sink.destroy()`` detaches).
+        Returns handles whose ``destroy()`` detaches.
         """
         def tap(handle):
-            def on_batch(df) -> None:
-                if isinstance(df, pd.DataFrame):
-                    handle(df)
+            def on_batch(item) -> None:
+                if isinstance(item, (pd.DataFrame, Observed)):
+                    handle(item)
                     if then is not None:
                         then()
             return on_batch
 
         op = self.op
-        return [op.upstreams[0].sink(tap(self.on_input)), op.sink(tap(self.on_output)),
-                op.late.sink(tap(self.on_late))]
+        return [_Watch(op, tap(self.on_input)), op.sink(tap(self.on_output)), op.late.sink(tap(self.on_late))]
 
     def _check_reset(self) -> None:
         if self.op.counters is not self._counters:
@@ -161,12 +160,13 @@ class TimelineData:
         return [self.colors[k] for k in keys]
 
     # --- taps ---------------------------------------------------------------------------------
-    def on_input(self, df: pd.DataFrame) -> None:
-        """A batch on its way into the window operator."""
+    def on_input(self, seen: Observed) -> None:
+        """A batch as the window operator judged it: valid rows, their times and watermarks."""
         self._check_reset()
+        df = seen.frame
         n, y0 = len(df), self.count
         self.count += n
-        ms, wm, pos, end = self._times(df)
+        ms, wm, pos, end = seen.ms, seen.wm, seen.pos, max(seen.end, self.wm)
         self._watermark_points(wm, y0 + pos, end, y0 + n)
         self._batch = (y0, n, df, pos, ms, wm)
         keep = slice(max(0, len(pos) - self.max_events), None)
@@ -202,27 +202,6 @@ class TimelineData:
     def consistent(self) -> bool:
         """Whether the tap on the input has seen every batch the operator has processed."""
         return not self._pending and self._stamp() == self.count
-
-    def _times(self, df):
-        """Event ms, watermark seen (ms) and position of each valid row, and the watermark after."""
-        marks = row_marks(df)
-        if marks is not None:
-            ms, wm, pos = marks.ms, marks.wm, np.arange(len(df))
-        else:
-            if self.column not in df.columns:
-                return (np.zeros(0, "int64"),) * 3 + (self.wm,)
-            ms, ok = event_ms(df[self.column], self.unit)
-            pos = np.flatnonzero(ok)
-            ms = ms[pos]
-            if WM_COL in df.columns:
-                wm = df[WM_COL].to_numpy(dtype="int64")[pos]
-            else:  # no watermark upstream: the window computes one with delay 0 (so do we)
-                wm, self._own_max, own = per_row_watermark(ms, self._own_max, self.wm, 0)
-                return ms, wm, pos, max(own, self.wm)
-        end = df.attrs.get(WM_ATTR)
-        if end is None:
-            end = int(wm[-1]) if len(wm) else self.wm
-        return ms, wm, pos, max(int(end), self.wm)
 
     def _watermark_points(self, wm, y, end, y_end) -> None:
         """One point per watermark value, at the arrival of the first row that saw it."""
@@ -266,7 +245,7 @@ class TimelineData:
         y = np.full(len(df), stamp, dtype="int64")
         if found.any():
             y[found] = np.minimum(w_y[idx[found]], stamp)
-        end_of_input = self.op.watermark >= POS_INF
+        end_of_input = self.op.current_watermark >= POS_INF
         causes = []
         revision = df["revision"].to_numpy() if "revision" in df else np.zeros(len(df), "int64")
         final = df["final"].to_numpy() if "final" in df else np.ones(len(df), bool)
@@ -337,11 +316,10 @@ class TimelineData:
 
     def _missed_end(self, key: str, ts: int, wm: int) -> tuple[int, int]:
         """The latest window a late row missed (sessions: the fired session it would join)."""
+        wins = self.op.windows_of(ts)
         if self.session:
-            gap = self.op.plan.gap
-            touching = self.spans.fired_touching(key, ts, ts + gap)
-            return max(touching, key=lambda w: w[1]) if touching else (ts, ts + gap)
-        wins = self.op.logic.windows_of(ts)
+            touching = self.spans.fired_touching(key, *wins[0])
+            return max(touching, key=lambda w: w[1]) if touching else wins[0]
         missed = [w for w in wins if w[1] - 1 + self.op.lateness <= wm]
         return max(missed or wins[:1], key=lambda w: w[1])
 
@@ -419,7 +397,7 @@ def _row_texts(rows: pd.DataFrame, time_col: str, limit: int = 4) -> list[str]:
     >>> _row_texts(pd.DataFrame({"ts": [1, 2], "k": ["a", "b"], "v": [0.5, 1 / 3]}), "ts")
     ['k=a, v=0.5', 'k=b, v=0.3333']
     """
-    cols = [c for c in rows.columns if c not in (time_col, WM_COL)][:limit]
+    cols = [c for c in rows.columns if c != time_col][:limit]
     if not cols or not len(rows):
         return [""] * len(rows)
     parts = []
@@ -432,3 +410,13 @@ def _row_texts(rows: pd.DataFrame, time_col: str, limit: int = 4) -> list[str]:
     for p in parts[1:]:
         text = text + ", " + p
     return text.tolist()
+
+
+class _Watch:
+    """A detachable ``op.watch(fn)`` (the same ``destroy()`` as the streamz sinks beside it)."""
+
+    def __init__(self, op, fn):
+        self._unwatch = op.watch(fn)
+
+    def destroy(self) -> None:
+        self._unwatch()

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..core.node import Node
+from ..runtime import Pipeline
+
 __all__ = ["register_display_hooks", "view_for"]
 
 
@@ -40,8 +43,17 @@ def _display_view(obj: Any) -> None:
 def register_display_hooks(ipython: Any) -> None:
     """Show pipelines as live views in this IPython shell (streams display themselves)."""
     formatter = ipython.display_formatter.ipython_display_formatter
-    try:
-        from streamlab import Pipeline
-    except ImportError:
-        return
     formatter.for_type(Pipeline, _display_view)
+
+
+@Node.register_api(attribute_name="_ipython_display_")
+def _display_node(self) -> None:
+    """Jupyter shows a stream as the live view of its pipeline (its repr without the extras)."""
+    try:
+        from .view import PipelineView
+    except ImportError:  # notebook extras not installed
+        print(repr(self))
+        return
+    from IPython.display import display
+
+    display(PipelineView(_pipeline_of(self)))

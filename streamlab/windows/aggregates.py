@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -81,13 +82,29 @@ def parse_aggs(named: dict) -> list[AggSpec]:
     return [AggSpec.parse(name, value) for name, value in named.items()]
 
 
-def partial_fields(specs: list[AggSpec]) -> list[tuple[str, str, str]]:
-    """The partial fields needed, as (field name, kind, column). ``n`` (rows) is always present."""
-    fields: dict[str, tuple[str, str, str]] = {"n": ("n", "n", "")}
+class PartialField(NamedTuple):
+    """One partial aggregate kept per group: ``kind`` of ``column`` stored under ``name``.
+
+    Kinds: ``n`` (rows), ``c`` (non-null count), ``s`` (sum), ``min``, ``max``, ``first``,
+    ``last``, ``mu``/``m2`` (Welford mean and squared deviations).
+    """
+
+    name: str
+    kind: str
+    column: str
+
+
+def partial_fields(specs: list[AggSpec]) -> list[PartialField]:
+    """The partial fields needed. ``n`` (rows) is always present.
+
+    >>> [f.name for f in partial_fields(parse_aggs({"m": ("v", "mean")}))]
+    ['n', 'c:v', 's:v']
+    """
+    fields: dict[str, PartialField] = {"n": PartialField("n", "n", "")}
 
     def need(kind: str, column: str):
         field = f"{kind}:{column}"
-        fields.setdefault(field, (field, kind, column))
+        fields.setdefault(field, PartialField(field, kind, column))
 
     for spec in specs:
         if spec.holistic or spec.func == "size":

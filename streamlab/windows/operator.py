@@ -15,15 +15,14 @@ import pandas as pd
 import streamz
 
 from ..core.durations import to_ms
-from ..core.side import SideOutput, visible
-from ..core.node import WM_ATTR, WM_COL, Node, find_meta, row_marks
+from ..core.node import Node, Observed, SideOutput, find_meta
+from ..core.snapshot import OpenWindow, OperatorSnapshot, WindowState
 from ..core.timecol import NEG_INF, POS_INF, event_ms, format_time, ms_to_values
-from ..transforms import per_row_watermark
+from ..core.watermarks import Marks, per_row_watermark
 from .aggregates import AggSpec, holistic_values, parse_aggs, partial_fields
 from .keys import KeyIndex
-from .session import SessionLogic
-from .sliced import SlicedLogic
-from .specs import Cumulate, Hop, Session, Tumble
+from .logic import make_logic
+from .specs import Cumulate, Hop, Session, SessionPlan, Tumble
 
 
 @streamz.Stream.register_api(attribute_name="window")
@@ -100,6 +99,7 @@ class WindowAgg(Node):
     """The window operator node. Its side outputs are ``late`` and ``errors``."""
 
     kind = "window"
+    result_operator = True
 
     def __init__(self, windowed: Windowed, specs: list[AggSpec]):
         super().__init__(windowed.upstream, time_meta=windowed.meta)
@@ -116,21 +116,19 @@ class WindowAgg(Node):
         self.numeric_columns = {s.column for s in specs if s.numeric or s.func == "median"}
         self.fields = partial_fields(specs)
         self.holistic_columns = sorted({s.column for s in specs if s.holistic})
-        self.value_columns = sorted({f[2] for f in self.fields if f[2]} | set(self.holistic_columns))
-        self.late = SideOutput(self, "late")
-        self._errors = SideOutput(self, "errors")
+        self.value_columns = sorted({f.column for f in self.fields if f.column} | set(self.holistic_columns))
+        self.late = self.side("late")
         for up in _upstream_nodes(windowed.upstream):
-            up.errors.connect(self._errors)
+            up.errors.connect(self.errors)
         self.reset_state()
 
     def reset_state(self) -> None:
         super().reset_state()
-        cls = SessionLogic if self.plan.kind == "session" else SlicedLogic
-        self.logic = cls(self.plan, self.fields, self.holistic_columns, self.lateness)
+        self.logic = make_logic(self.plan, self.fields, self.holistic_columns, self.lateness)
         self.keys = KeyIndex(self.by)
         self.seq = 0
         self.own_max = None
-        self.watermark = NEG_INF
+        self._wm = NEG_INF
         self.int_columns: frozenset = frozenset()
         self.counted = 0
         self._last_early = time.monotonic()
@@ -145,26 +143,27 @@ class WindowAgg(Node):
         return f"{self.plan.label()}{by}: {aggs}"
 
     # --- input validation -----------------------------------------------------------------
-    def _clean(self, df: pd.DataFrame):
+    def _clean(self, df: pd.DataFrame, marks: Marks | None):
         """Split off malformed rows to ``errors``.
 
-        Returns (good rows, their columns, event ms, watermark per row or None).
+        Returns (good rows, their columns, event ms, watermark per row or None, positions of the
+        good rows or None when all are good).
         """
         needed = list(dict.fromkeys([self.time_meta.column, *self.by, *self.value_columns]))
         columns = df.columns
         missing = [c for c in needed if c not in columns]
         if missing:
             if len(df):
-                self._send_errors(df, f"missing column {missing[0]!r}")
-            return df.iloc[:0], None, np.zeros(0, dtype="int64"), np.zeros(0, dtype="int64")
-        marks = row_marks(df)
+                self.send_errors(df, f"missing column {missing[0]!r}")
+            none = np.zeros(0, dtype="int64")
+            return df.iloc[:0], None, none, none, none
         time_col = self.time_meta.column
         cols = {c: df[c] for c in needed if c != time_col or marks is None or c in self.value_columns}
         if marks is not None:
             ms, wm, ok = marks.ms, marks.wm, None
         else:
             ms, ok = event_ms(cols[time_col], self.time_meta.unit)
-            wm = df[WM_COL].to_numpy(dtype="int64") if WM_COL in columns else None
+            wm = None
         bad = None if ok is None or ok.all() else ~ok
         reasons = None
         for col in self.numeric_columns:
@@ -184,15 +183,18 @@ class WindowAgg(Node):
             if reasons is None:
                 reasons = np.full(len(df), None, dtype=object)
             reasons[bad & (reasons == None)] = f"time column {self.time_meta.column!r} is missing or unparseable"  # noqa: E711
-            self._send_errors(df[bad], reasons[bad])
+            self.send_errors(df[bad], reasons[bad])
             good = ~bad
+            pos = np.flatnonzero(good)
             df, ms = df[good], ms[good]
             wm = None if wm is None else wm[good]
             cols = {c: v[good] for c, v in cols.items()}
+        else:
+            pos = None
         if not self._schema:
-            self._schema = {c: df[c].dtype for c in df.columns if c != WM_COL}
+            self._schema = {c: df[c].dtype for c in df.columns}
             self.int_columns = frozenset(c for c in self.value_columns if cols[c].dtype.kind in "iu")
-        return df, cols, ms, wm
+        return df, cols, ms, wm, pos
 
     def _values(self, cols: dict) -> dict[str, np.ndarray]:
         out = {}
@@ -207,16 +209,21 @@ class WindowAgg(Node):
         return out
 
     # --- processing -----------------------------------------------------------------------
-    def process(self, df: pd.DataFrame):
-        end = df.attrs.get(WM_ATTR)
-        df, cols, ms, wm = self._clean(df)
-        if wm is not None:
-            if end is None:
-                end = int(wm[-1]) if len(wm) else self.watermark
+    @property
+    def current_watermark(self) -> int:
+        """The watermark this operator has fired up to."""
+        return self._wm
+
+    def on_batch(self, df: pd.DataFrame, port: int, marks: Marks | None):
+        arrived = df
+        df, cols, ms, wm, pos = self._clean(df, marks)
+        if wm is not None and marks is not None:
+            end = marks.end
         else:  # no watermark upstream: delay 0, computed here
-            wm, self.own_max, own = per_row_watermark(ms, self.own_max, self.watermark, 0)
-            end = max(own, end) if end is not None else own
-        end = max(int(end), self.watermark)
+            wm, self.own_max, end = per_row_watermark(ms, self.own_max, self._wm, 0)
+        end = max(int(end), self._wm)
+        seen = Observed(arrived, np.arange(len(ms)) if pos is None else pos, ms, wm, end) \
+            if self._watchers else None
         n = len(ms)
         first = self.seq
         self.seq += n
@@ -227,17 +234,19 @@ class WindowAgg(Node):
         key = self.keys.encode(cols, n) if n else np.zeros(0, dtype="int64")
         values = self._values(cols) if n else {c: np.zeros(0) for c in self.value_columns}
         missed, total = self.logic.process(ms, wm, key, values, seq, end, len(self.keys), self._collect)
-        self.watermark = end
+        self._wm = end
         if missed is None:  # every row counted in all its windows
             self.counted += n
             self._sample(df, ms, None)
-            return self._drain()
-        late = missed > 0
-        accepted = missed < total
-        self.counted += int(np.count_nonzero(accepted))
-        self._sample(df, ms, accepted)
-        if late.any():
-            self._send_late(df[late], wm[late], missed[late], total[late])
+        else:
+            late = missed > 0
+            accepted = missed < total
+            self.counted += int(np.count_nonzero(accepted))
+            self._sample(df, ms, accepted)
+            if late.any():
+                self._send_late(df[late], wm[late], missed[late], total[late])
+        if seen is not None:  # teaching views: what this batch was, once it has been judged
+            self._tell(seen)
         return self._drain()
 
     def _collect(self, starts, ends, keys, part, raw, revision, final):
@@ -264,10 +273,11 @@ class WindowAgg(Node):
         return out
 
     def _send_late(self, rows, wm, missed, total) -> None:
-        out = visible(rows).reset_index(drop=True)
+        out = rows.reset_index(drop=True)
+        out.attrs.clear()
         out["watermark"] = ms_to_values(wm, self.time_meta.unit)
         out["missed_windows"] = missed
-        if self.plan.kind == "session":
+        if isinstance(self.plan, SessionPlan):
             reason = "late: its session had already closed (session end - 1ms <= watermark)"
             out["reason"] = reason
         else:
@@ -279,20 +289,13 @@ class WindowAgg(Node):
         self.counters.late += len(out)
         self.late.push(out)
 
-    def flush(self) -> None:
+    def on_flush(self) -> None:
         """End of input: every open window fires."""
-        self._fire(POS_INF)
-
-    def _fire(self, wm: int) -> None:
-        if isinstance(self.logic, SessionLogic):
-            self.logic.fire(wm, self._collect)
-        else:
-            self.logic.fire(wm, len(self.keys), self._collect)
-        self.watermark = max(self.watermark, wm)
+        self.logic.fire(POS_INF, len(self.keys), self._collect)
+        self._wm = max(self._wm, POS_INF)
         out = self._drain()
         if out is not None:
-            self.counters.rows_out += len(out)
-            self._emit(out)
+            self.emit_out(out)
 
     def on_timer(self, now: float) -> None:
         """``emit_early``: provisional rows for open windows every ``emit_early`` of processing time."""
@@ -309,8 +312,7 @@ class WindowAgg(Node):
             self._collect(np.full(len(keys), start), np.full(len(keys), end), keys, part, raw, None, False)
         out = self._drain()
         if out is not None:
-            self.counters.rows_out += len(out)
-            self._emit(out)
+            self.emit_out(out)
 
     # --- inspection -----------------------------------------------------------------------
     #: Rows kept for ``window_rows`` (the most recent accepted rows; memory stays bounded).
@@ -337,7 +339,7 @@ class WindowAgg(Node):
         start = int(window_start_ms)
         if window_end_ms is not None:
             end = int(window_end_ms)
-        elif self.plan.kind == "session":
+        elif isinstance(self.plan, SessionPlan):
             ends = [e for s_, e, _, _ in self.logic.open_windows(len(self.keys)) if s_ == start]
             end = max(ends) if ends else start + self.plan.gap
         else:
@@ -351,7 +353,7 @@ class WindowAgg(Node):
             for col, value in zip(self.by, key):
                 mask &= (frame[col] == value).to_numpy(dtype=bool, na_value=False)
             if mask.any():
-                parts.append(visible(frame[mask]))
+                parts.append(frame[mask])
         if not parts:
             return pd.DataFrame(columns=list(self._schema) or None)
         return pd.concat(parts, ignore_index=True).tail(limit).reset_index(drop=True)
@@ -372,11 +374,32 @@ class WindowAgg(Node):
             cols["final"] = pd.Series([], dtype=bool)
         return pd.DataFrame(cols)
 
-    def snapshot_node(self, limit: int | None = 50) -> dict:
+    def windows_of(self, ts: int) -> list[tuple[int, int]]:
+        """The windows ``[start, end)`` (ms) a row at ``ts`` (ms) belongs to; a session: its own.
+
+        >>> import streamlab as sl, pandas as pd
+        >>> src = sl.from_frame(pd.DataFrame({"ts": [0]}), time="ts", unit="ms")
+        >>> src.window(sl.Hop(10, 5)).agg(n=("ts", "size")).windows_of(7)
+        [(0, 10), (5, 15)]
+        """
+        if isinstance(self.plan, SessionPlan):
+            return [(int(ts), int(ts) + self.plan.gap)]
+        return self.logic.windows_of(ts)
+
+    def open_windows(self) -> list[tuple[tuple, int, int]]:
+        """Every open (key values, window start ms, window end ms), for teaching views."""
+        out = []
+        for start, end, keys, _ in self.logic.open_windows(len(self.keys)):
+            decoded = self.keys.decode(np.asarray(keys))
+            rows = zip(*(decoded[c].tolist() for c in self.by)) if self.by else [()] * len(keys)
+            out.extend((tuple(k), int(start), int(end)) for k in rows)
+        return out
+
+    def snapshot_node(self, limit: int | None = 50) -> OperatorSnapshot:
         snap = super().snapshot_node(limit)
         unit = self.time_meta.unit
-        snap["watermark"] = None if self.watermark <= NEG_INF else int(min(self.watermark, POS_INF))
-        windows = []
+        snap["watermark"] = None if self._wm <= NEG_INF else int(min(self._wm, POS_INF))
+        windows: list[OpenWindow] = []
         nkeys = len(self.keys)
         total = 0
         for start, end, keys, part in self.logic.open_windows(nkeys):
@@ -399,7 +422,7 @@ class WindowAgg(Node):
                     "rows": int(part.a["n"][i]),
                     "partials": {name: _jsonable(v[i]) for name, v in values.items()},
                 })
-        snap["state"] = {
+        state: WindowState = {
             "window": self.plan.label(),
             "by": list(self.by),
             "allowed_lateness_ms": self.lateness,
@@ -411,10 +434,11 @@ class WindowAgg(Node):
             "late_ledger": _records(self.late.ledger(20)),
             "errors": _records(self.errors.ledger(20)),
         }
+        snap["state"] = dict(state)
         return snap
 
     # --- checkpoints ----------------------------------------------------------------------
-    def export_state(self) -> dict:
+    def save_state(self) -> dict:
         """Everything needed to resume, as plain Python: window logic, keys, watermark, sequence.
 
         Counters are saved by the checkpoint itself (every operator has them).
@@ -426,22 +450,21 @@ class WindowAgg(Node):
             raw = {"key": key.tolist(), "ts": ts.tolist(), "values": {c: v.tolist() for c, v in vals.items()},
                    "dtypes": {c: str(v.dtype) for c, v in vals.items()}}
         return {
-            "logic": logic.export(),
+            "logic": logic.save(),
             "value_dtypes": {c: str(d) for c, d in logic.value_dtypes.items()},
             "raw": raw,
             "keys": self.keys.export(),
             "seq": int(self.seq),
             "own_max": None if self.own_max is None else int(self.own_max),
-            "watermark": int(self.watermark),
+            "watermark": int(self._wm),
             "counted": int(self.counted),
             "int_columns": sorted(self.int_columns),
             "schema": {c: str(d) for c, d in self._schema.items()},
         }
 
     def load_state(self, state: dict) -> None:
-        """Resume from ``export_state()`` of an operator built the same way."""
-        cls = SessionLogic if self.plan.kind == "session" else SlicedLogic
-        logic = cls(self.plan, self.fields, self.holistic_columns, self.lateness)
+        """Resume from ``save_state()`` of an operator built the same way."""
+        logic = make_logic(self.plan, self.fields, self.holistic_columns, self.lateness)
         logic.value_dtypes = {c: np.dtype(d) for c, d in state["value_dtypes"].items()}
         logic.load(state["logic"])
         raw = state.get("raw")
@@ -453,7 +476,7 @@ class WindowAgg(Node):
         self.keys.load(state["keys"])
         self.seq = int(state["seq"])
         self.own_max = state["own_max"]
-        self.watermark = int(state["watermark"])
+        self._wm = int(state["watermark"])
         self.counted = int(state["counted"])
         self.int_columns = frozenset(state["int_columns"])
         self._schema = {c: pd.api.types.pandas_dtype(d) for c, d in state["schema"].items()}

@@ -42,7 +42,7 @@ class SessionLogic:
         n = len(ts)
         missed = np.zeros(n, dtype="int64")
         if n:
-            self.fire(int(wm[0]), emit)
+            self.fire(int(wm[0]), nkeys, emit)
         for col, v in values.items():
             if v.dtype == object:
                 self.value_dtypes[col] = np.dtype(object)
@@ -65,7 +65,7 @@ class SessionLogic:
         self._keep_raw(fast_rows, key, ts, values)
         if len(slow_rows):
             missed[slow_rows] = self._replay(ts, wm, key, rows, values, slow_rows, kept, emit)
-        self.fire(wm_end, emit)
+        self.fire(wm_end, nkeys, emit)
         return missed, np.ones(n, dtype="int64")
 
     def _items(self, ts, key, fast_rows, fast_state):
@@ -226,7 +226,7 @@ class SessionLogic:
         self.part = concat([self.part, part]) if len(self.part) else part
 
     # --- firing ---------------------------------------------------------------------------
-    def fire(self, wm: int, emit) -> None:
+    def fire(self, wm: int, nkeys: int, emit) -> None:
         """Emit sessions with ``end - 1 <= wm`` (and updated ones, in lateness mode); forget old ones."""
         if wm <= NEG_INF or not len(self.key):
             return
@@ -276,7 +276,7 @@ class SessionLogic:
     def state_size(self) -> int:
         return len(self.key)
 
-    def export(self) -> dict:
+    def save(self) -> dict:
         return {name: getattr(self, name).tolist() for name in ("key", "start", "end", "fired", "dirty", "rev")} | {
             "part": {k: v.tolist() for k, v in self.part.a.items()}}
 

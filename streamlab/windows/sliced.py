@@ -248,7 +248,7 @@ class SlicedLogic:
     def state_size(self) -> int:
         return sum(len(p) for p in self.panes.values())
 
-    def export(self) -> dict:
+    def save(self) -> dict:
         """Full state as plain Python (checkpoints)."""
         return {
             "fired_until": int(self.fired_until),
