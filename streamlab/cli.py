@@ -16,6 +16,7 @@ import pandas as pd
 
 from . import demo
 from .core.durations import to_ms
+from .core.state import PipelineState
 from .sources import from_csv, from_parquet
 from .windows import Cumulate, Hop, Session, Tumble
 
@@ -136,13 +137,11 @@ def _build_from_parsed(args):
 
 async def _run(res, limit) -> None:
     pipe = res.start()
-    t0 = time.monotonic()
-    while pipe.state in ("running", "paused"):
-        if limit is not None and time.monotonic() - t0 >= limit:
-            pipe.stop()
-            break
-        await asyncio.sleep(0.05)
-    if pipe.state == "stopped":
+    try:
+        await asyncio.wait_for(pipe.wait(), timeout=limit)
+    except asyncio.TimeoutError:
+        pipe.stop()
+    if pipe.state == PipelineState.STOPPED:
         pipe.flush()
 
 

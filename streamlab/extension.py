@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import warnings
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -45,6 +46,10 @@ def _load_bokehjs(ipython: Any) -> bool:
     return True
 
 
+#: The shell's exception handler before ours, per shell (restored by ``%unload_ext``).
+_PREVIOUS_EXC: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def _show_usage_errors(ipython: Any) -> None:
     """Show StreamlabUsageError like IPython's own UsageError: one line, no traceback.
 
@@ -53,9 +58,9 @@ def _show_usage_errors(ipython: Any) -> None:
     """
     from streamlab.magics import StreamlabUsageError
 
-    if getattr(ipython, "_streamlab_previous_exc", None) is None:
-        ipython._streamlab_previous_exc = (tuple(ipython.custom_exceptions), ipython.CustomTB)
-    types, previous = ipython._streamlab_previous_exc
+    if ipython not in _PREVIOUS_EXC:
+        _PREVIOUS_EXC[ipython] = (tuple(ipython.custom_exceptions), ipython.CustomTB)
+    types, previous = _PREVIOUS_EXC[ipython]
 
     def handler(shell: Any, etype: type, value: BaseException, tb: Any,
                 tb_offset: int | None = None) -> list[str] | None:
@@ -94,10 +99,9 @@ def unload_ipython_extension(ipython: Any) -> None:
 
     for old in [c for c in ipython.configurables if isinstance(c, StreamlabMagics)]:
         ipython.configurables.remove(old)
-    previous = getattr(ipython, "_streamlab_previous_exc", None)
+    previous = _PREVIOUS_EXC.pop(ipython, None)
     if previous is not None:
         ipython.custom_exceptions, ipython.CustomTB = previous
-        ipython._streamlab_previous_exc = None
     unregister = _optional("streamlab.comm", "unregister_comm_target")
     if unregister is not None:
         unregister(ipython)

@@ -219,7 +219,6 @@ class Pipeline:
     def _attach(self, target):
         frames: list[pd.DataFrame] = []
         sink = target.sink(frames.append)
-        sink._graphviz_shape = "none"
         return frames, sink
 
     def _result(self, target, frames) -> pd.DataFrame:
@@ -455,7 +454,7 @@ class Pipeline:
         marks = [n.current_watermark for n in nodes]
         marks = [m for m in marks if NEG_INF < m < POS_INF]
         wm = max(marks) if marks else None
-        unit = self.sources[0].time_meta.unit
+        unit = self.sources[0].meta.unit
         lag = None
         if wm is not None and unit is None:
             lag = int(time.time() * 1000 - wm)

@@ -47,7 +47,7 @@ class watermark(Node):  # noqa: N801 - streamz registers operators by class name
     def __init__(self, upstream, delay="0ms", idle_timeout=None, **kwargs):
         super().__init__(upstream, **kwargs)
         _require_meta(self, "watermark()")
-        unit = self.time_meta.unit
+        unit = self.meta.unit
         self.delay = to_ms(delay, unit, name="delay", allow_zero=True)
         self.idle_timeout = None if idle_timeout is None else to_ms(idle_timeout, unit, name="idle_timeout")
         self.columns = find_columns(upstream)
@@ -58,19 +58,21 @@ class watermark(Node):  # noqa: N801 - streamz registers operators by class name
         self.current = NEG_INF
         self.max_ts = None
         self._last_input = None
+        self._idle_since: float | None = None
+        self._declared_idle = False
         self.partition_max: dict[int, int] = {}  # per-partition max event time (partitioned sources)
 
     def label(self) -> str:
         return f"watermark({format_ms(self.delay)})"
 
     def on_batch(self, df: pd.DataFrame, port: int, marks: Marks | None) -> pd.DataFrame | None:
-        col = self.time_meta.column
+        col = self.meta.column
         if col not in df.columns:
             self.send_errors(df, f"missing time column {col!r}")
             return None
         parts = partition_marks(df)
         part = parts.partitions_of(df) if parts is not None else None
-        ms, ok = event_ms(df[col], self.time_meta.unit)
+        ms, ok = event_ms(df[col], self.meta.unit)
         if not ok.all():
             self.send_errors(df[~ok], f"time column {col!r} is missing or unparseable")
             df, ms = df[ok], ms[ok]
@@ -100,7 +102,17 @@ class watermark(Node):  # noqa: N801 - streamz registers operators by class name
 
     def on_timer(self, now: float) -> None:
         """Idle timeout: with no input for ``idle_timeout``, advance the watermark by processing time."""
-        if self.idle_timeout is None or self._last_input is None or self.current <= NEG_INF:
+        if self.idle_timeout is None:
+            return
+        if self._last_input is None:  # nothing sent yet: after idle_timeout, declare this input idle
+            self._idle_since = now if self._idle_since is None else self._idle_since
+            if not self._declared_idle and (now - self._idle_since) * 1000 >= self.idle_timeout:
+                self._declared_idle = True
+                none = np.zeros(0, dtype="int64")
+                empty = pd.DataFrame({c: [] for c in (self.columns or [self.meta.column])})
+                self._emit(attach(empty, Marks(none, none, self.current, empty.index, idle=True)))
+            return
+        if self.current <= NEG_INF:
             return
         idle_ms = (now - self._last_input) * 1000
         if idle_ms >= self.idle_timeout:
@@ -108,7 +120,7 @@ class watermark(Node):  # noqa: N801 - streamz registers operators by class name
             advance = int(idle_ms * speed)
             self.current += advance
             self._last_input = now
-            empty = pd.DataFrame({c: [] for c in (self.columns or [self.time_meta.column])})
+            empty = pd.DataFrame({c: [] for c in (self.columns or [self.meta.column])})
             none = np.zeros(0, dtype="int64")
             self._emit(attach(empty, Marks(none, none, self.current, empty.index)))
 

@@ -42,6 +42,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..core.state import ACTIONS, PipelineState
+from ..runtime import pipelines
 from .protocol import (
     COMMAND_ACTIONS,
     MAX_ID_LENGTH,
@@ -66,12 +67,7 @@ _MAX_MESSAGE_CHARS = 500
 
 
 def default_registry() -> Mapping[str, Any]:
-    """The engine's registry of named pipelines (``streamlab.pipelines()``), or ``{}``."""
-    import streamlab
-
-    pipelines = getattr(streamlab, "pipelines", None)
-    if pipelines is None:
-        return {}
+    """The engine's registry of named pipelines (``streamlab.pipelines()``)."""
     return pipelines()
 
 

@@ -38,6 +38,12 @@ from .watermarks import InputWatermarks, Marks, marks_of
 
 _ids = itertools.count(1)
 
+#: Columns a side output adds to the input's (DESIGN §3: late rows carry the watermark they saw).
+SIDE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "late": ("watermark", "missed_windows", "reason"),
+    "errors": ("reason",),
+}
+
 
 class Counters:
     """Rows in/out/late/errors of one operator, plus events per second over the last second."""
@@ -151,6 +157,14 @@ class Node(streamz.Stream):
 
     # --- identity -------------------------------------------------------------------------
     @property
+    def meta(self) -> TimeMeta:
+        """The event-time metadata (an error for a node with no streamlab source upstream)."""
+        if self.time_meta is None:
+            raise ValueError(f"{self!r} does not know the event-time column; start from a streamlab source "
+                             "(sl.from_frame(df, time='ts'), sl.from_streamz(stream, time='ts'), ...)")
+        return self.time_meta
+
+    @property
     def time_column(self) -> str | None:
         """Name of the event-time column."""
         return self.time_meta.column if self.time_meta else None
@@ -259,6 +273,16 @@ class Node(streamz.Stream):
             fn(seen)
 
     # --- side outputs -----------------------------------------------------------------------
+    def input_columns(self) -> list[str] | None:
+        """The known columns of this operator's first input (None when a streamz step hides them)."""
+        for up in self.upstreams:
+            return list(up.columns) if isinstance(up, Node) and up.columns is not None else None
+        return None
+
+    def side_columns(self, what: str) -> list[str]:
+        """Columns of side output ``what``: the input's, then ``SIDE_COLUMNS[what]``."""
+        return [*(self.input_columns() or []), *SIDE_COLUMNS.get(what, ())]
+
     def side(self, what: str) -> SideOutput:
         """The side output ``what`` of this operator (made on first use)."""
         out = self.sides.get(what)
@@ -330,3 +354,8 @@ class SideOutput(Node):
 
     def label(self) -> str:
         return self.name
+
+    def empty_output(self) -> pd.DataFrame:
+        """A zero-row frame with this side output's columns (the parent's input plus its own)."""
+        assert self.parent is not None
+        return pd.DataFrame(columns=self.parent.side_columns(self.what))

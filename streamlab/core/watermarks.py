@@ -39,10 +39,13 @@ class Marks:
     index when the marks were made: it lets :func:`marks_of` follow rows that were filtered.
     """
 
-    __slots__ = ("ms", "wm", "end", "index")
+    __slots__ = ("ms", "wm", "end", "index", "idle")
 
-    def __init__(self, ms: np.ndarray, wm: np.ndarray, end: int, index: pd.Index):
+    def __init__(self, ms: np.ndarray, wm: np.ndarray, end: int, index: pd.Index, idle: bool = False):
         self.ms, self.wm, self.end, self.index = ms, wm, int(end), index
+        #: An empty batch saying "this input is idle" (``idle_timeout`` passed with no rows): a
+        #: multi-input operator leaves it out of its minimum until it sends rows again (Flink's rule).
+        self.idle = idle
 
     def __deepcopy__(self, memo) -> Marks:  # pandas deep-copies attrs on every operation
         return self
@@ -58,11 +61,11 @@ class Marks:
 
     def take(self, rows, index: pd.Index) -> Marks:
         """The marks of ``rows`` (a boolean mask or positions), for a frame with ``index``."""
-        return Marks(self.ms[rows], self.wm[rows], self.end, index)
+        return Marks(self.ms[rows], self.wm[rows], self.end, index, self.idle)
 
     def with_index(self, index: pd.Index) -> Marks:
         """The same marks for a frame that kept every row but has a new index object."""
-        return Marks(self.ms, self.wm, self.end, index)
+        return Marks(self.ms, self.wm, self.end, index, self.idle)
 
 
 def marks_of(df: pd.DataFrame) -> Marks | None:
@@ -135,10 +138,11 @@ class InputWatermarks:
     (-4611686018427387904, 300, 300)
     """
 
-    __slots__ = ("ports",)
+    __slots__ = ("ports", "idle")
 
     def __init__(self) -> None:
         self.ports: list[int] = []
+        self.idle: set[int] = set()  # inputs that declared themselves idle (left out of the minimum)
 
     def _grow(self, n_inputs: int) -> None:
         if len(self.ports) < n_inputs:
@@ -146,12 +150,15 @@ class InputWatermarks:
 
     @property
     def current(self) -> int:
-        """The minimum over the inputs (``NEG_INF`` before any input has a watermark)."""
+        """The minimum over the active inputs (``NEG_INF`` before any input has a watermark)."""
+        active = [w for i, w in enumerate(self.ports) if i not in self.idle]
+        if active:
+            return min(active)
         return min(self.ports) if self.ports else NEG_INF
 
     def others(self, port: int) -> int:
-        """The minimum over every input except ``port`` (``POS_INF`` with a single input)."""
-        rest = [w for i, w in enumerate(self.ports) if i != port]
+        """The minimum over the active inputs except ``port`` (``POS_INF`` when there are none)."""
+        rest = [w for i, w in enumerate(self.ports) if i != port and i not in self.idle]
         return min(rest) if rest else POS_INF
 
     def advance(self, port: int, wm: int, n_inputs: int = 1) -> int:
@@ -170,6 +177,10 @@ class InputWatermarks:
         self._grow(max(n_inputs, port + 1))
         if marks is None:
             return None
+        if marks.idle:
+            self.idle.add(port)
+        elif self.idle:
+            self.idle.discard(port)
         if len(self.ports) == 1:
             self.advance(port, marks.end)
             return marks
@@ -180,3 +191,4 @@ class InputWatermarks:
 
     def reset(self) -> None:
         self.ports = [NEG_INF] * len(self.ports)
+        self.idle = set()

@@ -65,6 +65,7 @@ class Source(Node):
         self._pending: pd.DataFrame | None = None
         self._pending_ms = None
         self.position = 0  # rows handed out so far
+        self.emitted = 0  # rows emitted downstream so far (a paced batch may be handed out, not sent)
         self.exhausted = False
         self._anchor: tuple[float, int] | None = None
 
@@ -89,7 +90,7 @@ class Source(Node):
                 self.position += len(batch)
                 return batch, None
             self._pending = batch
-            ms, ok = event_ms(batch[self.time_meta.column], self.time_meta.unit)
+            ms, ok = event_ms(batch[self.meta.column], self.meta.unit)
             self._pending_ms = np.maximum.accumulate(np.where(ok, ms, np.iinfo("int64").min))
         batch, ms = self._pending, self._pending_ms
         width = int(self.speed * PACE_SLICE_S * 1000) or 1
@@ -120,6 +121,7 @@ class Source(Node):
         n = len(batch)
         self.counters.rows_in += n
         self.counters.rows_out += n
+        self.emitted += n
         self._emit(batch)
 
     def snapshot_node(self, limit=50) -> OperatorSnapshot:
@@ -152,11 +154,12 @@ class Source(Node):
         A batch handed out by ``next_batch`` but still waiting (speed pacing) is not counted, so a
         checkpoint taken between batches on the loop is consistent with the operators' state.
         """
-        return {"position": int(self.counters.rows_out), "replayable": not self.push}
+        return {"position": int(self.emitted), "replayable": not self.push}
 
     def load_state(self, state: dict) -> None:
         """Resume after ``state["position"]`` rows (a push source cannot replay; it starts afresh)."""
         if self.push:
+            self.emitted = int(state["position"])
             return
         self._replaying = True
         try:

@@ -46,11 +46,11 @@ class CsvSource(Source):
         self.read_kwargs = read_kwargs
 
     def _batches(self):
-        col = self.time_meta.column
-        dtype = {col: str} if self.time_meta.unit is None else None
+        col = self.meta.column
+        dtype = {col: str} if self.meta.unit is None else None
         with pd.read_csv(self.path, chunksize=self.batch_size, dtype=dtype, **self.read_kwargs) as reader:
             for chunk in reader:
-                if self.time_meta.unit is None:
+                if self.meta.unit is None:
                     parsed = pd.to_datetime(chunk[col], errors="coerce", utc=True, format="ISO8601")
                     bad = parsed.isna() & chunk[col].notna()
                     if bad.any():

@@ -149,7 +149,7 @@ class WindowAgg(Node):
         Returns (good rows, their columns, event ms, watermark per row or None, positions of the
         good rows or None when all are good).
         """
-        needed = list(dict.fromkeys([self.time_meta.column, *self.by, *self.value_columns]))
+        needed = list(dict.fromkeys([self.meta.column, *self.by, *self.value_columns]))
         columns = df.columns
         missing = [c for c in needed if c not in columns]
         if missing:
@@ -157,12 +157,12 @@ class WindowAgg(Node):
                 self.send_errors(df, f"missing column {missing[0]!r}")
             none = np.zeros(0, dtype="int64")
             return df.iloc[:0], None, none, none, none
-        time_col = self.time_meta.column
+        time_col = self.meta.column
         cols = {c: df[c] for c in needed if c != time_col or marks is None or c in self.value_columns}
         if marks is not None:
             ms, wm, ok = marks.ms, marks.wm, None
         else:
-            ms, ok = event_ms(cols[time_col], self.time_meta.unit)
+            ms, ok = event_ms(cols[time_col], self.meta.unit)
             wm = None
         bad = None if ok is None or ok.all() else ~ok
         reasons = None
@@ -182,7 +182,7 @@ class WindowAgg(Node):
         if bad is not None and bad.any():
             if reasons is None:
                 reasons = np.full(len(df), None, dtype=object)
-            reasons[bad & (reasons == None)] = f"time column {self.time_meta.column!r} is missing or unparseable"  # noqa: E711
+            reasons[bad & (reasons == None)] = f"time column {self.meta.column!r} is missing or unparseable"  # noqa: E711
             self.send_errors(df[bad], reasons[bad])
             good = ~bad
             pos = np.flatnonzero(good)
@@ -251,7 +251,7 @@ class WindowAgg(Node):
 
     def _collect(self, starts, ends, keys, part, raw, revision, final):
         cols: dict[str, object] = {k: v.array for k, v in self.keys.decode(keys).items()}
-        unit = self.time_meta.unit
+        unit = self.meta.unit
         cols["window_start"] = _array(ms_to_values(starts, unit))
         cols["window_end"] = cols["window_start"] if ends is starts else _array(ms_to_values(ends, unit))
         values = part.finalize(self.specs, self.int_columns)
@@ -275,7 +275,7 @@ class WindowAgg(Node):
     def _send_late(self, rows, wm, missed, total) -> None:
         out = rows.reset_index(drop=True)
         out.attrs.clear()
-        out["watermark"] = ms_to_values(wm, self.time_meta.unit)
+        out["watermark"] = ms_to_values(wm, self.meta.unit)
         out["missed_windows"] = missed
         if isinstance(self.plan, SessionPlan):
             reason = "late: its session had already closed (session end - 1ms <= watermark)"
@@ -363,7 +363,7 @@ class WindowAgg(Node):
         cols: dict[str, pd.Series] = {}
         for col in self.by:
             cols[col] = pd.Series([], dtype=self._schema.get(col, object))
-        kind = "datetime64[ms, UTC]" if self.time_meta.unit is None else "int64"
+        kind = "datetime64[ms, UTC]" if self.meta.unit is None else "int64"
         cols["window_start"] = pd.Series([], dtype=kind)
         cols["window_end"] = pd.Series([], dtype=kind)
         for spec in self.specs:
@@ -397,7 +397,7 @@ class WindowAgg(Node):
 
     def snapshot_node(self, limit: int | None = 50) -> OperatorSnapshot:
         snap = super().snapshot_node(limit)
-        unit = self.time_meta.unit
+        unit = self.meta.unit
         snap["watermark"] = None if self._wm <= NEG_INF else int(min(self._wm, POS_INF))
         windows: list[OpenWindow] = []
         nkeys = len(self.keys)
