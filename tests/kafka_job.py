@@ -59,7 +59,8 @@ async def main(args) -> None:
     while pipe.state in ("running", "paused"):
         await asyncio.sleep(0.01)
     await ck.wait()  # the last checkpoint, written when the input ends
-    src.close()
+    src.close()  # commits the last checkpoint's offsets, on a worker thread (the loop is running)
+    await src.closed()
     out.write(json.dumps({"run": args.run, "done": pipe.state}) + "\n")
     out.close()
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -15,8 +17,8 @@ from hypothesis import strategies as st
 import streamlab as sl
 from streamlab.checkpoint import read_checkpoint
 from streamlab.core.partitions import PARTS_ATTR, PartitionMarks, per_partition_watermark
-from streamlab.core.node import WM_COL
 from streamlab.core.timecol import NEG_INF
+from streamlab.core.watermarks import marks_of
 from tests.kafka_broker import (  # noqa: F401
     free_port,
     kafka_fixture,
@@ -128,7 +130,7 @@ def test_per_partition_watermark_on_three_partitions(kafka):
     out = res.collect()
     batches = [(f["partition"].tolist(), f["ts"].tolist(), f.attrs[PARTS_ATTR].active) for f in frames]
     want, want_last = model_watermarks(batches, 50)
-    got = [w for f in frames for w in f[WM_COL].tolist()] if frames else []
+    got = [w for f in frames for w in marks_of(f).wm.tolist()] if frames else []
     assert sum(len(b[0]) for b in batches) == 3 * n
     assert got == want
     assert marked.current == want_last
@@ -197,11 +199,13 @@ def test_unreachable_broker_is_retried_and_shown_then_recovers():
     bootstrap = f"127.0.0.1:{port}"
     src = sl.from_kafka("later", bootstrap=bootstrap, time="ts", unit="ms")
     res = src.window(sl.Tumble("1s")).agg(n=("ts", "count"))
+    log = CallLog().install(src, "_make_consumer")
 
     def source_state():
         return next(op for op in res.snapshot()["operators"] if op["kind"] == "source")["state"]
 
     async def scenario():
+        log.loop_thread = threading.get_ident()
         res.start()
         while not (source_state().get("broker") == "unreachable" and source_state()["attempts"] >= 2):
             assert res.pipeline.state == "running", getattr(res.pipeline, "error", None)
@@ -222,9 +226,12 @@ def test_unreachable_broker_is_retried_and_shown_then_recovers():
         finally:
             res.stop()
             src.close()
+            await src.closed()
             await asyncio.to_thread(stop, proc)
 
     asyncio.run(scenario())
+    assert log.waiting_on_loop() == []
+    assert {"list_topics", "close"} <= log.names_off_loop()
 
 
 def new_topic_named(bootstrap, name):
@@ -261,9 +268,9 @@ def test_offsets_count_only_emitted_batches(kafka, tmp_path):
     produce(kafka, topic, [{"ts": i} for i in range(50)])
     src = sl.from_kafka(topic, bootstrap=kafka, time="ts", unit="ms", stop_at_end=True, batch_size=20)
     got = wait_until(lambda: (b := src.next_batch()) is not None and len(b[0]) and b, 20, "a batch")
-    assert src.checkpoint_state()["offsets"] == {}  # handed out, not emitted: not in a checkpoint yet
+    assert src.save_state()["offsets"] == {}  # handed out, not emitted: not in a checkpoint yet
     src.emit_batch(got[0])
-    assert src.checkpoint_state()["offsets"] == {"0": len(got[0])}
+    assert src.save_state()["offsets"] == {"0": len(got[0])}
     src.close()
 
 
@@ -287,8 +294,11 @@ def test_to_kafka_round_trip(kafka):
     out_topic = new_topic(kafka, 1, prefix="out")
     res = hop(sl.from_frame(df, time="ts", unit="ms"))
     sink = res.to_kafka(out_topic, bootstrap=kafka)
+    log = CallLog().install(sink, "_make_producer")
     written = res.collect()
     assert sink.delivered == len(written) > 0
+    # no running loop: the end of input waits for delivery right here, with a blocking flush
+    assert [c.name for c in log.calls if c.name == "flush" and c.timeout > 29] == ["flush"]
     back = sl.from_kafka(out_topic, bootstrap=kafka, time="window_start", unit="ms", stop_at_end=True).collect()
     pd.testing.assert_frame_equal(back, written)
 
@@ -296,13 +306,18 @@ def test_to_kafka_round_trip(kafka):
 def test_stop_delivers_what_to_kafka_queued(kafka):
     out_topic = new_topic(kafka, 1, prefix="stop")
 
+    log = CallLog()
+
     async def main():
+        log.loop_thread = threading.get_ident()
         res = sl.demo.trades(rate=2000, keys=3, speed=50, seed=1).watermark("300ms").window(
             sl.Tumble("1s"), by="symbol").agg(n=("price", "size"))
         sink = res.to_kafka(out_topic, bootstrap=kafka)
+        log.install(sink, "_make_producer")
         pipe = res.start()
         await wait_for_rows(lambda: res.counters.rows_out >= 3)
-        pipe.stop()  # no end of input: stop() itself must deliver the queued rows
+        pipe.stop()  # no end of input: stop() itself must deliver the queued rows...
+        assert await sink.drained() == 0  # ...in the background, on the loop: drained() waits for it
         return sink, res.counters.rows_out
 
     async def wait_for_rows(cond):
@@ -313,9 +328,196 @@ def test_stop_delivers_what_to_kafka_queued(kafka):
         raise AssertionError("the pipeline emitted no windows")
 
     sink, emitted = asyncio.run(main())
-    assert sink.delivered == emitted
+    assert sink.delivered == emitted and sink.pending == 0 and sink.last_error is None
+    assert log.waiting_on_loop() == []
+    assert "flush" in log.names_on_loop()  # the drain: flush(0) and poll(0) on the loop
     back = sl.from_kafka(out_topic, bootstrap=kafka, time="window_start", stop_at_end=True).collect()
     assert len(back) == emitted
+
+
+# --- the kernel's loop is never blocked ---------------------------------------------------------
+# A running asyncio loop is the kernel's loop in Jupyter. Each test records every librdkafka call
+# (which thread, which timeout) and asserts that none that can wait for the broker is made on the
+# loop's thread; a ticker task shows the loop kept running while the waiting went on elsewhere.
+NEVER_WAIT = {"produce", "assign", "pause", "resume", "assignment", "unassign"}
+
+
+class Call(NamedTuple):
+    name: str
+    args: tuple
+    kwargs: dict
+    thread: int
+    ticks: int  # the ticker's wake-ups while the call ran (0 without a ticker)
+
+    @property
+    def timeout(self) -> float | None:
+        """The timeout given to poll/flush/consume (None: wait for ever)."""
+        at = 1 if self.name == "consume" else 0
+        got = self.args[at] if len(self.args) > at else self.kwargs.get("timeout")
+        return None if got is None or got < 0 else got
+
+    def may_wait(self) -> bool:
+        """Could this call wait for the broker? Anything unknown counts as waiting."""
+        if self.name in ("poll", "flush", "consume"):
+            return self.timeout is None or self.timeout > 0
+        if self.name == "commit":
+            return self.kwargs.get("asynchronous", True) is False
+        return self.name not in NEVER_WAIT
+
+
+class Ticker:
+    """A task on the loop waking up every millisecond: counts its wake-ups, keeps the longest gap."""
+
+    def __init__(self):
+        self.ticks, self.longest, self._task = 0, 0.0, None
+
+    def start(self) -> Ticker:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        return self
+
+    async def _run(self):
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(0.001)
+            now = time.monotonic()
+            self.longest, last = max(self.longest, now - last), now
+            self.ticks += 1
+
+    def stop(self) -> None:
+        self._task.cancel()
+
+
+class Recorded:
+    """A confluent-kafka Producer or Consumer whose method calls go to a :class:`CallLog`."""
+
+    def __init__(self, real, log):
+        self._real, self._log = real, log
+
+    def __len__(self):
+        return len(self._real)
+
+    def __getattr__(self, name):
+        attr = getattr(self._real, name)
+        if not callable(attr):
+            return attr
+        log = self._log
+
+        def call(*args, **kwargs):
+            before = log.ticker.ticks if log.ticker else 0
+            time.sleep(log.slow.get(name, 0.0))  # a slow broker, on whichever thread made the call
+            try:
+                return attr(*args, **kwargs)
+            finally:
+                after = log.ticker.ticks if log.ticker else 0
+                log.calls.append(Call(name, args, kwargs, threading.get_ident(), after - before))
+        return call
+
+
+class CallLog:
+    """Records the librdkafka calls of the producers or consumers a node makes."""
+
+    def __init__(self, ticker=None, slow=None):
+        self.calls: list[Call] = []
+        self.ticker, self.slow = ticker, dict(slow or {})
+        self.loop_thread = threading.get_ident()
+
+    def install(self, node, factory: str) -> CallLog:
+        make = getattr(node, factory)
+        setattr(node, factory, lambda: Recorded(make(), self))
+        return self
+
+    def waiting_on_loop(self) -> list[Call]:
+        return [c for c in self.calls if c.thread == self.loop_thread and c.may_wait()]
+
+    def names_on_loop(self) -> set[str]:
+        return {c.name for c in self.calls if c.thread == self.loop_thread}
+
+    def names_off_loop(self) -> set[str]:
+        return {c.name for c in self.calls if c.thread != self.loop_thread}
+
+
+def test_draining_to_an_unreachable_broker_never_blocks_the_loop():
+    """The end of input on the loop: delivery is tried in the background until flush_timeout."""
+    df = pd.DataFrame({"ts": np.arange(0, 5000, 100), "v": 1.0})
+    res = sl.from_frame(df, time="ts", unit="ms").window(sl.Tumble("1s")).agg(n=("v", "count"))
+    sink = res.to_kafka("nowhere", bootstrap=f"127.0.0.1:{free_port()}", flush_timeout=1.0)
+    log = CallLog().install(sink, "_make_producer")
+
+    async def main():
+        log.loop_thread = threading.get_ident()
+        ticker = Ticker().start()
+        out = await res.acollect()  # the end of input starts the drain and returns at once
+        draining = sink.snapshot_node()["state"]
+        ticks = ticker.ticks
+        left = await sink.drained()
+        ticker.stop()
+        return out, draining, left, ticker.ticks - ticks, ticker.longest
+
+    out, draining, left, ticks, longest = asyncio.run(main())
+    assert len(out) == 5 and draining["draining"] and draining["pending"] == 5
+    assert left == 5 == sink.pending and sink.delivered == 0
+    assert "5 rows not delivered at the end of the input within 1s" in sink.last_error
+    assert log.waiting_on_loop() == []  # the one check that matters: nothing waited on the loop
+    assert sum(c.name == "flush" for c in log.calls) > 10  # flush(0) again and again, until the deadline
+    assert ticks > 10, "the loop did not run while the sink drained"
+    assert longest < 0.5, f"the loop was blocked for {longest:.3f}s (a blocking flush takes 1s here)"
+
+
+def test_a_full_producer_queue_on_the_loop_keeps_rows_in_order_without_waiting(kafka):
+    """librdkafka's queue holds 10 messages: on the loop the sink keeps the rest and never waits."""
+    df = pd.DataFrame({"ts": np.arange(300) * 10, "v": np.arange(300) * 0.5})
+    topic = new_topic(kafka, 1, prefix="full")
+    src = sl.from_frame(df, time="ts", unit="ms", batch_size=100)
+    sink = src.to_kafka(topic, bootstrap=kafka, config={"queue.buffering.max.messages": 10})
+    log = CallLog().install(sink, "_make_producer")
+
+    async def main():
+        log.loop_thread = threading.get_ident()
+        await src.acollect()
+        return await sink.drained()
+
+    assert asyncio.run(main()) == 0 and sink.delivered == 300
+    assert sum(c.name == "produce" for c in log.calls) > 300  # the full queue refused some: tried again later
+    assert log.waiting_on_loop() == []
+    back = sl.from_kafka(topic, bootstrap=kafka, time="ts", unit="ms", stop_at_end=True).collect()
+    pd.testing.assert_frame_equal(back, df)
+
+
+def test_source_metadata_and_close_wait_off_the_loop(kafka):
+    """list_topics / committed / the commit and close at close() run on a worker thread."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    topic = new_topic(kafka, 2)
+    produce(kafka, topic, [{"ts": i} for i in range(40)], partitions=[i % 2 for i in range(40)])
+    group = f"g-{topic}"
+    first = Consumer({"bootstrap.servers": kafka, "group.id": group, "log_level": 0})
+    first.commit(offsets=[TopicPartition(topic, 0, 5), TopicPartition(topic, 1, 5)], asynchronous=False)
+    first.close()
+    src = sl.from_kafka(topic, bootstrap=kafka, time="ts", unit="ms", group=group, start="committed",
+                        stop_at_end=True)
+    log = CallLog(slow={"list_topics": 0.3, "committed": 0.3}).install(src, "_make_consumer")
+
+    async def main():
+        ticker = Ticker().start()
+        log.loop_thread, log.ticker = threading.get_ident(), ticker
+        out = await src.acollect()
+        src.on_checkpoint(src.save_state())  # as after a checkpoint: close() commits these for good
+        src.close()
+        await src.closed()
+        ticker.stop()
+        return out
+
+    out = asyncio.run(main())
+    assert sorted(out["ts"]) == list(range(10, 40))  # each partition from its committed offset 5
+    assert log.waiting_on_loop() == []
+    assert {"list_topics", "committed", "commit", "close"} <= log.names_off_loop()
+    assert "consume" in log.names_on_loop()
+    slow = [c for c in log.calls if c.name in ("list_topics", "committed")]
+    assert all(c.ticks >= 10 for c in slow), f"the loop stood still during a metadata call: {slow}"
+    probe = Consumer({"bootstrap.servers": kafka, "group.id": group, "log_level": 0})
+    committed = probe.committed([TopicPartition(topic, 0), TopicPartition(topic, 1)], timeout=10)
+    probe.close()
+    assert [tp.offset for tp in committed] == [20, 20]
 
 
 def test_bad_arguments_are_refused():

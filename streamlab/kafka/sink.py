@@ -1,14 +1,24 @@
-"""``res.to_kafka(topic, ...)``: produce every emitted row to a Kafka topic."""
+"""``res.to_kafka(topic, ...)``: produce every emitted row to a Kafka topic.
+
+Delivery never blocks a running asyncio loop (the kernel's, in Jupyter): see :class:`KafkaSink`.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import collections
+import math
+import time as _time
+
 import pandas as pd
 
-from ..core.side import visible
 from ..sinks import SinkNode
+from .loop import in_loop
 from .source import _log, kafka_module
 
 SINK_FORMATS = ("json", "csv", "raw")
+DRAIN_POLL_S = 0.005  # on the loop: pause between non-blocking poll(0)/flush(0) calls while draining
+FULL_WAIT_S = 0.05  # without a loop: wait for deliveries when librdkafka's queue is full
 
 
 def encode_rows(df: pd.DataFrame, fmt: str) -> list[bytes]:
@@ -28,34 +38,60 @@ def encode_rows(df: pd.DataFrame, fmt: str) -> list[bytes]:
 
 
 class KafkaSink(SinkNode):
-    """Produces each row of each batch; ``flush()`` (end of input) waits for delivery.
+    """Produces each row of each batch; rows pass through unchanged, so more operators can follow.
 
-    Rows pass through unchanged, so more operators can follow.
+    At the end of the input (``on_flush``) and at ``stop()`` (``on_stop``) the sink delivers what it
+    queued, waiting at most ``flush_timeout`` seconds:
+
+    - without a running asyncio loop (a script's ``collect()``) it waits right there, with a
+      blocking ``producer.flush(flush_timeout)``;
+    - with one (Jupyter, ``start()``, ``acollect()``) it never blocks the loop: a task on the loop
+      drains the producer with non-blocking ``poll(0)``/``flush(0)`` calls, so delivery goes on
+      after ``stop()`` returns. ``await sink.drained()`` waits for it and returns how many rows
+      were not delivered (0: all of them). Await it before the loop ends: ``asyncio.run`` cancels
+      the drain when its coroutine returns.
+
+    When librdkafka's local queue is full, rows wait in the sink (in order) and are handed over on
+    the next batch, timer tick or drain; without a loop the sink waits for deliveries instead.
     """
 
     def __init__(self, upstream, topic, *, bootstrap, format="json", key=None, config=None,
                  flush_timeout=30.0):
         if format not in SINK_FORMATS:
             raise ValueError(f"to_kafka format={format!r} is not supported; use one of {SINK_FORMATS}")
+        if isinstance(flush_timeout, bool) or not isinstance(flush_timeout, (int, float)) or not flush_timeout >= 0:
+            raise ValueError(f"flush_timeout must be a number of seconds >= 0, got {flush_timeout!r}")
         super().__init__(upstream)
         self.topic, self.bootstrap, self.format, self.key = topic, bootstrap, format, key
         self.config = dict(config or {})
-        self.flush_timeout = flush_timeout
+        self.flush_timeout = float(flush_timeout)
         self._producer = None
+        self._waiting: collections.deque = collections.deque()  # (key, value) not yet taken by librdkafka
+        self._drain: asyncio.Task | None = None
+        self._drain_until = 0.0
+        self._drain_when = ""
         self.delivered = 0
         self.last_error = None
 
     def label(self) -> str:
         return f"to_kafka({self.topic})"
 
+    def _make_producer(self):
+        ck = kafka_module()
+        conf = {"bootstrap.servers": self.bootstrap, "linger.ms": 5, "logger": _log,
+                "error_cb": lambda err: setattr(self, "last_error", err.str())}
+        conf.update(self.config)
+        return ck.Producer(conf)
+
     def _get(self):
         if self._producer is None:
-            ck = kafka_module()
-            conf = {"bootstrap.servers": self.bootstrap, "linger.ms": 5, "logger": _log,
-                    "error_cb": lambda err: setattr(self, "last_error", err.str())}
-            conf.update(self.config)
-            self._producer = ck.Producer(conf)
+            self._producer = self._make_producer()
         return self._producer
+
+    @property
+    def pending(self) -> int:
+        """Rows produced and not yet delivered (nor failed)."""
+        return len(self._waiting) + (len(self._producer) if self._producer is not None else 0)
 
     def _on_delivery(self, err, msg) -> None:
         if err is None:
@@ -64,49 +100,114 @@ class KafkaSink(SinkNode):
             self.counters.errors += 1
             self.last_error = err.str()
 
-    def process(self, df: pd.DataFrame) -> pd.DataFrame:
-        df = visible(df)
+    def _hand_over(self, until: float | None) -> None:
+        """Give the waiting rows to librdkafka, in order. Its queue full: wait for deliveries until
+        ``until`` (``time.monotonic()``; ``math.inf``: as long as it takes), or with ``None`` keep
+        the rest for later (on a loop)."""
+        producer, waiting = self._get(), self._waiting
+        while waiting:
+            key, value = waiting[0]
+            try:
+                producer.produce(self.topic, value, key, on_delivery=self._on_delivery)
+            except BufferError:
+                left = -1.0 if until is None else until - _time.monotonic()
+                if left <= 0:
+                    return
+                producer.poll(min(FULL_WAIT_S, left))
+                continue
+            waiting.popleft()
+
+    def on_batch(self, df: pd.DataFrame, port: int = 0, marks=None) -> pd.DataFrame:
         if not len(df):
             return df
         values = encode_rows(df, self.format)
         keys = [None] * len(values) if self.key is None else [str(k).encode() for k in df[self.key].tolist()]
-        producer = self._get()
-        for k, v in zip(keys, values):
-            while True:
-                try:
-                    producer.produce(self.topic, v, k, on_delivery=self._on_delivery)
-                    break
-                except BufferError:  # local queue full: serve deliveries, then try again
-                    producer.poll(0.05)
-        producer.poll(0)
+        self._waiting.extend(zip(keys, values))
+        self._hand_over(None if in_loop() else math.inf)
+        self._producer.poll(0)
         return df
 
     def on_timer(self, now: float) -> None:
         if self._producer is not None:
+            self._hand_over(None)
             self._producer.poll(0)
 
-    def flush(self) -> None:
-        """Wait until every produced row is delivered (or ``flush_timeout`` passes)."""
-        if self._producer is not None:
-            left = self._producer.flush(self.flush_timeout)
-            if left:
-                self.last_error = f"{left} messages not delivered within {self.flush_timeout}s"
+    def on_flush(self) -> None:
+        """End of input: deliver every queued row (blocking only without a running loop)."""
+        self._deliver("at the end of the input")
 
     def on_stop(self) -> None:
-        """``stop()``: deliver what is queued, waiting at most a couple of seconds (never hangs the loop long)."""
-        if self._producer is not None:
-            left = self._producer.flush(min(2.0, self.flush_timeout))
-            if left:
-                self.last_error = f"{left} messages still queued at stop()"
+        """``stop()``: deliver what is queued (blocking only without a running loop)."""
+        self._deliver("at stop()")
+
+    def _deliver(self, when: str) -> None:
+        if self._producer is None:
+            return
+        until = _time.monotonic() + self.flush_timeout
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # a script: waiting here is what the caller wants
+            self._hand_over(until)
+            left = self._producer.flush(max(0.0, until - _time.monotonic())) + len(self._waiting)
+            self._report(left, when)
+            return
+        self._drain_until, self._drain_when = until, when
+        if self._drain is None or self._drain.done() or self._drain.get_loop() is not loop:
+            self._drain = loop.create_task(self._drain_task(), name=f"streamlab {self.label()} drain")
+
+    async def _drain_task(self) -> int:
+        """On the loop: non-blocking calls only, until every row is delivered or the deadline."""
+        producer = self._producer
+        try:
+            while True:
+                self._hand_over(None)
+                producer.poll(0)  # serve delivery reports
+                left = producer.flush(0) + len(self._waiting)  # flush(0): send now, do not wait
+                if not left or _time.monotonic() >= self._drain_until:
+                    break
+                await asyncio.sleep(DRAIN_POLL_S)
+        except asyncio.CancelledError:
+            self._report(self.pending, f"{self._drain_when} (delivery cancelled: await sink.drained())")
+            raise
+        self._report(left, self._drain_when)
+        return left
+
+    def _report(self, left: int, when: str) -> None:
+        if left:
+            self.last_error = f"{left} rows not delivered {when} within {self.flush_timeout:g}s"
+
+    async def drained(self) -> int:
+        """Wait until the rows queued at the end of the input or at ``stop()`` are delivered (or
+        ``flush_timeout`` passed); returns how many were not delivered (0: all of them).
+
+        On a running loop that delivery goes on in the background after ``stop()`` returns::
+
+            pipe.stop()
+            await sink.drained()
+
+        With no delivery under way it returns at once (the rows still pending, if any).
+        """
+        task = self._drain
+        if task is None or task.get_loop() is not asyncio.get_running_loop():
+            return self.pending
+        await asyncio.wait([task])
+        return self.pending if task.cancelled() else task.result()
 
     def snapshot_node(self, limit=50) -> dict:
         snap = super().snapshot_node(limit)
-        snap["state"] = {"topic": self.topic, "delivered": self.delivered,
-                         "pending": len(self._producer) if self._producer is not None else 0,
+        snap["state"] = {"topic": self.topic, "delivered": self.delivered, "pending": self.pending,
+                         "draining": self._drain is not None and not self._drain.done(),
                          "last_error": self.last_error}
         return snap
 
 
-def to_kafka(stream, topic, bootstrap="127.0.0.1:9092", format="json", key=None, config=None) -> KafkaSink:
-    """Write every row ``stream`` emits to ``topic`` (JSON objects by default; ``key=`` a column)."""
-    return KafkaSink(stream, topic, bootstrap=bootstrap, format=format, key=key, config=config)
+def to_kafka(stream, topic, bootstrap="127.0.0.1:9092", format="json", key=None, config=None,
+             flush_timeout=30.0) -> KafkaSink:
+    """Write every row ``stream`` emits to ``topic`` (JSON objects by default; ``key=`` a column).
+
+    ``config``: extra librdkafka producer settings. At the end of the input and at ``stop()`` the
+    sink delivers what it queued, waiting at most ``flush_timeout`` seconds; on a running loop it
+    does so in the background: ``await sink.drained()`` (see :class:`KafkaSink`).
+    """
+    return KafkaSink(stream, topic, bootstrap=bootstrap, format=format, key=key, config=config,
+                     flush_timeout=flush_timeout)

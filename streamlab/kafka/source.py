@@ -4,12 +4,14 @@ The source assigns the partitions itself (one reader per pipeline, like a Flink 
 parallelism 1); ``group`` is used for committed offsets only, and offsets are committed only
 when a checkpoint is written. Polls never block the running loop: with a loop running, the
 source takes what librdkafka has already fetched and, when nothing came, asks the runtime to
-wait a little (``delay_for``).
+wait a little (``delay_for``). Calls that wait for the broker (metadata, committed offsets,
+closing the consumer) run on a worker thread then (see ``streamlab.kafka.loop``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import time as _time
 import uuid
@@ -21,10 +23,12 @@ from ..core.durations import to_ms
 from ..core.partitions import PARTS_ATTR, PartitionMarks
 from ..sources.base import Source
 from .decode import FORMATS, KAFKA_TIME, decode
+from .loop import in_loop, off_loop
 
 STARTS = ("earliest", "latest", "committed")
 IDLE_WAIT_S = 0.05  # wait between polls that brought nothing (on the loop)
 SYNC_POLL_S = 0.1  # poll timeout when no loop is running (collect() in a script)
+METADATA_TIMEOUT_S = 2.0  # list_topics / committed (on a worker thread when a loop is running)
 BACKOFF_S = (0.25, 10.0)  # first and longest wait between attempts to reach the broker
 _log = logging.getLogger("streamlab.kafka")
 _DOWN = ("_TRANSPORT", "_ALL_BROKERS_DOWN", "_RESOLVE", "_TIMED_OUT")
@@ -36,14 +40,6 @@ def kafka_module():
     except ImportError:  # pragma: no cover - depends on the environment
         raise ImportError("Kafka needs confluent-kafka: pip install confluent-kafka") from None
     return confluent_kafka
-
-
-def _in_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 class BatchInfo:
@@ -91,6 +87,8 @@ class KafkaSource(Source):
         self.metadata = bool(metadata)
         self.config = dict(config or {})
         self._consumer = None
+        self._generation = 0  # callbacks of a consumer being closed are ignored
+        self._closing: concurrent.futures.Future | None = None  # the last consumer's commit and close
         self._resume: dict[int, int] = {}
         self._reset_kafka()
 
@@ -108,6 +106,7 @@ class KafkaSource(Source):
         self._attempts = 0
         self._retry_at = 0.0
         self._wait = 0.0
+        self._meta: concurrent.futures.Future | None = None  # partitions and committed offsets, asked for
 
     def reset_state(self) -> None:
         super().reset_state()
@@ -116,25 +115,40 @@ class KafkaSource(Source):
         self._reset_kafka()
 
     def close(self) -> None:
-        """Close the consumer (it is made again on the next poll), committing the last checkpoint first."""
+        """Close the consumer (it is made again on the next poll), committing the last checkpoint first.
+
+        Both wait for the broker: with a running loop they happen on a worker thread (the next
+        consumer is made only once they are done); ``await src.closed()`` waits for them.
+        """
         consumer, self._consumer = self._consumer, None
-        if consumer is not None:
-            try:
-                if self._to_commit:
-                    consumer.commit(offsets=self._to_commit, asynchronous=False)
-                consumer.close()
-            except Exception:  # noqa: BLE001 - closing a consumer of a dead broker must not raise
-                _log.debug("closing the consumer failed", exc_info=True)
+        meta, self._meta = self._meta, None
+        if consumer is None:
+            return
+        self._generation += 1
+        self._closing = off_loop(_close_consumer, consumer, list(self._to_commit), meta)
+        if self._closing.done():  # closed right here (no loop): its last commit is known
+            for tp in self._closing.result():
+                self._committed[tp.partition] = tp.offset
+
+    async def closed(self) -> None:
+        """Wait until the consumer closed by ``close()`` has committed and closed (on a running loop)."""
+        if self._closing is not None:
+            await asyncio.wrap_future(self._closing)
 
     # --- connecting -----------------------------------------------------------------------
     def _make_consumer(self):
         ck = kafka_module()
+        generation = self._generation
+
+        def current(callback):  # a closed consumer's callbacks (on a worker thread) change nothing
+            return lambda *args: callback(*args) if self._generation == generation else None
+
         conf = {
             "bootstrap.servers": self.bootstrap, "group.id": self.group,
             "enable.auto.commit": False, "enable.auto.offset.store": False, "enable.partition.eof": True,
             "auto.offset.reset": "latest" if self.start_at == "latest" else "earliest",
             "reconnect.backoff.ms": 100, "reconnect.backoff.max.ms": 2000, "fetch.wait.max.ms": 100,
-            "logger": _log, "error_cb": self._on_error, "on_commit": self._on_commit,
+            "logger": _log, "error_cb": current(self._on_error), "on_commit": current(self._on_commit),
         }
         conf.update(self.config)
         try:
@@ -168,31 +182,39 @@ class KafkaSource(Source):
             self.status = {"broker": "connected"}
         self._attempts = 0
 
-    def _assign(self) -> bool:
-        """Find the partitions and assign them at their start offsets. False: try again later."""
+    def _metadata(self, consumer, resume: frozenset) -> tuple[list[int], dict[int, int]]:
+        """The topic's partitions (those of ``partitions=``) and, for ``start="committed"``, the
+        group's committed offsets. Waits for the broker: a worker thread runs it on a loop."""
         ck = kafka_module()
-        timeout = 0.25 if _in_loop() else 2.0
-        try:
-            topic = self._consumer.list_topics(self.topic, timeout=timeout).topics.get(self.topic)
-        except ck.KafkaException as exc:
-            self._down(str(exc.args[0].str() if exc.args else exc))
-            return False
+        topic = consumer.list_topics(self.topic, timeout=METADATA_TIMEOUT_S).topics.get(self.topic)
         parts = sorted(topic.partitions) if topic is not None and topic.error is None else []
         if self.only is not None:
             parts = [p for p in parts if p in self.only]
+        committed = {}
+        if parts and self.start_at == "committed" and any(p not in resume for p in parts):
+            tps = consumer.committed([ck.TopicPartition(self.topic, p) for p in parts], timeout=METADATA_TIMEOUT_S)
+            committed = {tp.partition: tp.offset for tp in tps if tp.offset >= 0}
+        return parts, committed
+
+    def _assign(self) -> bool:
+        """Find the partitions and assign them at their start offsets. False: try again later
+        (also while the answer is being fetched on a worker thread)."""
+        ck = kafka_module()
+        if self._meta is None:
+            self._meta = off_loop(self._metadata, self._consumer, frozenset(self._resume))
+        if not self._meta.done():
+            return False
+        got, self._meta = self._meta, None
+        try:
+            parts, committed = got.result()
+        except ck.KafkaException as exc:
+            self._down(str(exc.args[0].str() if exc.args else exc))
+            return False
         if not parts:
             self._down(f"topic {self.topic!r} not found (or no such partitions)")
             self.status["broker"] = "connected"
             self.status["topic"] = "missing"
             return False
-        committed = {}
-        if self.start_at == "committed" and any(p not in self._resume for p in parts):
-            try:
-                tps = self._consumer.committed([ck.TopicPartition(self.topic, p) for p in parts], timeout=timeout)
-            except ck.KafkaException as exc:
-                self._down(str(exc))
-                return False
-            committed = {tp.partition: tp.offset for tp in tps if tp.offset >= 0}
         default = ck.OFFSET_END if self.start_at == "latest" else ck.OFFSET_BEGINNING
         tps = []
         for p in parts:
@@ -210,18 +232,24 @@ class KafkaSource(Source):
 
     # --- reading --------------------------------------------------------------------------
     def next_batch(self):
-        """The next batch (possibly empty), or None once every partition reached its end (``stop_at_end``)."""
-        self._quiet_point()
+        """The next batch (possibly empty), or None once every partition reached its end (``stop_at_end``).
+
+        The runtime offers its quiet point (``Pipeline.quiet_point``: periodic checkpoints) just
+        before asking, so a source that waits between polls checkpoints too.
+        """
         self._wait = 0.0
         if self.exhausted:
             return None
         if self._consumer is None:
+            if self._closing is not None and not self._closing.done():  # the last consumer still commits
+                self._wait = IDLE_WAIT_S
+                return self._nothing(), None
             self._consumer = self._make_consumer()
         if not self.assigned:
             if _time.monotonic() < self._retry_at or not self._assign():
                 self._wait = max(IDLE_WAIT_S, min(self._retry_at - _time.monotonic(), 0.5))
                 return self._nothing(), None
-        msgs = self._consumer.consume(self.batch_size, 0 if _in_loop() else SYNC_POLL_S)
+        msgs = self._consumer.consume(self.batch_size, 0 if in_loop() else SYNC_POLL_S)
         rows = self._take(msgs)
         if self.finite and all(p in self._finished for p in self.assigned) and not rows:
             self.exhausted = True
@@ -292,23 +320,17 @@ class KafkaSource(Source):
             self.offsets[p] = max(self.offsets.get(p, off), off)
         self.position += info.count
         if info.errors is not None:
-            self._send_errors(info.errors.drop(columns="reason"), info.errors["reason"].to_numpy())
+            self.send_errors(info.errors.drop(columns="reason"), info.errors["reason"].to_numpy())
         self._active_sent = marks.active
         if len(batch) or info.signal:
             super().emit_batch(batch)
 
-    def _quiet_point(self) -> None:
-        """Between batches: a periodic checkpoint (``res.checkpoint(path, every=...)``) may run here."""
-        ck = getattr(getattr(self, "_pipeline", None), "_checkpointer", None)
-        if ck is not None:
-            ck.maybe()
-
     # --- checkpoints ----------------------------------------------------------------------
-    def checkpoint_state(self) -> dict:
+    def save_state(self) -> dict:
         return {"topic": self.topic, "group": self.group, "position": int(self.position),
                 "offsets": {str(p): int(o) for p, o in sorted(self.offsets.items())}}
 
-    def restore_state(self, state: dict) -> None:
+    def load_state(self, state: dict) -> None:
         if state.get("topic") != self.topic:
             raise ValueError(f"the checkpoint reads topic {state.get('topic')!r}, this source {self.topic!r}")
         self.close()
@@ -343,6 +365,28 @@ class KafkaSource(Source):
         if self.status.get("broker") == "unreachable":
             snap["state"]["retry_in_s"] = round(max(0.0, self._retry_at - _time.monotonic()), 2)
         return snap
+
+
+def _close_consumer(consumer, offsets: list, pending) -> list:
+    """Commit ``offsets`` (the last checkpoint's) and close ``consumer``; waits for the broker.
+
+    ``pending``: a metadata call still running on this consumer, waited for first. Returns the
+    committed offsets (none if committing failed: closing a dead broker's consumer must not raise).
+    """
+    if pending is not None:
+        concurrent.futures.wait([pending])
+    done = []
+    try:
+        if offsets:
+            done = [tp for tp in consumer.commit(offsets=offsets, asynchronous=False) or []
+                    if tp.error is None and tp.offset >= 0]
+    except Exception:  # noqa: BLE001
+        _log.debug("committing the last checkpoint's offsets at close failed", exc_info=True)
+    try:
+        consumer.close()
+    except Exception:  # noqa: BLE001
+        _log.debug("closing the consumer failed", exc_info=True)
+    return done
 
 
 def from_kafka(topic, bootstrap="127.0.0.1:9092", time="ts", unit=None, format="json", group=None,
