@@ -23,10 +23,11 @@ flink-venv:
 lab: install
 	$(VENV)/bin/jupyter lab notebooks/01-quickstart.ipynb $(ROOT_FLAG)
 
-# ruff, the TypeScript specs (jest), then the whole pytest suite: engine, magics, widgets,
+# ruff, mypy, the TypeScript specs (jest), then the whole pytest suite: engine, magics, widgets,
 # notebooks, real chromium, a real Kafka-compatible broker and Apache Flink.
 test: install-test flink-venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	cd labextension && (test -d node_modules || npm ci --no-audit --no-fund) && npx jest --ci
 	$(VENV)/bin/pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
@@ -36,6 +37,7 @@ test-fast: install-test
 
 lint: install-test
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 bench: install-test
 	$(PY) benchmarks/bench_windows.py
