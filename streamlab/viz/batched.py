@@ -2,6 +2,7 @@
 
 jupyter_bokeh sends one message per document event; a redraw that streams into many data
 sources would send dozens. Live plots and the teaching timeline both update through ``batched()``.
+What this needs from jupyter_bokeh beyond its public API is in :mod:`streamlab.viz.compat`.
 """
 
 from __future__ import annotations
@@ -10,29 +11,65 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from bokeh.document.events import DocumentPatchedEvent
+from ipywidgets import DOMWidget
 from jupyter_bokeh import BokehModel
 
-from .wire import patch_messages
+from .compat import patch_messages, paused_dispatch
 
 
 class BatchedBokehModel(BokehModel):
     """``with widget.batched(): ...`` applies many model changes, then sends one patch."""
 
+    #: The Bokeh model shown (None until ``__init__`` has attached one).
+    bokeh_model: Any = None
+
+    def update_from_model(self, model: Any) -> None:
+        """Show ``model``, from the document as it is now (jupyter_bokeh's public method)."""
+        self.bokeh_model = model
+        super().update_from_model(model)
+
+    def refresh(self) -> None:
+        """Rebuild the render bundle, so a view drawn next starts from the current document."""
+        if self.bokeh_model is not None and self.comm is not None:  # not closed
+            self.update_from_model(self.bokeh_model)
+
+    def close(self) -> None:
+        """Close the widget; closing it again (as garbage collection does) is a no-op.
+
+        (jupyter_bokeh's own ``close()`` raises KeyError the second time.)
+        """
+        if self.bokeh_model is None:  # __init__ failed before a model was attached
+            DOMWidget.close(self)
+        elif self.comm is not None:
+            super().close()
+
     @contextmanager
     def batched(self) -> Iterator[None]:
         """Apply many model changes with one re-index of the document and combined events."""
-        doc = self._model.document
+        doc = self.bokeh_model.document if self.bokeh_model is not None else None
         if doc is None:  # pragma: no cover - BokehModel always attaches a document
             yield
             return
-        self._events: list[Any] | None = []
-        doc.hold("combine")
+        events: list[Any] = []
+
+        def collect(event: Any) -> None:
+            if isinstance(event, DocumentPatchedEvent) and event.setter is not self:
+                events.append(event)
+
         try:
-            with doc.models.freeze():
-                yield
+            with paused_dispatch(self, doc) as paused:
+                if paused:
+                    doc.on_change(collect)
+                doc.hold("combine")
+                try:
+                    with doc.models.freeze():
+                        yield
+                finally:
+                    doc.unhold()  # the combined events go to collect
+                    if paused:
+                        doc.remove_on_change(collect)
         finally:
-            doc.unhold()  # dispatches the combined events to _document_patched
-            events, self._events = self._events, None
             if events and self._connected():
                 for content, buffers in patch_messages(events):
                     self.send(content, buffers)
@@ -45,10 +82,3 @@ class BatchedBokehModel(BokehModel):
         if c is None or isinstance(c, comm.DummyComm):
             return False
         return getattr(c, "kernel", True) is not None
-
-    def _document_patched(self, event: Any) -> None:
-        if getattr(self, "_events", None) is not None:
-            if event.setter is not self:
-                self._events.append(event)
-            return
-        super()._document_patched(event)

@@ -41,7 +41,6 @@ from bokeh.models import (
 )
 from bokeh.palettes import Category10_10, Viridis256
 from bokeh.plotting import figure
-from ipywidgets import DOMWidget
 from traitlets import Float, Int, List, Unicode, validate
 
 from .batched import BatchedBokehModel
@@ -297,10 +296,7 @@ class LivePlot(BatchedBokehModel):
     def close(self) -> None:
         """Detach from the stream and close the widget."""
         self.detach()
-        if getattr(self, "_model", None) is None:  # __init__ failed before the figure existed
-            DOMWidget.close(self)
-        else:
-            super().close()
+        super().close()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         ensure_bokehjs()

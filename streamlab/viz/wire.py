@@ -1,4 +1,7 @@
-"""What crosses the wire to BokehJS: inline BokehJS once, compact data, one patch per flush.
+"""What crosses the wire to BokehJS: inline BokehJS once, compact data, a fresh document at display.
+
+(The one patch per flush is ``BatchedBokehModel.batched``; its message format is in
+:mod:`streamlab.viz.compat`.)
 
 >>> wire({"x": __import__("numpy").array([1.0]), "key": ["a"]})
 {'x': [1.0], 'key': ['a']}
@@ -6,7 +9,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
@@ -41,32 +43,17 @@ def wire(cols: dict[str, Any]) -> dict[str, Any]:
     return {c: (v.tolist() if isinstance(v, np.ndarray) else list(v)) for c, v in cols.items()}
 
 
-def patch_messages(events: list[Any]) -> list[tuple[dict[str, Any], list[bytes] | None]]:
-    """Custom messages for jupyter_bokeh's front end carrying ``events`` as one PATCH-DOC."""
-    from bokeh.protocol import Protocol
-
-    msg = Protocol().create("PATCH-DOC", events)
-    out: list[tuple[dict[str, Any], list[bytes] | None]] = [
-        ({"msg": "patch", "payload": part}, None)
-        for part in (msg.header_json, msg.metadata_json, msg.content_json)
-    ]
-    for buffer in msg.buffers:
-        out.append(({"msg": "patch", "payload": json.dumps(buffer.ref)}, None))
-        out.append(({"msg": "patch"}, [buffer.to_bytes()]))
-    return out
-
-
 def refresh_bokeh(widget: Any) -> None:
-    """Put the current Bokeh document into every BokehModel in ``widget`` (children included).
+    """Put the current Bokeh document into every BatchedBokehModel in ``widget`` (children too).
 
     Data streamed before a view exists is sent as patches that no view receives; a view drawn
     after this call starts from the document as it is now, so nothing is missing.
     """
-    from jupyter_bokeh import BokehModel
+    from .batched import BatchedBokehModel
 
     todo = [widget]
     while todo:
         w = todo.pop()
-        if isinstance(w, BokehModel) and getattr(w, "_model", None) is not None:
-            w.render_bundle = w._model_to_traits(w._model)
+        if isinstance(w, BatchedBokehModel):
+            w.refresh()
         todo.extend(getattr(w, "children", ()) or ())
