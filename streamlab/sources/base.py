@@ -169,6 +169,7 @@ class Source(Node):
                              f"past the end of this input; is it the same data?") from None
         finally:
             self._replaying = False
+        self.emitted = int(state["position"])
 
     def send_errors(self, rows, reason) -> None:
         if not self._replaying:  # rows skipped on restore were reported already
