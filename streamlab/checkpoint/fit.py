@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 
 from ..core.node import Node, SideOutput
-from .format import canonical
+from .format import FINGERPRINT, canonical
 
 _NAMES = {"kind": "operator kind", "type": "operator type", "window": "window", "by": "group keys",
           "aggs": "aggregates", "allowed_lateness_ms": "allowed_lateness (ms)",
@@ -48,8 +48,7 @@ def check_fits(doc: dict, nodes: list[Node]) -> None:
     """ValueError naming the first difference between the checkpoint ``doc`` and the pipeline ``nodes``."""
     saved, here = doc["fingerprint"], fingerprint(nodes)
     for i, (a, b) in enumerate(zip(saved, here)):
-        for field in ("kind", "type", "window", "by", "aggs", "allowed_lateness_ms", "emit_early_ms",
-                      "delay_ms", "time", "label"):
+        for field in FINGERPRINT:
             if a.get(field) != b.get(field):
                 raise ValueError(
                     f"this checkpoint was written by a different pipeline: operator #{i + 1} "

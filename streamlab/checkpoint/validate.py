@@ -18,7 +18,7 @@ import math
 import re
 
 from .codec import Corrupt, decode
-from .format import COUNTERS, FIELDS, FORMAT, SIDES, VERSION, checksum
+from .format import COUNTERS, FIELDS, FINGERPRINT, FORMAT, SIDES, VERSION, checksum
 
 _CHECKSUM = re.compile(r"sha256:[0-9a-f]{64}")
 _JSON_TYPES = {dict: "an object", list: "a list", str: "a string", int: "an integer",
@@ -66,12 +66,19 @@ def _counters(x, field: str) -> dict:
     return dict(x)
 
 
+def _flat(x) -> bool:
+    """Strings, numbers, booleans, null and lists of them: what a fingerprint holds."""
+    return type(x) in (str, int, float, bool, type(None)) or (type(x) is list and all(_flat(v) for v in x))
+
+
 def _fingerprint(x) -> list:
     for i, d in enumerate(_list(x, "fingerprint")):
-        _obj(d, f"fingerprint[{i}]")
-        for k in ("kind", "type", "label"):
-            if type(d.get(k)) is not str:
-                raise _bad(f"fingerprint[{i}].{k}", "a string", d.get(k))
+        _keys(_obj(d, f"fingerprint[{i}]"), f"fingerprint[{i}]", ("kind", "type", "label"), FINGERPRINT)
+        for k, v in d.items():
+            if k in ("kind", "type", "label") and type(v) is not str:
+                raise _bad(f"fingerprint[{i}].{k}", "a string", v)
+            if not _flat(v):
+                raise _bad(f"fingerprint[{i}].{k}", "strings, numbers or lists of them", v)
     return x
 
 
