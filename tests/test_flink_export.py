@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import calendar
 import csv
+import dataclasses
 import json
 import math
 import os
+import re
 import subprocess
 import time
 from datetime import datetime
@@ -28,7 +30,14 @@ import pandas as pd
 import pytest
 
 import streamlab as sl
-from streamlab.flink import flink_export, query_to_sql, to_flink_sql, write_csv
+from streamlab.flink import (
+    FlinkExportOptions,
+    build_export,
+    flink_export,
+    query_to_sql,
+    to_flink_sql,
+    write_csv,
+)
 from tests.flink.events import lagged_times
 
 REPO = Path(__file__).resolve().parents[1]
@@ -423,11 +432,42 @@ def test_refusals_name_the_step(build, message):
 
 def test_option_mistakes():
     res = _src().window(sl.Tumble(5)).agg(s=("v", "sum"))
-    with pytest.raises(TypeError, match="unknown option"):
+    with pytest.raises(TypeError, match=r"unknown option\(s\) \['sinkpath'\] \(did you mean "
+                                        r"sink_path\?\); options are: connector, .*, settings$"):
         res.to_flink_sql(sinkpath="/x")
     with pytest.raises(ValueError, match="connector='jdbc'"):
         res.to_flink_sql(connector="jdbc")
     assert "NOTE: topic 'src' is the table name: pass topic=" in res.to_flink_sql(connector="kafka")
+
+
+@pytest.mark.parametrize(("options", "error", "message"), [
+    ({"sink_connector": "s3"}, ValueError, "sink_connector='s3'; use one of filesystem, kafka"),
+    ({"start": "newest"}, ValueError, "start='newest'; use one of earliest, latest, committed"),
+    ({"topic": ""}, TypeError, "topic= takes a non-empty string, got ''"),
+    ({"sink_table": 3}, TypeError, "sink_table= takes a non-empty string, got 3"),
+    ({"path": 1.5}, TypeError, "path= takes a file path or URI, got 1.5"),
+    ({"types": {"v": float}}, TypeError, "types= takes a dict {column: Flink type}"),
+    ({"sink_options": [("k", "v")]}, TypeError, "sink_options= takes a dict {WITH option: value}"),
+    ({"settings": "no"}, TypeError, "settings= takes True or False, got 'no'"),
+])
+def test_options_are_checked_by_name(options, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        FlinkExportOptions(**options)
+    res = _src().window(sl.Tumble(5)).agg(s=("v", "sum"))
+    with pytest.raises(error, match=re.escape(message)):
+        res.to_flink_sql(**options)
+
+
+def test_options_are_a_frozen_copy():
+    types = {"v": "DOUBLE"}
+    options = FlinkExportOptions(connector="kafka", topic="t", types=types, sink_connector=None)
+    types["v"] = "INT"
+    assert options.types == {"v": "DOUBLE"} and options.sink == "kafka"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.topic = "u"  # type: ignore[misc]
+    res = _src().watermark(0).window(sl.Tumble(5)).agg(s=("v", "sum"))
+    assert build_export(res, options).script() == to_flink_sql(res, "kafka", topic="t",
+                                                               types={"v": "DOUBLE"})
 
 
 def test_constant_assign_becomes_a_view():

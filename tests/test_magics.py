@@ -6,6 +6,7 @@ The key check: for every window kind, the SQL magic's result equals the Python A
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import subprocess
@@ -23,6 +24,7 @@ import streamlab as sl
 from streamlab import extension
 from streamlab import sql as sl_sql
 from streamlab.magics import StreamlabMagics, StreamlabUsageError
+from streamlab.sql.compile import window_spec
 
 
 def events(n: int = 3_000, seed: int = 7) -> pd.DataFrame:
@@ -128,6 +130,34 @@ def test_projection_reorders_and_renames_like_pandas(shell, ns, kind):
         columns={"window_end": "until"})
     pd.testing.assert_frame_equal(res.collect(), want, check_exact=True)
     assert list(res.late.collect().columns)[-3:] == ["watermark", "missed_windows", "reason"]
+
+
+def window_plan(tvf: str):
+    return sl_sql.plan_query(f"SELECT window_end, COUNT(*) AS n FROM TABLE({tvf}) "
+                             "GROUP BY key, window_start, window_end",
+                             {"src": sl_sql.TableInfo(("ts", "key"), "ts")}).window
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_sql_durations_reach_the_specs_as_timedeltas(kind):
+    tvf, spec = KINDS[kind]
+    got = window_spec(window_plan(tvf))
+    assert type(got) is type(spec) and got.resolve(None) == spec.resolve(None)
+    for f in dataclasses.fields(got):
+        value = getattr(got, f.name)
+        assert isinstance(value, pd.Timedelta) or (f.name == "offset" and value == 0), f.name
+
+
+@pytest.mark.parametrize(("tvf", "spec"), [
+    ("TUMBLE(TABLE src, DESCRIPTOR(ts), INTERVAL '1' MINUTE, -INTERVAL '10' SECOND)",
+     sl.Tumble("1min", offset="-10s")),
+    ("HOP(TABLE src, DESCRIPTOR(ts), INTERVAL '2' SECOND, INTERVAL '10' SECOND, "
+     "-INTERVAL '0.5' SECOND)", sl.Hop("10s", "2s", offset="-500ms")),
+    ("CUMULATE(TABLE src, DESCRIPTOR(ts), INTERVAL '1' SECOND, INTERVAL '4' SECOND, "
+     "-INTERVAL '1.25' SECOND)", sl.Cumulate("4s", "1s", offset="-1250ms")),
+])
+def test_negative_offsets_give_the_same_windows(tvf, spec):
+    assert window_spec(window_plan(tvf)).resolve(None) == spec.resolve(None)
 
 
 def test_global_session_without_keys(shell, ns):

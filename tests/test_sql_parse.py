@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import numpy as np
 import pandas as pd
@@ -26,8 +27,8 @@ from streamlab.sql.plan import (
     Not,
     Or,
     Output,
-    Window,
 )
+from streamlab.sql.windows import CumulateWindow, HopWindow, SessionWindow, TumbleWindow
 
 CATALOG = {
     "src": TableInfo(("ts", "key", "region", "value", "name", "n"), "ts"),
@@ -37,6 +38,10 @@ CATALOG = {
 
 def plan(sql: str):
     return plan_query(sql, CATALOG)
+
+
+def ms(n: int) -> dt.timedelta:
+    return dt.timedelta(milliseconds=n)
 
 
 def fail(sql: str) -> SQLError:
@@ -54,21 +59,21 @@ def window_of(tvf: str):
 
 
 @pytest.mark.parametrize(("tvf", "expected"), [
-    ("TUMBLE(TABLE src, DESCRIPTOR(ts), INTERVAL '1' SECOND)", Window("tumble", size_ms=1000)),
+    ("TUMBLE(TABLE src, DESCRIPTOR(ts), INTERVAL '1' SECOND)", TumbleWindow(size=ms(1000))),
     ("TUMBLE(TABLE src, DESCRIPTOR(ts), INTERVAL '1' HOUR, INTERVAL '15' MINUTE)",
-     Window("tumble", size_ms=3_600_000, offset_ms=900_000)),
+     TumbleWindow(size=ms(3_600_000), offset=ms(900_000))),
     ("TUMBLE(TABLE src, DESCRIPTOR(ts), INTERVAL '1' MINUTE, -INTERVAL '10' SECOND)",
-     Window("tumble", size_ms=60_000, offset_ms=-10_000)),
+     TumbleWindow(size=ms(60_000), offset=ms(-10_000))),
     ("HOP(TABLE src, DESCRIPTOR(ts), INTERVAL '1' SECOND, INTERVAL '10' SECOND)",
-     Window("hop", size_ms=10_000, slide_ms=1_000)),
+     HopWindow(size=ms(10_000), slide=ms(1_000))),
     ("HOP(TABLE src, DESCRIPTOR(ts), INTERVAL '2' SECOND, INTERVAL '10' SECOND, INTERVAL '1' SECOND)",
-     Window("hop", size_ms=10_000, slide_ms=2_000, offset_ms=1_000)),
+     HopWindow(size=ms(10_000), slide=ms(2_000), offset=ms(1_000))),
     ("CUMULATE(TABLE src, DESCRIPTOR(ts), INTERVAL '1' MINUTE, INTERVAL '1' HOUR)",
-     Window("cumulate", size_ms=3_600_000, step_ms=60_000)),
+     CumulateWindow(size=ms(3_600_000), step=ms(60_000))),
     ("CUMULATE(TABLE src, DESCRIPTOR(ts), INTERVAL '0.250' SECOND, INTERVAL '1' SECOND)",
-     Window("cumulate", size_ms=1_000, step_ms=250)),
+     CumulateWindow(size=ms(1_000), step=ms(250))),
     ("SESSION(TABLE src, DESCRIPTOR(ts), INTERVAL '0.050' SECOND)",
-     Window("session", gap_ms=50)),
+     SessionWindow(gap=ms(50))),
 ], ids=["tumble", "tumble-offset", "tumble-negative-offset", "hop", "hop-offset", "cumulate",
         "cumulate-ms", "session-global"])
 def test_each_tvf_gives_its_window(tvf, expected):
@@ -77,27 +82,42 @@ def test_each_tvf_gives_its_window(tvf, expected):
 
 def test_hop_takes_slide_then_size_like_flink():
     w = window_of("HOP(TABLE src, DESCRIPTOR(ts), INTERVAL '5' SECOND, INTERVAL '1' MINUTE)")
-    assert (w.slide_ms, w.size_ms) == (5_000, 60_000)
+    assert (w.slide, w.size) == (ms(5_000), ms(60_000))
 
 
 def test_named_arguments_in_any_order_after_data():
     w = window_of("HOP(DATA => TABLE src, TIMECOL => DESCRIPTOR(ts), SIZE => INTERVAL '10' "
                   "SECONDS, SLIDE => INTERVAL '2' SECONDS)")
-    assert w == Window("hop", size_ms=10_000, slide_ms=2_000)
+    assert w == HopWindow(size=ms(10_000), slide=ms(2_000))
 
 
 def test_tvf_without_table_wrapper_is_accepted():
     w = plan("SELECT window_end, COUNT(*) AS n FROM HOP(TABLE src, DESCRIPTOR(ts), "
              "INTERVAL '1' SECOND, INTERVAL '3' SECOND) GROUP BY window_start, window_end").window
-    assert w == Window("hop", size_ms=3_000, slide_ms=1_000)
+    assert w == HopWindow(size=ms(3_000), slide=ms(1_000))
 
 
 def test_session_partition_by_one_key_groups_by_it():
     p = plan("SELECT key, window_start, window_end, COUNT(*) AS n FROM TABLE(SESSION(TABLE src "
              "PARTITION BY key, DESCRIPTOR(ts), INTERVAL '30' SECOND)) "
              "GROUP BY key, window_start, window_end")
-    assert p.window == Window("session", gap_ms=30_000, partition_by=("key",))
+    assert p.window == SessionWindow(gap=ms(30_000), partition_by=("key",))
     assert p.keys == ("key",)
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda: TumbleWindow(size="1s"),
+     "TUMBLE size must be a positive datetime.timedelta of whole milliseconds, e.g. "
+     "size=timedelta(seconds=1); got '1s'"),
+    (lambda: HopWindow(slide=ms(0), size=ms(10)), "HOP slide must be a positive"),
+    (lambda: SessionWindow(gap=dt.timedelta(microseconds=1500)), "SESSION gap must be a positive"),
+    (lambda: TumbleWindow(size=ms(10), offset=3), "TUMBLE offset must be a datetime.timedelta"),
+    (lambda: CumulateWindow(step=ms(3), size=ms(10)),
+     "CUMULATE size (10 ms) is not a multiple of its step (3 ms)"),
+])
+def test_plan_windows_check_their_durations(make, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        make()
 
 
 def test_session_partition_by_several_keys_in_parentheses():
@@ -108,7 +128,7 @@ def test_session_partition_by_several_keys_in_parentheses():
     assert p.keys == ("region", "key")
 
 
-@pytest.mark.parametrize(("interval", "ms"), [
+@pytest.mark.parametrize(("interval", "millis"), [
     ("INTERVAL '1' SECOND", 1_000),
     ("INTERVAL '0.050' SECOND", 50),
     ("INTERVAL '1.5' SECONDS", 1_500),
@@ -120,8 +140,8 @@ def test_session_partition_by_several_keys_in_parentheses():
     ("INTERVAL '5' SECOND(3)", 5_000),
     ("INTERVAL '5 seconds'", 5_000),
 ])
-def test_interval_literals_in_milliseconds(interval, ms):
-    assert window_of(f"TUMBLE(TABLE src, DESCRIPTOR(ts), {interval})").size_ms == ms
+def test_interval_literals_in_milliseconds(interval, millis):
+    assert window_of(f"TUMBLE(TABLE src, DESCRIPTOR(ts), {interval})").size == ms(millis)
 
 
 # -- select list, aggregates, group keys -----------------------------------------------------
@@ -268,6 +288,14 @@ def where_of(condition: str):
 ])
 def test_where_forms(condition, expected):
     assert where_of(condition) == expected
+
+
+def test_decimal_literals_are_doubles_like_flinks_comparison():
+    where = where_of("value > 0.1")
+    assert type(where.right.value) is float
+    mask = SQLPredicate(where)(pd.DataFrame({"value": [0.1, 0.2]}))
+    assert mask.tolist() == [False, True]  # not 0.1 > Decimal('0.1')
+    assert SQLPredicate(where).sql == "value > 0.1"
 
 
 # -- errors: kind, position and hint -------------------------------------------------------------

@@ -7,8 +7,10 @@
 True
 """
 
-from .export import SETTINGS, FlinkExport, flink_export, to_flink_sql
+from .export import SETTINGS, FlinkExport, build_export, flink_export, to_flink_sql
 from .files import write_csv
+from .options import FlinkExportOptions
 from .query import query_to_sql
 
-__all__ = ["SETTINGS", "FlinkExport", "flink_export", "query_to_sql", "to_flink_sql", "write_csv"]
+__all__ = ["SETTINGS", "FlinkExport", "FlinkExportOptions", "build_export", "flink_export",
+           "query_to_sql", "to_flink_sql", "write_csv"]

@@ -7,13 +7,49 @@ Steps are numbered from the source (step 1), in the order they were written.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
-from ..sources.base import Source
 from ..core.node import Node
+from ..core.timecol import TimeMeta
+from ..sources.base import Source
+from ..transforms import assign as Assign
+from ..transforms import watermark as Watermark
+from ..transforms import where as Where
 from ..windows.operator import WindowAgg
 
 SCALARS = (bool, int, float, str)
+
+
+@runtime_checkable
+class FlinkPredicate(Protocol):
+    """A where() predicate that writes itself as Flink SQL (a ``%%streamlab`` WHERE)."""
+
+    def flink_sql(self) -> str: ...
+
+
+class Output(Protocol):
+    """One column of a select list: ``name`` in the result, taken from window column ``source``."""
+
+    name: str
+    source: str
+
+
+@runtime_checkable
+class SelectList(Protocol):
+    """A ``%%streamlab`` select list over a window result (``streamlab.sql.project.Project``)."""
+
+    outputs: Sequence[Output]
+    window: WindowAgg
+
+
+class QueryPlan(Protocol):
+    """The ``%%streamlab`` query a result came from (``streamlab.sql.plan.QueryPlan``)."""
+
+    source: str
+
+    def describe(self) -> str: ...
 
 
 @dataclass
@@ -22,17 +58,25 @@ class Chain:
 
     source: Source
     window: WindowAgg
-    watermark: Node | None = None
-    wheres: list[Node] = field(default_factory=list)
+    watermark: Watermark | None = None
+    wheres: list[Where] = field(default_factory=list)
     constants: dict[str, object] = field(default_factory=dict)  # assign(c=<scalar>)
-    project: Node | None = None  # a %%streamlab select list
-    sql_plan: object = None
+    project: SelectList | None = None
+    sql_plan: QueryPlan | None = None
     window_step: int = 0
+
+    @property
+    def time_meta(self) -> TimeMeta:
+        """The event-time column and unit the window uses."""
+        meta = self.window.time_meta
+        if meta is None:  # window() refuses streams without one
+            raise ValueError(f"{self.window.label()} has no event-time column")
+        return meta
 
     @property
     def idle_timeout(self) -> int | None:
         """The watermark's idle timeout in ms (None when it has none)."""
-        return getattr(self.watermark, "idle_timeout", None)
+        return self.watermark.idle_timeout if self.watermark is not None else None
 
 
 def describe(i: int, node) -> str:
@@ -58,8 +102,8 @@ def read_chain(stream) -> Chain:
     ValueError: step 3 map(<lambda>) is a streamz operator; Flink SQL cannot run Python code between the source and the window — use where('query string') or move the step after the window
     """
     project, node = None, stream
-    if getattr(stream, "kind", None) == "select" and hasattr(stream, "outputs"):
-        project, node = stream, stream.upstreams[0]
+    if isinstance(stream, SelectList):
+        project, node = stream, stream.window
     if not isinstance(node, WindowAgg):
         raise ValueError(
             f"to_flink_sql exports a window result (src.watermark(...).window(...).agg(...)); "
@@ -85,8 +129,7 @@ def read_chain(stream) -> Chain:
 
 
 def _add_step(chain: Chain, i: int, step) -> None:
-    kind = getattr(step, "kind", None) if isinstance(step, Node) else None
-    if kind == "watermark":
+    if isinstance(step, Watermark):
         if chain.watermark is not None:
             raise ValueError(f"{describe(i, step)} is a second watermark; Flink SQL has one "
                              "WATERMARK per source table — keep one .watermark(...)")
@@ -96,14 +139,13 @@ def _add_step(chain: Chain, i: int, step) -> None:
                 f"the rows that pass, Flink from every row of the source table — put "
                 f".watermark(...) before .where(...)")
         chain.watermark = step
-    elif kind == "where":
-        pred = step.predicate
-        if not isinstance(pred, str) and not hasattr(pred, "predicate"):  # SQLPredicate is fine
+    elif isinstance(step, Where):
+        if not isinstance(step.predicate, str | FlinkPredicate):
             raise ValueError(
                 f"{describe(i, step)} is a Python callable; Flink SQL cannot run it — use a "
                 f"query string such as where('v > 0')")
         chain.wheres.append(step)
-    elif kind == "assign":
+    elif isinstance(step, Assign):
         for name, value in step.new_columns.items():
             if callable(value) or not isinstance(value, SCALARS):
                 raise ValueError(
@@ -116,7 +158,7 @@ def _add_step(chain: Chain, i: int, step) -> None:
             chain.constants[name] = value
     else:
         raise ValueError(
-            f"{describe(i, step)} is a {'streamz' if not isinstance(step, Node) else kind} "
+            f"{describe(i, step)} is a {step.kind if isinstance(step, Node) else 'streamz'} "
             f"operator; Flink SQL cannot run Python code between the source and the window — "
             f"use where('query string') or move the step after the window")
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
+from ..kafka.source import KafkaSource
 from ..sources.base import Source
+from ..sources.frame import CsvSource, ParquetSource
+from .options import STARTUP, FlinkExportOptions
 
-CONNECTORS = ("filesystem", "kafka")
-STARTUP = {"earliest": "earliest-offset", "latest": "latest-offset", "committed": "group-offsets"}
+DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 
 
 def file_uri(path) -> str:
@@ -22,24 +25,42 @@ def file_uri(path) -> str:
     return "file://" + os.path.abspath(text)
 
 
-def source_options(source: Source, connector: str, opts: dict, notes: list[str], table: str) -> dict:
+@dataclass(frozen=True)
+class KafkaDefaults:
+    """What a Kafka source says about itself; the export's options win over it (all None for
+    other sources)."""
+
+    topic: str | None = None
+    bootstrap: str | None = None
+    group: str | None = None
+    start: str | None = None
+    format: str | None = None
+
+    @classmethod
+    def of(cls, source: Source) -> KafkaDefaults:
+        if not isinstance(source, KafkaSource):
+            return cls()
+        return cls(source.topic, source.bootstrap, source.group, source.start_at, source.format)
+
+
+def source_options(source: Source, opts: FlinkExportOptions, notes: list[str], table: str) -> dict:
     """The source table's WITH options."""
-    if connector == "kafka":
-        topic = opts.get("topic") or _kafka(source, "topic")
+    own = KafkaDefaults.of(source)
+    if opts.connector == "kafka":
+        topic = opts.topic or own.topic
         if not topic:
             topic = table
             notes.append(f"topic {topic!r} is the table name: pass topic= (the source is not Kafka)")
-        start = opts.get("start") or _kafka(source, "start_at") or "earliest"
+        start = opts.start or own.start or "earliest"
         if start not in STARTUP:
             raise ValueError(f"start={start!r}; use one of {', '.join(STARTUP)}")
-        out = {
+        out: dict[str, object] = {
             "connector": "kafka",
             "topic": topic,
-            "properties.bootstrap.servers": _bootstrap(source, opts),
-            "properties.group.id": opts.get("group") or _kafka(source, "group")
-            or "streamlab-flink",
+            "properties.bootstrap.servers": opts.bootstrap or own.bootstrap or DEFAULT_BOOTSTRAP,
+            "properties.group.id": opts.group or own.group or "streamlab-flink",
             "scan.startup.mode": STARTUP[start],
-            "format": opts.get("format") or _kafka(source, "format") or "json",
+            "format": opts.format or own.format or "json",
         }
         if start == "committed":
             out["properties.auto.offset.reset"] = "earliest"
@@ -48,8 +69,8 @@ def source_options(source: Source, connector: str, opts: dict, notes: list[str],
         elif out["format"] == "raw":  # message key and value as text, like from_kafka(format="raw")
             out.update({"key.format": "raw", "key.fields": "key", "value.fields-include": "EXCEPT_KEY"})
     else:
-        path = opts.get("path") or getattr(source, "path", None)
-        fmt = opts.get("format") or ("parquet" if hasattr(source, "_file") else "csv")
+        path = opts.path or _file_of(source)
+        fmt = opts.format or ("parquet" if isinstance(source, ParquetSource) else "csv")
         if path is None:
             path = "/path/to/input." + fmt
             notes.append(f"{source.label()} has no file: write its rows to {path} (headerless CSV: "
@@ -64,32 +85,34 @@ def source_options(source: Source, connector: str, opts: dict, notes: list[str],
     if fmt_is(out, "csv"):
         notes.append("csv input: columns in the order declared; timestamps as "
                      "'YYYY-MM-DD HH:MM:SS.mmm' (UTC, no zone)")
-    out.update(opts.get("source_options") or {})
+    out.update(opts.source_options)
     return out
 
 
-def sink_options(source: Source, connector: str, opts: dict, table: str) -> dict:
+def sink_options(source: Source, opts: FlinkExportOptions, table: str) -> dict:
     """The sink table's WITH options."""
-    if connector == "kafka":
-        source_topic = opts.get("topic") or _kafka(source, "topic")
-        topic = opts.get("sink_topic") or (f"{source_topic}-windows" if source_topic else table)
-        out = {
+    if opts.sink == "kafka":
+        own = KafkaDefaults.of(source)
+        source_topic = opts.topic or own.topic
+        topic = opts.sink_topic or (f"{source_topic}-windows" if source_topic else table)
+        out: dict[str, object] = {
             "connector": "kafka",
             "topic": topic,
-            "properties.bootstrap.servers": opts.get("sink_bootstrap") or _bootstrap(source, opts),
-            "format": opts.get("sink_format") or "json",
+            "properties.bootstrap.servers": opts.sink_bootstrap or opts.bootstrap or own.bootstrap
+            or DEFAULT_BOOTSTRAP,
+            "format": opts.sink_format or "json",
         }
         if out["format"] == "json":
             out["json.timestamp-format.standard"] = "ISO-8601"
     else:
-        path = opts.get("sink_path")
+        path = opts.sink_path
         if path is None:
-            src = opts.get("path") or getattr(source, "path", None)
+            src = opts.path or _file_of(source)
             base = os.path.dirname(os.path.abspath(os.fspath(src))) if src else "/path/to"
             path = os.path.join(base, f"{table}-out")
         out = {"connector": "filesystem", "path": file_uri(path),
-               "format": opts.get("sink_format") or "csv"}
-    out.update(opts.get("sink_options") or {})
+               "format": opts.sink_format or "csv"}
+    out.update(opts.sink_options)
     return out
 
 
@@ -104,7 +127,7 @@ def kafka_columns(source, connector: str, fmt: str | None) -> tuple[dict, dict]:
     columns = source.columns or []
     meta = {"kafka_timestamp": "TIMESTAMP_LTZ(3) METADATA FROM 'timestamp'",
             "partition": "INT METADATA VIRTUAL", "offset": "BIGINT METADATA VIRTUAL"}
-    declared = {c: d for c, d in meta.items() if c in columns and _kafka(source, "topic")}
+    declared = {c: d for c, d in meta.items() if c in columns and isinstance(source, KafkaSource)}
     if source.time_meta.column == "kafka_timestamp":
         declared["kafka_timestamp"] = meta["kafka_timestamp"]
     raw = {"key": "STRING", "value": "STRING"} if fmt == "raw" else {}
@@ -116,20 +139,10 @@ def fmt_is(options: dict, fmt: str) -> bool:
     return options.get("format") == fmt
 
 
-def _bootstrap(source, opts) -> str:
-    return opts.get("bootstrap") or _kafka(source, "bootstrap") or "127.0.0.1:9092"
+def _file_of(source: Source):
+    """The file a CSV or Parquet source reads (None for other sources)."""
+    return source.path if isinstance(source, CsvSource | ParquetSource) else None
 
 
-def _kafka(source, name: str):
-    """A Kafka source's setting (``topic``, ``bootstrap``, ...); None for other sources."""
-    if not isinstance(getattr(source, "topic", None), str):
-        return None
-    value = getattr(source, name, None)
-    return None if callable(value) else value
-
-
-def _has_header(source) -> bool:
-    kwargs = getattr(source, "read_kwargs", None)
-    if kwargs is None:
-        return False
-    return kwargs.get("header", "infer") is not None
+def _has_header(source: Source) -> bool:
+    return isinstance(source, CsvSource) and source.read_kwargs.get("header", "infer") is not None

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..kafka.source import KafkaSource
 from .chain import Chain, read_chain
-from .connectors import CONNECTORS, kafka_columns, sink_options, source_options
+from .connectors import kafka_columns, sink_options, source_options
+from .options import FlinkExportOptions
 from .render import columns_block, ident, interval, string, with_clause
 from .schema import is_integer, source_types, time_type
 from .tvf import aggregate, tvf_call, where_sql
@@ -31,9 +33,6 @@ SETTINGS_NOTE = """\
 --     watermark of the records before it and late data is decided row by row;
 --   local time zone UTC: windows are aligned to the epoch in UTC, like streamlab's."""
 
-OPTIONS = ("source_table", "sink_table", "types", "path", "format", "topic", "bootstrap", "group",
-           "start", "sink_connector", "sink_path", "sink_topic", "sink_format", "sink_bootstrap",
-           "source_options", "sink_options", "rowtime", "settings")
 _NUMBER_TIME = {"s": "{c} * 1000", "ms": "{c}", "us": "{c} / 1000", "ns": "{c} / 1000000"}
 
 
@@ -79,12 +78,13 @@ class FlinkExport:
 def to_flink_sql(stream, connector: str = "filesystem", *, parts: bool = False, **options):
     """Runnable Flink SQL for a window pipeline: SETs, source and sink DDL, and the INSERT.
 
-    ``parts=True`` returns the :class:`FlinkExport` instead of the script text. Options:
-    ``source_table`` / ``sink_table`` (names), ``types`` ({column: Flink type} overrides),
-    ``path`` / ``format`` (filesystem source), ``topic`` / ``bootstrap`` / ``group`` / ``start``
-    (Kafka source), ``sink_connector``, ``sink_path``, ``sink_topic``, ``sink_format``,
-    ``source_options`` / ``sink_options`` (extra WITH options), ``rowtime`` (name of the computed
-    timestamp column for numeric time) and ``settings=False`` (no SET statements).
+    ``parts=True`` returns the :class:`FlinkExport` instead of the script text. The options are
+    the fields of :class:`~streamlab.flink.options.FlinkExportOptions`: ``source_table`` /
+    ``sink_table`` (names), ``types`` ({column: Flink type} overrides), ``path`` / ``format``
+    (filesystem source), ``topic`` / ``bootstrap`` / ``group`` / ``start`` (Kafka source),
+    ``sink_connector``, ``sink_path``, ``sink_topic``, ``sink_format``, ``source_options`` /
+    ``sink_options`` (extra WITH options), ``rowtime`` (name of the computed timestamp column for
+    numeric time) and ``settings=False`` (no SET statements). An unknown one is a TypeError.
 
     >>> import streamlab as sl, pandas as pd
     >>> df = pd.DataFrame({"ts": pd.to_datetime([0, 1500], unit="ms"), "key": ["a", "b"], "v": [1.0, 2.5]})
@@ -103,21 +103,18 @@ def to_flink_sql(stream, connector: str = "filesystem", *, parts: bool = False, 
 
 def flink_export(stream, connector: str = "filesystem", **options) -> FlinkExport:
     """The :class:`FlinkExport` of ``stream`` (see :func:`to_flink_sql` for the options)."""
-    unknown = sorted(set(options) - set(OPTIONS))
-    if unknown:
-        raise TypeError(f"to_flink_sql() got unknown option(s) {unknown}; options are: "
-                        f"{', '.join(OPTIONS)}")
-    sink_connector = options.get("sink_connector") or connector
-    for name, value in (("connector", connector), ("sink_connector", sink_connector)):
-        if value not in CONNECTORS:
-            raise ValueError(f"{name}={value!r}; use one of {', '.join(CONNECTORS)}")
+    return build_export(stream, FlinkExportOptions.of(connector, **options))
+
+
+def build_export(stream, options: FlinkExportOptions) -> FlinkExport:
+    """The :class:`FlinkExport` of ``stream`` under ``options``."""
     chain = read_chain(stream)
-    plan = chain.sql_plan
-    src_table = options.get("source_table") or getattr(plan, "source", None) or "src"
-    sink_table = options.get("sink_table") or "sink"
+    plan_source = chain.sql_plan.source if chain.sql_plan is not None else None
+    src_table = options.source_table or plan_source or "src"
+    sink_table = options.sink_table or "sink"
     notes: list[str] = []
 
-    source_ddl, rowtime, types = _source_ddl(chain, connector, options, src_table, notes)
+    source_ddl, rowtime, types = _source_ddl(chain, options, src_table, notes)
     table, view_ddl = src_table, None
     if chain.constants:
         table = f"{src_table}_input"
@@ -133,20 +130,20 @@ def flink_export(stream, connector: str = "filesystem", **options) -> FlinkExpor
         f"GROUP BY {', '.join([*(ident(k) for k in chain.window.by), 'window_start', 'window_end'])}",
     ])
     sink_cols = [f"{ident(n)} {t}" for n, t in sink_columns]
-    sink_with = sink_options(chain.source, sink_connector, options, sink_table)
+    sink_with = sink_options(chain.source, options, sink_table)
     sink_ddl = f"CREATE TABLE {ident(sink_table)} {columns_block(sink_cols)} {with_clause(sink_with)}"
-    settings = dict(SETTINGS) if options.get("settings", True) else {}
-    _idleness(chain, connector, settings, notes)
+    settings = dict(SETTINGS) if options.settings else {}
+    _idleness(chain, options.connector, settings, notes)
     return FlinkExport(settings, source_ddl, sink_ddl, query, sink_table, sink_columns, view_ddl,
                        _header(chain, notes))
 
 
-def _source_ddl(chain: Chain, connector: str, options: dict, table: str, notes: list[str]):
+def _source_ddl(chain: Chain, options: FlinkExportOptions, table: str, notes: list[str]):
     """(``CREATE TABLE`` of the source, the rowtime column, {column: Flink type})."""
-    meta, source = chain.window.time_meta, chain.source
-    overrides = dict(options.get("types") or {})
-    src_with = source_options(source, connector, options, notes, table)
-    declared, implied = kafka_columns(source, connector, src_with.get("format"))
+    meta, source = chain.time_meta, chain.source
+    overrides = dict(options.types)
+    src_with = source_options(source, options, notes, table)
+    declared, implied = kafka_columns(source, options.connector, src_with.get("format"))
     columns = list(source.columns or dict.fromkeys([*overrides, *declared]))
     types = source_types(source, [c for c in columns if c not in declared], {**implied, **overrides})
     types.update({c: d.split(" METADATA")[0] for c, d in declared.items()})
@@ -157,7 +154,7 @@ def _source_ddl(chain: Chain, connector: str, options: dict, table: str, notes: 
             types[meta.column] = "TIMESTAMP_LTZ(3)"  # ISO text with a 'Z', as to_kafka writes it
     lines = [f"{ident(c)} {declared.get(c, types[c])}" for c in columns]
     if meta.unit is not None and meta.column not in declared:
-        rowtime = options.get("rowtime") or _fresh(f"{meta.column}_time", columns)
+        rowtime = options.rowtime or _fresh(f"{meta.column}_time", columns)
         lines.append(f"{ident(rowtime)} AS {_to_timestamp(meta.column, meta.unit, types)}")
         notes.append(f"{meta.column} holds numbers in {meta.unit!r}; {rowtime} is it as a "
                      f"timestamp, and window_start / window_end are TIMESTAMP(3) in UTC here "
@@ -170,7 +167,9 @@ def _source_ddl(chain: Chain, connector: str, options: dict, table: str, notes: 
 
 
 def _idleness(chain: Chain, connector: str, settings: dict, notes: list[str]) -> None:
-    idle_s = getattr(chain.source, "idle_timeout", None) if connector == "kafka" else None
+    source = chain.source
+    kafka = connector == "kafka" and isinstance(source, KafkaSource)
+    idle_s = source.idle_timeout if kafka else None
     if idle_s and settings:  # from_kafka(idle_timeout=...): Flink's own per-partition idleness
         settings["table.exec.source.idle-timeout"] = f"{round(idle_s * 1000)} ms"
         notes.append("idle partitions stop holding the watermark back after "
@@ -188,7 +187,7 @@ def _select(chain: Chain, types: dict[str, str]) -> tuple[list[str], list[tuple[
     for spec in window.specs:
         exprs[spec.name] = aggregate(spec, types, chain)
     outputs = [(o.name, o.source) for o in chain.project.outputs] if chain.project is not None \
-        else [(c, c) for c in window.columns]
+        else [(c, c) for c in window.columns or []]
     select, sink = [], []
     for name, src in outputs:
         expr, flink = exprs[src]
@@ -229,9 +228,17 @@ def _constant_type(value) -> str:
     return {int: "INT", float: "DOUBLE"}.get(type(value), "STRING")
 
 
-def _header(chain: Chain, notes: list[str]) -> list[str]:
-    import streamlab
+def _version() -> str:
+    """streamlab's installed version (the package itself is a layer above this one)."""
+    from importlib.metadata import PackageNotFoundError, version
 
+    try:
+        return version("streamlab")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
+def _header(chain: Chain, notes: list[str]) -> list[str]:
     pipe = getattr(chain.source, "_pipeline", None)
     name = f" pipeline {pipe.name!r}" if pipe is not None else ""
     steps = [chain.source.label()]
@@ -239,11 +246,12 @@ def _header(chain: Chain, notes: list[str]) -> list[str]:
     steps += [w.label() for w in chain.wheres]
     steps += [f"assign({', '.join(chain.constants)})"] if chain.constants else []
     steps.append(chain.window.label())
-    lines = [f"Flink SQL exported by streamlab {streamlab.__version__} from{name}:",
+    lines = [f"Flink SQL exported by streamlab {_version()} from{name}:",
              "  " + " -> ".join(steps)]
     if chain.sql_plan is not None:
         lines.append(f"  (%%streamlab query: {chain.sql_plan.describe()})")
     return lines + [f"NOTE: {n}" for n in notes] + ["Run it with: sql-client.sh -f this.sql"]
 
 
-__all__ = ["SETTINGS", "FlinkExport", "flink_export", "to_flink_sql"]
+__all__ = ["SETTINGS", "FlinkExport", "FlinkExportOptions", "build_export", "flink_export",
+           "to_flink_sql"]

@@ -12,12 +12,11 @@ gives UNKNOWN. Where the two would keep different rows the comparison is wrapped
 from __future__ import annotations
 
 import ast
-import datetime as dt
 import io
 import re
 import tokenize
 
-from .render import ident, string
+from .render import ident, literal
 
 _BACKTICK = re.compile(r"`([^`]*)`")
 _CMP = {ast.Eq: "=", ast.NotEq: "<>", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
@@ -129,7 +128,7 @@ class _Translator:
                 raise self.fail(node, f"unknown column {name!r} (columns: {', '.join(self.columns)})")
             return ident(name)
         if isinstance(node, ast.Constant):
-            return _literal(node.value, lambda: self.fail(node, "unsupported literal"))
+            return literal(node.value, lambda: self.fail(node, "unsupported literal"))
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
             inner = self.operand(node.operand)
             sign = "-" if isinstance(node.op, ast.USub) else ""
@@ -141,60 +140,3 @@ class _Translator:
         if isinstance(node, ast.BinOp):
             raise self.fail(node, f"operator {type(node.op).__name__} (its sign rules differ in SQL)")
         raise self.fail(node, "unsupported expression")
-
-
-def _literal(value, fail) -> str:
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise fail()
-        return repr(value).upper()
-    if isinstance(value, str):
-        return string(value)
-    raise fail()
-
-
-def plan_to_sql(node) -> str:
-    """A ``%%streamlab`` WHERE (a :mod:`streamlab.sql.plan` predicate) as Flink SQL.
-
-    It already has SQL's NULL rules, so it is rendered as written, with Flink's quoting.
-
-    >>> from streamlab.sql.plan import Col, Compare, Lit, Not, IsNull, And
-    >>> plan_to_sql(And((Compare(">", Col("value"), Lit(0)), Not(IsNull(Col("key"))))))
-    '(`value` > 0 AND NOT (key IS NULL))'
-    """
-    from streamlab.sql import plan as p
-
-    if isinstance(node, p.Col):
-        return ident(node.name)
-    if isinstance(node, p.Lit):
-        value = node.value
-        if value is None:
-            return "NULL"
-        if isinstance(value, dt.datetime):
-            return f"TIMESTAMP {string(value.isoformat(sep=' '))}"
-        return _literal(value, lambda: ValueError(f"unsupported literal {value!r}"))
-    if isinstance(node, p.Arith):
-        if node.op == "%":
-            return f"MOD({plan_to_sql(node.left)}, {plan_to_sql(node.right)})"
-        return f"({plan_to_sql(node.left)} {node.op} {plan_to_sql(node.right)})"
-    if isinstance(node, p.Compare):
-        return f"{plan_to_sql(node.left)} {node.op} {plan_to_sql(node.right)}"
-    if isinstance(node, p.And | p.Or):
-        joiner = " AND " if isinstance(node, p.And) else " OR "
-        return "(" + joiner.join(plan_to_sql(a) for a in node.args) + ")"
-    if isinstance(node, p.Not):
-        return f"NOT ({plan_to_sql(node.arg)})"
-    if isinstance(node, p.In):
-        return f"{plan_to_sql(node.operand)} IN ({', '.join(plan_to_sql(v) for v in node.values)})"
-    if isinstance(node, p.Between):
-        low, high = plan_to_sql(node.low), plan_to_sql(node.high)
-        return f"{plan_to_sql(node.operand)} BETWEEN {low} AND {high}"
-    if isinstance(node, p.IsNull):
-        return f"{plan_to_sql(node.operand)} IS NULL"
-    if isinstance(node, p.Like):
-        return f"{plan_to_sql(node.operand)} LIKE {string(node.pattern)}"
-    raise ValueError(f"not a WHERE predicate: {node!r}")

@@ -23,7 +23,7 @@ def ident(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
-def string(text: str) -> str:
+def string(text: object) -> str:
     """A SQL string literal.
 
     >>> string("it's")
@@ -60,6 +60,25 @@ def interval(ms: int) -> str:
 def _precision(n: int) -> str:
     digits = len(str(n))
     return f"({digits})" if digits > 2 else ""
+
+
+def literal(value: object, fail) -> str:
+    """A SQL literal for a Python scalar; ``raise fail()`` for anything else (NaN, inf, ...).
+
+    >>> literal(True, None), literal(-3, None), literal(0.5, None), literal("a", None)
+    ('TRUE', '-3', '0.5', "'a'")
+    """
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise fail()
+        return repr(value).upper()
+    if isinstance(value, str):
+        return string(value)
+    raise fail()
 
 
 def with_clause(options: dict[str, object]) -> str:

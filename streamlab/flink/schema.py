@@ -14,6 +14,8 @@ import os
 import numpy as np
 import pandas as pd
 
+from ..sources.frame import CsvSource, FrameSource, ParquetSource
+
 SAMPLE_ROWS = 1_000
 NUMERIC = ("TINYINT", "SMALLINT", "INT", "INTEGER", "BIGINT", "FLOAT", "DOUBLE", "DECIMAL",
            "BOOLEAN")
@@ -70,21 +72,18 @@ def _python_type(value) -> str | None:
 
 def sample_frame(source) -> pd.DataFrame | None:
     """A few rows of the source's data (None for sources without data at rest)."""
-    df = getattr(source, "df", None)
-    if isinstance(df, pd.DataFrame):
-        return df
-    path = getattr(source, "path", None)
-    if isinstance(path, (str, os.PathLike)) and os.path.exists(path):
-        if str(path).endswith((".parquet", ".pq")) or hasattr(source, "_file"):
-            import pyarrow.parquet as pq
-
-            batch = next(pq.ParquetFile(path).iter_batches(batch_size=SAMPLE_ROWS), None)
-            return None if batch is None else batch.to_pandas()
-        kwargs = dict(getattr(source, "read_kwargs", {}) or {})
-        kwargs.pop("chunksize", None)
-        return pd.read_csv(path, nrows=SAMPLE_ROWS, **kwargs)
     from ..demo import DemoSource
 
+    if isinstance(source, FrameSource):
+        return source.df
+    if isinstance(source, ParquetSource) and os.path.exists(source.path):
+        import pyarrow.parquet as pq
+
+        batch = next(pq.ParquetFile(source.path).iter_batches(batch_size=SAMPLE_ROWS), None)
+        return None if batch is None else batch.to_pandas()
+    if isinstance(source, CsvSource) and os.path.exists(source.path):
+        kwargs = {k: v for k, v in source.read_kwargs.items() if k != "chunksize"}
+        return pd.read_csv(source.path, nrows=SAMPLE_ROWS, **kwargs)
     if isinstance(source, DemoSource):
         return next(iter(source._batches()), None)  # a fresh, seeded generator: no side effects
     return None

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from ..windows.specs import Cumulate, Hop, Session, Tumble
 from .chain import Chain
-from .query import plan_to_sql, query_to_sql
+from .query import query_to_sql
 from .render import ident, interval
 from .schema import NUMERIC, base, is_integer
 
@@ -13,6 +14,8 @@ TUMBLE_ONLY = ("first", "last")
 _SIMPLE = {"count": "COUNT", "first": "FIRST_VALUE", "last": "LAST_VALUE"}
 _DOUBLE = {"mean": "AVG", "std": "STDDEV_SAMP", "var": "VAR_SAMP"}
 SUPPORTED = ("count", "size", "sum", "mean", "min", "max", "first", "last", "std", "var")
+#: Window spec -> Flink window TVF (SESSION has its own argument order).
+TVFS = {Tumble: "TUMBLE", Hop: "HOP", Cumulate: "CUMULATE", Session: "SESSION"}
 
 
 def tvf_call(window, table: str, rowtime: str) -> str:
@@ -25,20 +28,20 @@ def tvf_call(window, table: str, rowtime: str) -> str:
     >>> tvf_call(src.window(sl.Session("30s"), by="k").agg(n=("k", "size")), "src", "ts")
     "SESSION(TABLE src PARTITION BY k, DESCRIPTOR(ts), INTERVAL '30' SECOND)"
     """
-    plan = window.plan
+    spec, plan = window.spec, window.plan
     data = f"TABLE {ident(table)}"
-    if plan.kind == "session":
+    if isinstance(spec, Session):
         if window.by:
             data += f" PARTITION BY {', '.join(ident(k) for k in window.by)}"
         return f"SESSION({data}, DESCRIPTOR({ident(rowtime)}), {interval(plan.gap)})"
     args = [data, f"DESCRIPTOR({ident(rowtime)})"]
-    if plan.kind == "tumble":
+    if isinstance(spec, Tumble):
         args.append(interval(plan.size))
     else:  # HOP(slide, size), CUMULATE(step, size)
         args += [interval(plan.pane), interval(plan.size)]
     if plan.offset:
         args.append(interval(plan.offset))
-    return f"{plan.kind.upper()}({', '.join(args)})"
+    return f"{TVFS[type(spec)]}({', '.join(args)})"
 
 
 def aggregate(spec, types: dict[str, str], chain: Chain) -> tuple[str, str]:
@@ -58,7 +61,7 @@ def aggregate(spec, types: dict[str, str], chain: Chain) -> tuple[str, str]:
     if func == "size":
         return "COUNT(*)", "BIGINT"
     col, flink = ident(spec.column), types[spec.column]
-    if func in TUMBLE_ONLY and chain.window.plan.kind != "tumble":
+    if func in TUMBLE_ONLY and not isinstance(chain.window.spec, Tumble):
         raise ValueError(f"{where}: agg {spec.label()}: Flink's {_SIMPLE[func]} cannot merge "
                          "partial results, which HOP, CUMULATE and SESSION windows need — "
                          "use it with Tumble only")
@@ -88,6 +91,6 @@ def where_sql(chain: Chain, types: dict[str, str]) -> str:
         pred = step.predicate
         if isinstance(pred, str):
             parts.append(query_to_sql(pred, list(types)))
-        else:  # a %%streamlab WHERE (SQLPredicate): already SQL
-            parts.append(plan_to_sql(pred.predicate))
+        else:  # a %%streamlab WHERE (a FlinkPredicate): already SQL
+            parts.append(pred.flink_sql())
     return parts[0] if len(parts) == 1 else " AND ".join(f"({p})" for p in parts)

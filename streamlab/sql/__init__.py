@@ -6,7 +6,7 @@
 ...     "GROUP BY window_start, window_end",
 ...     {"src": TableInfo(("ts", "v"), "ts")})
 >>> plan.window, plan.aggregates
-(Window(kind='tumble', size_ms=1000, slide_ms=None, step_ms=None, gap_ms=None, offset_ms=0, partition_by=()), (Aggregate(name='n', func='size', column='*'),))
+(TumbleWindow(size=datetime.timedelta(seconds=1), offset=datetime.timedelta(0)), (Aggregate(name='n', func='size', column='*'),))
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from typing import Any
 from streamlab.sql.analyze import TableInfo, catalog_of, plan_query
 from streamlab.sql.errors import SQLError
 from streamlab.sql.parse import parse
-from streamlab.sql.plan import Aggregate, Output, QueryPlan, Window
+from streamlab.sql.plan import Aggregate, Output, QueryPlan
+from streamlab.sql.windows import CumulateWindow, HopWindow, SessionWindow, TumbleWindow, Window
 
-__all__ = ["Aggregate", "Output", "QueryPlan", "SQLError", "TableInfo", "Window", "parse",
-           "plan_query", "query"]
+__all__ = ["Aggregate", "CumulateWindow", "HopWindow", "Output", "QueryPlan", "SQLError",
+           "SessionWindow", "TableInfo", "TumbleWindow", "Window", "parse", "plan_query", "query"]
 
 
 def query(sql: str, **streams: Any) -> Any:

@@ -9,12 +9,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlglot import exp
 
 from streamlab.sql import predicates
-from streamlab.sql.errors import SQLError, did_you_mean, listing
-from streamlab.sql.intervals import interval_ms
+from streamlab.sql.errors import ErrorKind, SQLError, did_you_mean, listing
+from streamlab.sql.intervals import duration
 from streamlab.sql.parse import (
     TVF_NAMES,
     Descriptor,
@@ -24,7 +25,8 @@ from streamlab.sql.parse import (
     node_position,
     parse,
 )
-from streamlab.sql.plan import AGGREGATES, WINDOW_COLUMNS, Aggregate, Output, QueryPlan, Window
+from streamlab.sql.plan import AGGREGATES, WINDOW_COLUMNS, AggFunc, Aggregate, Output, QueryPlan
+from streamlab.sql.windows import WINDOWS, SessionWindow, Window, ms
 
 #: Flink's parameter names, in positional order, and how many are required.
 SIGNATURES = {
@@ -90,7 +92,7 @@ class _Analyzer:
         self.qualifiers: set[str] = set()
         self.info = TableInfo()
 
-    def error(self, kind: str, what: str, hint: str, node: exp.Expr | None = None,
+    def error(self, kind: ErrorKind, what: str, hint: str, node: exp.Expr | None = None,
               pattern: str | None = None) -> SQLError:
         line, column = node_position(self.sql, node)
         if (line, column) == (1, 1) and pattern:
@@ -177,19 +179,19 @@ class _Analyzer:
             raise self.error("unsupported", f"PARTITION BY in {name}",
                              "only SESSION takes PARTITION BY; group keys go in GROUP BY", data)
         time_column = self.descriptor(args["TIMECOL"])
-        ms = {p: interval_ms(args[p].this, self.sql, f"{name} {p.lower()}",
-                             allow_negative=p == "OFFSET")
-              for p in ("SIZE", "SLIDE", "STEP", "GAP", "OFFSET") if p in args}
-        window = Window(kind=name.lower(), size_ms=ms.get("SIZE"), slide_ms=ms.get("SLIDE"),
-                        step_ms=ms.get("STEP"), gap_ms=ms.get("GAP"), offset_ms=ms.get("OFFSET", 0),
-                        partition_by=partition)
-        for part in ("SLIDE", "STEP"):
-            if part in ms and ms["SIZE"] % ms[part]:
+        lengths = {p.lower(): duration(args[p].this, self.sql, f"{name} {p.lower()}",
+                                       allow_negative=p == "OFFSET")
+                   for p in ("SIZE", "SLIDE", "STEP", "GAP", "OFFSET") if p in args}
+        for part in ("slide", "step"):
+            if part in lengths and lengths["size"] % lengths[part]:
                 raise self.error(
-                    "invalid", f"{name} size ({ms['SIZE']} ms) is not a multiple of its "
-                    f"{part.lower()} ({ms[part]} ms)", f"{USAGE[name]}: note the {part.lower()} "
-                    f"comes before the size", args[part])
-        return window, time_column
+                    "invalid", f"{name} size ({ms(lengths['size'])} ms) is not a multiple of its "
+                    f"{part} ({ms(lengths[part])} ms)", f"{USAGE[name]}: note the {part} "
+                    f"comes before the size", args[part.upper()])
+        arguments: dict[str, Any] = dict(lengths)
+        if partition:  # only SESSION gets here with one
+            arguments["partition_by"] = partition
+        return WINDOWS[name](**arguments), time_column
 
     def bind(self, tvf: WindowTVF) -> dict[str, TVFArg]:
         params, required = SIGNATURES[tvf.name]
@@ -271,7 +273,7 @@ class _Analyzer:
             raise self.error("invalid", f"GROUP BY lacks {' and '.join(missing)}",
                              f"add {', '.join(missing)} to GROUP BY", group, r"\bGROUP\s+BY\b")
         keys = tuple(dict.fromkeys(n for n in names if n not in WINDOW_COLUMNS + ("window_time",)))
-        if window.kind == "session" and set(window.partition_by) != set(keys):
+        if isinstance(window, SessionWindow) and set(window.partition_by) != set(keys):
             hint = (f"write SESSION(TABLE {self.source} PARTITION BY "
                     f"{', '.join(keys) if len(keys) < 2 else '(' + ', '.join(keys) + ')'}, ...)"
                     if keys else "drop PARTITION BY, or add its keys to GROUP BY")
@@ -284,7 +286,7 @@ class _Analyzer:
 
     def select_list(self, select: exp.Select, keys: tuple[str, ...]
                     ) -> tuple[tuple[Aggregate, ...], tuple[Output, ...]]:
-        aggs: list[tuple[str, str, str]] = []  # (output name, func, column)
+        aggs: list[tuple[str, AggFunc, str]] = []  # (output name, func, column)
         outputs: list[tuple[str, str | int]] = []  # (output name, key/window column or agg index)
         for item in select.expressions:
             inner = item.this if isinstance(item, exp.Alias) else item
@@ -328,7 +330,7 @@ class _Analyzer:
                        for name, src in outputs)
         return aggregates, result
 
-    def aggregate(self, node: exp.Expr) -> tuple[str, str]:
+    def aggregate(self, node: exp.Expr) -> tuple[AggFunc, str]:
         sql_name = next((n for cls, n in _SQL_AGGS.items() if type(node) is cls), None)
         if sql_name is None:
             if isinstance(node, exp.Anonymous):
@@ -374,8 +376,8 @@ def plan_query(sql: str, catalog: Mapping[str, TableInfo]) -> QueryPlan:
     ...     "SELECT key, window_end, AVG(v) AS avg_v FROM TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), "
     ...     "INTERVAL '0.250' SECOND)) GROUP BY key, window_start, window_end",
     ...     {"src": TableInfo(("ts", "key", "v"), "ts")})
-    >>> plan.window.size_ms, plan.keys, plan.columns
-    (250, ('key',), ('key', 'window_end', 'avg_v'))
+    >>> plan.window.describe(), plan.keys, plan.columns
+    ('TUMBLE(size=250ms)', ('key',), ('key', 'window_end', 'avg_v'))
     """
     analyzer = _Analyzer(sql, catalog)
     select = analyzer.check_shape(parse(sql))

@@ -6,13 +6,15 @@ failure is an :class:`~streamlab.sql.errors.SQLError` without a position (``line
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 
 from streamlab.sql.compile import compile_plan
-from streamlab.sql.errors import SQLError
+from streamlab.sql.errors import ErrorKind, SQLError
 from streamlab.sql.plan import QueryPlan
+from streamlab.sql.windows import AlignedWindow
 
 COMMANDS = ("list", "start", "pause", "resume", "step", "stop", "inspect", "late", "graph",
             "export")
@@ -20,7 +22,7 @@ RUN_COMMANDS = ("start", "pause", "resume", "step", "stop")
 LIST_COLUMNS = ["name", "state", "events_in", "late", "errors"]
 
 
-def _fail(kind: str, what: str, hint: str = "") -> SQLError:
+def _fail(kind: ErrorKind, what: str, hint: str = "") -> SQLError:
     return SQLError(kind, what, hint, None, None)
 
 
@@ -61,8 +63,8 @@ def build(plan: QueryPlan, stream: Any, watermark: Any = None) -> Any:
         raise _fail("unavailable", f"the streamlab engine cannot build this query ({error})",
                     "reinstall streamlab; the SQL layer needs sl.Tumble/Hop/Cumulate/Session") from None
     except TypeError as error:
-        if plan.window.offset_ms and "offset" in str(error):
-            raise _fail("unsupported", f"{plan.window.kind.upper()} with an offset",
+        if isinstance(plan.window, AlignedWindow) and plan.window.offset and "offset" in str(error):
+            raise _fail("unsupported", f"{plan.window.NAME} with an offset",
                         "drop the offset argument") from None
         raise
     except ValueError as error:
@@ -169,11 +171,9 @@ def snapshot(stream: Any, pipeline: Any, limit: int) -> dict:
 def late_rows(stream: Any, pipeline: Any, limit: int) -> pd.DataFrame:
     """``%streamlab late``: the late rows the window operator kept so far (bounded)."""
     late = getattr(stream, "late", None) if stream is not None else None
-    if late is None and callable(getattr(pipeline, "nodes", None)):
-        for node in pipeline.nodes():
-            if getattr(node, "kind", None) == "window":
-                late = node.late
-                break
+    if late is None:
+        windows = _windows(pipeline)
+        late = windows[0].late if windows else None
     ledger = getattr(late, "ledger", None)
     if not callable(ledger):
         raise _fail("unavailable", "no late-row ledger for this name",
@@ -184,7 +184,7 @@ def late_rows(stream: Any, pipeline: Any, limit: int) -> pd.DataFrame:
 class OperatorGraph:
     """``%streamlab graph``: the operator graph, SVG in a notebook and text elsewhere."""
 
-    def __init__(self, operators: list[dict]):
+    def __init__(self, operators: list[Mapping[str, Any]]):
         self.operators = operators
 
     def __repr__(self) -> str:
@@ -221,12 +221,11 @@ def export_flink(stream: Any, pipeline: Any, connector: str | None = None) -> st
     from streamlab.core.node import Node
 
     target = stream if stream is not None else _window_of(pipeline)
-    options = {} if connector is None else {"connector": connector}
     if isinstance(target, Node):
         from streamlab.flink_sql import to_flink_sql
 
         try:
-            return to_flink_sql(target, **options)
+            return to_flink_sql(target, connector or "filesystem")
         except (ValueError, TypeError) as error:
             raise _fail("unsupported", str(error).splitlines()[0],
                         "see help(streamlab.flink.to_flink_sql) for what Flink SQL can express"
@@ -235,11 +234,18 @@ def export_flink(stream: Any, pipeline: Any, connector: str | None = None) -> st
     if not callable(method):
         raise _fail("unsupported", f"{target!r} is not a streamlab window result",
                     "export res = src.watermark(...).window(...).agg(...) or a %%streamlab --name")
-    return method(**options)
+    return method() if connector is None else method(connector=connector)
+
+
+def _windows(pipeline: Any) -> list[Any]:
+    """The window operators of a pipeline (none for None)."""
+    from streamlab.windows import WindowAgg
+
+    nodes = pipeline.nodes() if callable(getattr(pipeline, "nodes", None)) else []
+    return [n for n in nodes if isinstance(n, WindowAgg)]
 
 
 def _window_of(pipeline: Any) -> Any:
     """The (last) window operator of a pipeline, or the pipeline itself when it has none."""
-    nodes = pipeline.nodes() if callable(getattr(pipeline, "nodes", None)) else []
-    windows = [n for n in nodes if getattr(n, "kind", None) == "window"]
+    windows = _windows(pipeline)
     return windows[-1] if windows else pipeline

@@ -33,9 +33,9 @@ from streamlab.sql.plan import (
     Or,
     Predicate,
     QueryPlan,
-    Window,
     to_sql,
 )
+from streamlab.sql.windows import CumulateWindow, HopWindow, SessionWindow, TumbleWindow, Window
 
 _CMP = {"=": operator.eq, "<>": operator.ne, "<": operator.lt, "<=": operator.le,
         ">": operator.gt, ">=": operator.ge}
@@ -104,8 +104,8 @@ def _truth(node: Predicate, df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         parts = [_truth(a, df) for a in node.args]
         trues, falses = np.array([p[0] for p in parts]), np.array([p[1] for p in parts])
         if isinstance(node, And):
-            return trues.all(axis=0), falses.any(axis=0)
-        return trues.any(axis=0), falses.all(axis=0)
+            return np.asarray(trues.all(axis=0)), np.asarray(falses.any(axis=0))
+        return np.asarray(trues.any(axis=0)), np.asarray(falses.all(axis=0))
     if isinstance(node, Between):
         return _truth(And((Compare(">=", node.operand, node.low),
                            Compare("<=", node.operand, node.high))), df)
@@ -155,6 +155,12 @@ class SQLPredicate:
         true, _ = _truth(self.predicate, df)
         return np.asarray(true, dtype=bool).copy()
 
+    def flink_sql(self) -> str:
+        """The condition as Flink SQL, with Flink's quoting (what ``to_flink_sql`` writes)."""
+        from streamlab.sql.to_flink import plan_to_sql
+
+        return plan_to_sql(self.predicate)
+
     def __repr__(self) -> str:
         return f"SQLPredicate({self.sql!r})"
 
@@ -162,21 +168,27 @@ class SQLPredicate:
 def window_spec(window: Window) -> Any:
     """The Python API's window spec (``sl.Tumble`` ...) for a plan window.
 
-    Durations are passed as exact millisecond strings, e.g. ``sl.Hop("10000ms", "1000ms")``.
+    Durations are passed as ``pd.Timedelta``, e.g. ``sl.Hop(pd.Timedelta("10s"), pd.Timedelta("1s"))``.
+    A negative offset is given as ``offset mod size``: the same windows (the specs take offsets
+    >= 0; HOP's slide divides its size, so the specs' own ``mod slide`` agrees).
+
+    >>> window_spec(HopWindow(slide=dt.timedelta(seconds=1), size=dt.timedelta(seconds=10),
+    ...                       offset=dt.timedelta(seconds=-3))).resolve(None)
+    SlicedPlan(kind='hop', size=10000, pane=1000, offset=0)
     """
-    import streamlab as sl
+    from streamlab.windows import Cumulate, Hop, Session, Tumble
 
-    def ms(value: int | None) -> str:
-        return f"{value}ms"
-
-    offset = {"offset": ms(window.offset_ms)} if window.offset_ms else {}
-    if window.kind == "tumble":
-        return sl.Tumble(ms(window.size_ms), **offset)
-    if window.kind == "hop":
-        return sl.Hop(ms(window.size_ms), ms(window.slide_ms), **offset)
-    if window.kind == "cumulate":
-        return sl.Cumulate(ms(window.size_ms), ms(window.step_ms), **offset)
-    return sl.Session(ms(window.gap_ms))
+    if isinstance(window, SessionWindow):
+        return Session(pd.Timedelta(window.gap))
+    size, offset = pd.Timedelta(window.size), pd.Timedelta(window.offset % window.size)
+    aligned = {"offset": offset} if offset else {}
+    if isinstance(window, TumbleWindow):
+        return Tumble(size, **aligned)
+    if isinstance(window, HopWindow):
+        return Hop(size, pd.Timedelta(window.slide), **aligned)
+    if isinstance(window, CumulateWindow):
+        return Cumulate(size, pd.Timedelta(window.step), **aligned)
+    raise TypeError(f"not a plan window: {window!r}")
 
 
 def agg_kwargs(plan: QueryPlan) -> dict[str, tuple[str, str]]:
@@ -187,13 +199,15 @@ def agg_kwargs(plan: QueryPlan) -> dict[str, tuple[str, str]]:
 
 def _has_watermark(stream: Any) -> bool:
     """Whether a watermark operator is upstream of ``stream``."""
+    from streamlab.transforms import watermark as Watermark
+
     todo, seen = [stream], set()
     while todo:
         s = todo.pop()
         if s is None or id(s) in seen:
             continue
         seen.add(id(s))
-        if getattr(s, "kind", None) == "watermark":
+        if isinstance(s, Watermark):
             return True
         todo.extend(getattr(s, "upstreams", []))
     return False
@@ -202,14 +216,15 @@ def _has_watermark(stream: Any) -> bool:
 def compile_plan(plan: QueryPlan, stream: Any, watermark: Any = None) -> Any:
     """Build the plan on ``stream`` with the Python API; return the result stream.
 
-    ``watermark`` (e.g. "500ms") adds ``.watermark(...)``; without it, the stream's own watermark
-    is used, or delay 0 if it has none (Flink's ``WATERMARK FOR ts AS ts``).
+    ``watermark`` (a delay: ``pd.Timedelta``, or text such as ``"500ms"`` from ``--watermark``)
+    adds ``.watermark(...)``; without it, the stream's own watermark is used, or delay 0 if it
+    has none (Flink's ``WATERMARK FOR ts AS ts``).
     """
     if watermark is not None:
         stream = stream.watermark(watermark)
     elif not _has_watermark(stream):
         # Flink computes the watermark over every row, before WHERE: do the same (delay 0)
-        stream = stream.watermark("0ms")
+        stream = stream.watermark(pd.Timedelta(0))
     if plan.where is not None:
         stream = stream.where(SQLPredicate(plan.where))
     by = None if not plan.keys else plan.keys[0] if len(plan.keys) == 1 else list(plan.keys)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from typing import Literal, get_args
 
 #: Every ``kind`` the SQL layer raises.
-KINDS = (
+ErrorKind = Literal[
     "syntax",  # the text does not parse
     "unknown_stream",  # FROM names no stream in scope
     "unknown_column",  # a column the stream does not have
@@ -23,7 +24,8 @@ KINDS = (
     "not_yet",  # a feature that lands with a later issue (Flink export)
     "unavailable",  # the engine or an optional part (plots, late ledger) is missing
     "engine",  # the engine rejected what the query asked for
-)
+]
+KINDS: tuple[ErrorKind, ...] = get_args(ErrorKind)
 
 
 class SQLError(Exception):
@@ -33,7 +35,7 @@ class SQLError(Exception):
     "line 1, column 42: unknown stream 'srx' — hint: streams in scope: src"
     """
 
-    def __init__(self, kind: str, what: str, hint: str = "", line: int | None = 1,
+    def __init__(self, kind: ErrorKind, what: str, hint: str = "", line: int | None = 1,
                  column: int | None = 1):
         self.kind = kind
         self.what = what

@@ -1,7 +1,8 @@
-"""SQL ``INTERVAL`` literals to integer milliseconds (Flink's TIMESTAMP(3) arithmetic)."""
+"""SQL ``INTERVAL`` literals to ``timedelta`` values of whole milliseconds (Flink's TIMESTAMP(3))."""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal, InvalidOperation
 
 from sqlglot import exp
@@ -28,15 +29,15 @@ def _unit_name(unit: exp.Expr | None) -> str | None:
     return name[:-1] if name.endswith("S") and name[:-1] in UNIT_MS else name
 
 
-def interval_ms(node: exp.Expr, sql: str, what: str = "interval",
-                allow_negative: bool = False) -> int:
-    """Milliseconds of an INTERVAL expression; SQLError (kind "invalid") if it is not one.
+def duration(node: exp.Expr, sql: str, what: str = "interval",
+             allow_negative: bool = False) -> dt.timedelta:
+    """The length of an INTERVAL expression; SQLError (kind "invalid") if it is not one.
 
     >>> import sqlglot
-    >>> interval_ms(sqlglot.parse_one("INTERVAL '0.050' SECOND"), "")
-    50
-    >>> interval_ms(sqlglot.parse_one("INTERVAL '10' MINUTES"), "")
-    600000
+    >>> duration(sqlglot.parse_one("INTERVAL '0.050' SECOND"), "")
+    datetime.timedelta(microseconds=50000)
+    >>> duration(sqlglot.parse_one("INTERVAL '10' MINUTES"), "")
+    datetime.timedelta(seconds=600)
     """
 
     def fail(message: str, hint: str = HINT) -> SQLError:
@@ -46,10 +47,10 @@ def interval_ms(node: exp.Expr, sql: str, what: str = "interval",
     if isinstance(node, exp.Neg):
         if not allow_negative:
             raise fail(f"{what} must be positive")
-        return -interval_ms(node.this, sql, what)
+        return -duration(node.this, sql, what)
     if isinstance(node, exp.Add) and isinstance(node.this, exp.Interval):
-        return (interval_ms(node.this, sql, what, allow_negative)
-                + interval_ms(node.expression, sql, what, allow_negative))
+        return (duration(node.this, sql, what, allow_negative)
+                + duration(node.expression, sql, what, allow_negative))
     if not isinstance(node, exp.Interval):
         raise fail(f"{what} must be an INTERVAL, got {node.sql()}")
     unit = node.args.get("unit")
@@ -74,4 +75,8 @@ def interval_ms(node: exp.Expr, sql: str, what: str = "interval",
         raise fail(f"{what} must be positive")
     if ms == 0 and not allow_negative:
         raise fail(f"{what} must be positive, got {node.sql()}")
-    return int(ms)
+    try:
+        return dt.timedelta(milliseconds=int(ms))
+    except OverflowError:
+        raise fail(f"{what} {node.sql()} is too long", "keep intervals under a million days"
+                   ) from None

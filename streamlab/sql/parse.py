@@ -155,6 +155,7 @@ class FlinkParser(BaseParser):
         key = self._parse_column()
         if key is None:
             self.raise_error("Expected a column after PARTITION BY")
+            return []
         return [key]
 
     def _parse_tvf_value(self) -> exp.Expr | None:

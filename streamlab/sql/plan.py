@@ -1,58 +1,27 @@
 """The query plan: what a ``%%streamlab`` query means, as frozen dataclasses.
 
 A plan is pure data (no pandas, no streams). :func:`streamlab.sql.analyze.plan_query` builds it
-from SQL text; :mod:`streamlab.sql.compile` turns it into the Python API's graph.
+from SQL text; :mod:`streamlab.sql.compile` turns it into the Python API's graph. Its window is
+one of :mod:`streamlab.sql.windows`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Literal
+
+from streamlab.sql.windows import Window
 
 WINDOW_COLUMNS = ("window_start", "window_end")
-WINDOW_KINDS = ("tumble", "hop", "cumulate", "session")
+
+AggFunc = Literal["size", "count", "sum", "mean", "min", "max"]
+ArithOp = Literal["+", "-", "*", "/", "%"]
+CompareOp = Literal["=", "<>", "<", "<=", ">", ">="]
 
 #: SQL aggregate -> pandas named-aggregation function.
-AGGREGATES = {"COUNT(*)": "size", "COUNT": "count", "SUM": "sum", "AVG": "mean", "MIN": "min",
-              "MAX": "max"}
-
-
-@dataclass(frozen=True)
-class Window:
-    """A window TVF with its durations in integer milliseconds.
-
-    >>> Window("hop", size_ms=10_000, slide_ms=1_000).describe()
-    'HOP(slide=1000ms, size=10000ms)'
-    """
-
-    kind: str
-    size_ms: int | None = None
-    slide_ms: int | None = None
-    step_ms: int | None = None
-    gap_ms: int | None = None
-    offset_ms: int = 0
-    partition_by: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        if self.kind not in WINDOW_KINDS:
-            raise ValueError(f"unknown window kind {self.kind!r}")
-        needed = {"tumble": ("size_ms",), "hop": ("size_ms", "slide_ms"),
-                  "cumulate": ("size_ms", "step_ms"), "session": ("gap_ms",)}[self.kind]
-        for field in needed:
-            value = getattr(self, field)
-            if not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{self.kind} needs a positive integer {field}, got {value!r}")
-
-    def describe(self) -> str:
-        """Flink's argument order, e.g. ``HOP(slide=1000ms, size=10000ms)``."""
-        fields = {"tumble": ("size",), "hop": ("slide", "size"), "cumulate": ("step", "size"),
-                  "session": ("gap",)}[self.kind]
-        parts = [f"{f}={getattr(self, f + '_ms')}ms" for f in fields]
-        if self.offset_ms:
-            parts.append(f"offset={self.offset_ms}ms")
-        if self.partition_by:
-            parts.append(f"partition_by={','.join(self.partition_by)}")
-        return f"{self.kind.upper()}({', '.join(parts)})"
+AGGREGATES: dict[str, AggFunc] = {"COUNT(*)": "size", "COUNT": "count", "SUM": "sum",
+                                  "AVG": "mean", "MIN": "min", "MAX": "max"}
 
 
 @dataclass(frozen=True)
@@ -64,7 +33,7 @@ class Aggregate:
     """
 
     name: str
-    func: str
+    func: AggFunc
     column: str
 
     def sql(self) -> str:
@@ -104,7 +73,7 @@ class Lit:
 class Arith:
     """``left op right`` for op in + - * / %."""
 
-    op: str
+    op: ArithOp
     left: Operand
     right: Operand
 
@@ -116,7 +85,7 @@ Operand = Col | Lit | Arith
 class Compare:
     """``left op right`` for op in = <> < <= > >=."""
 
-    op: str
+    op: CompareOp
     left: Operand
     right: Operand
 

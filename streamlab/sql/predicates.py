@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from sqlglot import exp
@@ -10,9 +11,11 @@ from sqlglot import exp
 from streamlab.sql.plan import (
     And,
     Arith,
+    ArithOp,
     Between,
     Col,
     Compare,
+    CompareOp,
     In,
     IsNull,
     Like,
@@ -23,8 +26,8 @@ from streamlab.sql.plan import (
     Predicate,
 )
 
-_COMPARE = {exp.EQ: "=", exp.NEQ: "<>", exp.LT: "<", exp.LTE: "<=", exp.GT: ">", exp.GTE: ">="}
-_ARITH = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/", exp.Mod: "%"}
+_COMPARE: dict[type[exp.Expr], CompareOp] = {exp.EQ: "=", exp.NEQ: "<>", exp.LT: "<", exp.LTE: "<=", exp.GT: ">", exp.GTE: ">="}
+_ARITH: dict[type[exp.Expr], ArithOp] = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/", exp.Mod: "%"}
 _HINT = ("WHERE supports comparisons, AND/OR/NOT, IN, BETWEEN, IS [NOT] NULL, LIKE, "
          "+ - * / % and literals")
 
@@ -92,7 +95,8 @@ def operand(node: exp.Expr, ctx: Any) -> Operand:
     if isinstance(node, exp.Column):
         return Col(ctx.column(node, "WHERE"))
     if isinstance(node, exp.Literal | exp.Boolean | exp.Null):
-        return Lit(node.to_py())
+        value = node.to_py()  # 1.5 is a Decimal: a DOUBLE, as Flink compares it with a column
+        return Lit(float(value) if isinstance(value, Decimal) else value)
     if isinstance(node, exp.Neg):
         inner = operand(node.this, ctx)
         if isinstance(inner, Lit) and isinstance(inner.value, int | float):
@@ -114,7 +118,7 @@ def _timestamp(node: exp.Cast, ctx: Any) -> dt.datetime:
         raise ctx.error("invalid", f"bad timestamp {node.this.sql()}",
                         "write TIMESTAMP '2024-01-31 12:00:00'", node) from None
     if value.tzinfo is not None:
-        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
     return value
 
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pandas as pd
 
-from streamlab.sql.plan import Output
 from streamlab.core.node import Node
+from streamlab.sql.plan import Output
 
 
 class Project(Node):
