@@ -107,7 +107,7 @@ def push_rows(rows):
     emit = s.emit
     for row in rows:
         emit(row)
-    src.flush()
+    src.on_flush()
     res.flush()
 
 

@@ -239,7 +239,7 @@ def _version() -> str:
 
 
 def _header(chain: Chain, notes: list[str]) -> list[str]:
-    pipe = getattr(chain.source, "_pipeline", None)
+    pipe = chain.source.owner
     name = f" pipeline {pipe.name!r}" if pipe is not None else ""
     steps = [chain.source.label()]
     steps += [chain.watermark.label()] if chain.watermark is not None else []
