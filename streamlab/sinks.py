@@ -23,7 +23,6 @@ import re
 import pandas as pd
 from streamz.sinks import _global_sinks
 
-from .core.side import visible
 from .core.node import Node
 
 _PART = re.compile(r"part-(\d+)\.parquet$")
@@ -32,7 +31,7 @@ _PART = re.compile(r"part-(\d+)\.parquet$")
 def _table(df: pd.DataFrame):
     import pyarrow as pa
 
-    plain = visible(df).copy(deep=False)
+    plain = df.copy(deep=False)
     plain.attrs = {}
     return pa.Table.from_pandas(plain, preserve_index=False)
 
@@ -43,7 +42,8 @@ class SinkNode(Node):
     kind = "sink"
 
     def __init__(self, upstream, **kwargs):
-        super().__init__(upstream, **kwargs)
+        columns = list(upstream.columns) if isinstance(upstream, Node) and upstream.columns is not None else None
+        super().__init__(upstream, columns=columns, **kwargs)
         _global_sinks.add(self)
 
     def destroy(self, streams=None):
@@ -73,7 +73,7 @@ class ParquetSink(SinkNode):
         numbers = [int(m.group(1)) for m in map(_PART.match, os.listdir(self.path)) if m]
         return max(numbers, default=-1) + 1
 
-    def process(self, df: pd.DataFrame) -> pd.DataFrame:
+    def on_batch(self, df: pd.DataFrame, port: int = 0, marks=None) -> pd.DataFrame:
         if not len(df):
             return df
         import pyarrow.parquet as pq
@@ -97,7 +97,7 @@ class ParquetSink(SinkNode):
         self.rows_written += len(df)
         return df
 
-    def flush(self) -> None:
+    def on_flush(self) -> None:
         """End of input: close the single file and move it into place."""
         if self._writer is not None:
             self._writer.close()
@@ -112,7 +112,7 @@ class ParquetSink(SinkNode):
             self._writer = None
 
     # --- checkpoints ----------------------------------------------------------------------
-    def export_state(self) -> dict:
+    def save_state(self) -> dict:
         return {"next_part": self.next_part, "single_file": self.single_file}
 
     def load_state(self, state: dict) -> None:
@@ -136,3 +136,9 @@ class ParquetSink(SinkNode):
 def to_parquet(stream, path, single_file=None, compression="snappy") -> ParquetSink:
     """Write every batch ``stream`` emits to Parquet (one file for ``*.parquet``, else part files)."""
     return ParquetSink(stream, path, single_file=single_file, compression=compression)
+
+
+@Node.register_api(attribute_name="to_parquet")
+def _to_parquet(self, path, **options):
+    """Write every emitted batch to a Parquet file (or a directory of part files)."""
+    return to_parquet(self, path, **options)
