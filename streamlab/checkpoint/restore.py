@@ -66,8 +66,8 @@ def _load(pipe, nodes: list[Node], entries: list[tuple]) -> None:
 def restore(path, *streams):
     """Load a checkpoint into the pipeline of ``streams`` (built by the same code); returns the pipeline.
 
-    The pipeline must not have run (``reset()`` it first); afterwards ``collect()`` or ``start()``
-    continue from the checkpoint. A damaged file, a checkpoint of a different pipeline or an
+    The pipeline must be idle (just built, stepped, or ``reset()``); afterwards ``collect()`` or
+    ``start()`` continue from the checkpoint. A damaged file, a checkpoint of a different pipeline or an
     operator that cannot load its state raise ValueError and leave the pipeline as it was.
     """
     if not streams:
@@ -78,7 +78,7 @@ def restore(path, *streams):
             raise ValueError(f"{s!r} belongs to another pipeline than {streams[0]!r}")
     if pipe.state != PipelineState.IDLE:
         raise PipelineStateError(f"pipeline {pipe.name!r} is {pipe.state}; restore() loads into a pipeline "
-                                 "that has not run: reset() it or build it anew")
+                                 "that has not run: reset() it or build it anew")  # idle: nothing to lose
     doc = read_checkpoint(path)
     nodes = operators(pipe)
     check_fits(doc, nodes)
