@@ -78,7 +78,7 @@ def restore(path, *streams):
             raise ValueError(f"{s!r} belongs to another pipeline than {streams[0]!r}")
     if pipe.state != PipelineState.IDLE:
         raise PipelineStateError(f"pipeline {pipe.name!r} is {pipe.state}; restore() loads into a pipeline "
-                                 "that has not run: reset() it or build it anew")  # idle: nothing to lose
+                                 "that has not run: reset() it or build it anew")
     doc = read_checkpoint(path)
     nodes = operators(pipe)
     check_fits(doc, nodes)
