@@ -108,7 +108,7 @@ def push_rows(rows):
     for row in rows:
         emit(row)
     src.on_flush()
-    res.flush()
+    res.on_flush()
 
 
 def peak_added_mb(fn) -> float:
