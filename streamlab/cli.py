@@ -139,7 +139,7 @@ async def _run(res, limit) -> None:
     pipe = res.start()
     try:
         await asyncio.wait_for(pipe.wait(), timeout=limit)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         pipe.stop()
     if pipe.state == PipelineState.STOPPED:
         pipe.flush()

@@ -56,8 +56,8 @@ class watermark(Node):  # noqa: N801 - streamz registers operators by class name
     def reset_state(self) -> None:
         super().reset_state()
         self.current = NEG_INF
-        self.max_ts = None
-        self._last_input = None
+        self.max_ts: int | None = None
+        self._last_input: float | None = None  # time.monotonic() of the last batch
         self._idle_since: float | None = None
         self._declared_idle = False
         self.partition_max: dict[int, int] = {}  # per-partition max event time (partitioned sources)

@@ -172,7 +172,7 @@ class RequestHandler:
     def handle(self, message: Any) -> dict[str, Any]:
         """Exactly one response to ``message``; never raises."""
         request_id: Any = None
-        kind = "?"
+        kind: object = "?"  # the request's "kind" as sent (any JSON value) until it is checked
         try:
             if not isinstance(message, dict):
                 raise _RequestError(

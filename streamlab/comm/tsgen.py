@@ -196,7 +196,7 @@ def _record(name: str, doc: str | None, value_type: str,
 
 def _interface(name: str, declared: type, names: Mapping[Any, str], doc: str | None) -> list[str]:
     hints = get_type_hints(declared)  # NotRequired is stripped; __optional_keys__ says which
-    optional = getattr(declared, "__optional_keys__", frozenset())
+    optional: frozenset[str] = getattr(declared, "__optional_keys__", frozenset())
     lines = [*_doc_comment(declared.__doc__ or doc), f"export interface {name} {{"]
     for field in declared.__annotations__:
         mark = "?" if field in optional else ""

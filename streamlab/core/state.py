@@ -17,7 +17,7 @@ from __future__ import annotations
 from enum import Enum
 
 
-class PipelineState(str, Enum):
+class PipelineState(str, Enum):  # noqa: UP042 - a StrEnum would change str() of the members
     """Where a pipeline is in its life. The value is the text every view shows."""
 
     IDLE = "idle"  # built or reset: nothing has run yet

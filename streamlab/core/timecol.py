@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 import pandas as pd
@@ -91,6 +92,12 @@ def ms_to_values(ms: np.ndarray, unit: str | None):
     return ms * (1000 if unit == "us" else 1_000_000)
 
 
+@overload
+def format_time(ms: int, unit: str | None) -> str: ...
+@overload
+def format_time(ms: None, unit: str | None) -> None: ...
+@overload
+def format_time(ms: int | None, unit: str | None) -> str | None: ...
 def format_time(ms: int | None, unit: str | None) -> str | None:
     """Human text for a time in ms: ISO for datetimes, a number otherwise (None and ±inf kept readable).
 

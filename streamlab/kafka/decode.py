@@ -28,10 +28,12 @@ class Decoded(NamedTuple):
     offsets: dict  # partition -> next offset (over good and bad messages)
 
 
-def _text(b) -> str | None:
-    if b is None:
-        return None
+def _str(b) -> str:
     return b.decode("utf-8", errors="replace") if isinstance(b, (bytes, bytearray)) else str(b)
+
+
+def _text(b) -> str | None:
+    return None if b is None else _str(b)
 
 
 def _record(fmt: str, key, value, columns):
@@ -48,7 +50,7 @@ def _record(fmt: str, key, value, columns):
         if not isinstance(obj, dict):
             raise ValueError(f"JSON value is a {type(obj).__name__}, not an object")
         return obj
-    fields = next(csv.reader([_text(value)]), [])
+    fields = next(csv.reader([_str(value)]), [])
     if len(fields) != len(columns):
         raise ValueError(f"CSV line has {len(fields)} fields, expected {len(columns)} ({', '.join(columns)})")
     return dict(zip(columns, fields))

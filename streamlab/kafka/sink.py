@@ -12,6 +12,7 @@ import time as _time
 
 import pandas as pd
 
+from ..core.snapshot import OperatorSnapshot
 from ..sinks import SinkNode
 from .loop import in_loop
 from .source import _log, kafka_module
@@ -21,8 +22,8 @@ DRAIN_POLL_S = 0.005  # on the loop: pause between non-blocking poll(0)/flush(0)
 FULL_WAIT_S = 0.05  # without a loop: wait for deliveries when librdkafka's queue is full
 
 
-def encode_rows(df: pd.DataFrame, fmt: str) -> list[bytes]:
-    """One message value per row.
+def encode_rows(df: pd.DataFrame, fmt: str) -> list[bytes | None]:
+    """One message value per row (None: a null value, for ``raw`` rows whose value is None).
 
     >>> df = pd.DataFrame({"k": ["a"], "window_end": pd.to_datetime([1000], unit="ms", utc=True), "n": [2]})
     >>> encode_rows(df, "json")
@@ -124,7 +125,7 @@ class KafkaSink(SinkNode):
         keys = [None] * len(values) if self.key is None else [str(k).encode() for k in df[self.key].tolist()]
         self._waiting.extend(zip(keys, values))
         self._hand_over(None if in_loop() else math.inf)
-        self._producer.poll(0)
+        self._get().poll(0)  # the producer _hand_over made or found
         return df
 
     def on_timer(self, now: float) -> None:
@@ -153,11 +154,10 @@ class KafkaSink(SinkNode):
             return
         self._drain_until, self._drain_when = until, when
         if self._drain is None or self._drain.done() or self._drain.get_loop() is not loop:
-            self._drain = loop.create_task(self._drain_task(), name=f"streamlab {self.label()} drain")
+            self._drain = loop.create_task(self._drain_task(self._producer), name=f"streamlab {self.label()} drain")
 
-    async def _drain_task(self) -> int:
+    async def _drain_task(self, producer) -> int:
         """On the loop: non-blocking calls only, until every row is delivered or the deadline."""
-        producer = self._producer
         try:
             while True:
                 self._hand_over(None)
@@ -193,7 +193,7 @@ class KafkaSink(SinkNode):
         await asyncio.wait([task])
         return self.pending if task.cancelled() else task.result()
 
-    def snapshot_node(self, limit=50) -> dict:
+    def snapshot_node(self, limit=50) -> OperatorSnapshot:
         snap = super().snapshot_node(limit)
         snap["state"] = {"topic": self.topic, "delivered": self.delivered, "pending": self.pending,
                          "draining": self._drain is not None and not self._drain.done(),

@@ -21,6 +21,7 @@ import pandas as pd
 
 from ..core.durations import to_ms
 from ..core.partitions import PARTS_ATTR, PartitionMarks
+from ..core.snapshot import OperatorSnapshot
 from ..sources.base import Source
 from .decode import FORMATS, KAFKA_TIME, decode
 from .loop import in_loop, off_loop
@@ -196,12 +197,12 @@ class KafkaSource(Source):
             committed = {tp.partition: tp.offset for tp in tps if tp.offset >= 0}
         return parts, committed
 
-    def _assign(self) -> bool:
-        """Find the partitions and assign them at their start offsets. False: try again later
-        (also while the answer is being fetched on a worker thread)."""
+    def _assign(self, consumer) -> bool:
+        """Find the partitions and assign them at their start offsets (``consumer``: the current one).
+        False: try again later (also while the answer is being fetched on a worker thread)."""
         ck = kafka_module()
         if self._meta is None:
-            self._meta = off_loop(self._metadata, self._consumer, frozenset(self._resume))
+            self._meta = off_loop(self._metadata, consumer, frozenset(self._resume))
         if not self._meta.done():
             return False
         got, self._meta = self._meta, None
@@ -223,7 +224,7 @@ class KafkaSource(Source):
                 self.offsets.setdefault(p, off)
                 self._read[p] = off
             tps.append(ck.TopicPartition(self.topic, p, off))
-        self._consumer.assign(tps)
+        consumer.assign(tps)
         self.assigned = parts
         now = _time.monotonic()
         self._seen = {p: now for p in parts}
@@ -246,16 +247,16 @@ class KafkaSource(Source):
                 return self._nothing(), None
             self._consumer = self._make_consumer()
         if not self.assigned:
-            if _time.monotonic() < self._retry_at or not self._assign():
+            if _time.monotonic() < self._retry_at or not self._assign(self._consumer):
                 self._wait = max(IDLE_WAIT_S, min(self._retry_at - _time.monotonic(), 0.5))
                 return self._nothing(), None
         msgs = self._consumer.consume(self.batch_size, 0 if in_loop() else SYNC_POLL_S)
-        rows = self._take(msgs)
+        rows = self._take(self._consumer, msgs)
         if self.finite and all(p in self._finished for p in self.assigned) and not rows:
             self.exhausted = True
             return None
-        got = decode(rows, fmt=self.format, columns=self.fields, time=self.time_meta.column,
-                     unit=self.time_meta.unit, metadata=self.metadata)
+        got = decode(rows, fmt=self.format, columns=self.fields, time=self.meta.column,
+                     unit=self.meta.unit, metadata=self.metadata)
         active = self.active_partitions()
         signal = active != self._active_sent
         if not rows and not signal:
@@ -268,7 +269,7 @@ class KafkaSource(Source):
             self._wait = IDLE_WAIT_S
         return frame, None
 
-    def _take(self, msgs) -> list[tuple]:
+    def _take(self, consumer, msgs) -> list[tuple]:
         rows = []
         now = _time.monotonic()
         for m in msgs:
@@ -279,7 +280,7 @@ class KafkaSource(Source):
                     self._up()
                     if self.finite and p not in self._finished:
                         self._finished.add(p)
-                        self._consumer.pause([kafka_module().TopicPartition(self.topic, p)])
+                        consumer.pause([kafka_module().TopicPartition(self.topic, p)])
                 elif err.name() in _DOWN:
                     self._down(err.str())
                 else:
@@ -303,7 +304,7 @@ class KafkaSource(Source):
                      and (idle is None or now - self._seen.get(p, now) < idle))
 
     def _nothing(self) -> pd.DataFrame:
-        cols = self.columns or [self.time_meta.column]
+        cols = self.columns or [self.meta.column]
         return pd.DataFrame({c: np.zeros(0, dtype=object) for c in cols})
 
     def delay_for(self, t) -> float:
@@ -353,7 +354,7 @@ class KafkaSource(Source):
             self.status["last_commit_error"] = str(exc)
 
     # --- inspection -----------------------------------------------------------------------
-    def snapshot_node(self, limit=50) -> dict:
+    def snapshot_node(self, limit=50) -> OperatorSnapshot:
         snap = super().snapshot_node(limit)
         active = set(self.active_partitions())
         snap["state"].update({

@@ -62,8 +62,8 @@ class Source(Node):
 
     def _reset_position(self) -> None:
         self._it: Iterator[pd.DataFrame] | None = None
-        self._pending: pd.DataFrame | None = None
-        self._pending_ms = None
+        # the rest of a paced batch and its running max event time (ms) per row
+        self._pending: tuple[pd.DataFrame, np.ndarray] | None = None
         self.position = 0  # rows handed out so far
         self.emitted = 0  # rows emitted downstream so far (a paced batch may be handed out, not sent)
         self.exhausted = False
@@ -78,7 +78,7 @@ class Source(Node):
 
     def next_batch(self) -> tuple[pd.DataFrame, int | None] | None:
         """The next micro-batch and its pacing time (ms), or None at the end of a finite input."""
-        if self._pending is None or not len(self._pending):
+        if self._pending is None or not len(self._pending[0]):
             if self._it is None:
                 self._it = self._batches()
             try:
@@ -89,15 +89,14 @@ class Source(Node):
             if self.speed is None:
                 self.position += len(batch)
                 return batch, None
-            self._pending = batch
             ms, ok = event_ms(batch[self.meta.column], self.meta.unit)
-            self._pending_ms = np.maximum.accumulate(np.where(ok, ms, np.iinfo("int64").min))
-        batch, ms = self._pending, self._pending_ms
+            self._pending = batch, np.maximum.accumulate(np.where(ok, ms, np.iinfo("int64").min))
+        batch, ms = self._pending
         width = int(self.speed * PACE_SLICE_S * 1000) or 1
         cut = int(np.searchsorted(ms, ms[0] + width, side="left")) if len(ms) else 0
         cut = max(cut, 1)
         chunk, t = batch.iloc[:cut], int(ms[0])
-        self._pending, self._pending_ms = batch.iloc[cut:], ms[cut:]
+        self._pending = batch.iloc[cut:], ms[cut:]
         self.position += len(chunk)
         return chunk, t
 

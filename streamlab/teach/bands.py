@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections import deque
 
-
 from ..viz.columns import key_text
 
 Band = tuple[str, int, int]

@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 
 from ..core.durations import format_ms, to_ms
-from ..sources.frame import from_frame
 from ..core.node import Node
+from ..sources.frame import from_frame
 from ..windows.specs import Cumulate, Hop, Session, Tumble
 
 SETTING_KEYS = ("window", "watermark", "allowed_lateness")

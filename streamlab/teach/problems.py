@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from ..core.durations import format_ms
-from ..sources.frame import from_frame
 from ..core.timecol import event_ms
+from ..sources.frame import from_frame
 from ..windows.sliced import SlicedLogic
 from ..windows.specs import SessionPlan
 
@@ -193,7 +193,7 @@ def when_fires(plan, delay, rng) -> Problem:
                      "(then every open window fires).")
     else:
         lines.append(f"So it fires right after event #{at}.")
-    choices = [(f"after event #{j}", j) for j in range(1, len(ts) + 1)]
+    choices: list[tuple[str, object]] = [(f"after event #{j}", j) for j in range(1, len(ts) + 1)]
     choices.append(("only at the end of the input", END))
     return Problem("when_fires", f"Window: {plan.label()}, watermark delay {format_ms(delay)}. "
                    f"Events arrive in this order: {', '.join(sec(t) for t in ts)}. "

@@ -34,11 +34,12 @@ arrivals; at its right end the diagram follows the stream again.
 from __future__ import annotations
 
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from bokeh.models import ColumnDataSource, HoverTool, Legend
+from bokeh.models import ColumnDataSource, HoverTool
+from bokeh.models.annotations import Legend  # not via bokeh.models: its computed __all__ hides it
 from bokeh.plotting import figure
 from ipywidgets import HTML, HBox, IntSlider, Layout, VBox
 from traitlets import Float, Int
@@ -48,6 +49,11 @@ from ..viz.batched import BatchedBokehModel
 from ..viz.feed import Feeder
 from ..viz.wire import ensure_bokehjs, refresh_bokeh
 from .timeline_data import COLUMNS, STREAMED, TimelineData
+
+if TYPE_CHECKING:  # bokeh's type aliases (stubs only)
+    from bokeh.core.enums import TooltipFieldFormatterType
+    from bokeh.models import CustomJSHover
+    from bokeh.models.sources import DataDict
 
 WM_COLOR = "#dc2626"
 _FMT = "{%F %H:%M:%S.%3N}"
@@ -137,8 +143,9 @@ class Timeline(VBox):
                             size=12, fill_color="color", line_color="black",
                             legend_label="window fired")
         t = _FMT if datetime_x else ""
-        fmts = ({"@x": "datetime", "@wm": "datetime", "@start": "datetime", "@end": "datetime"}
-                if datetime_x else {})
+        fmts: dict[str, TooltipFieldFormatterType | CustomJSHover] = (
+            {"@x": "datetime", "@wm": "datetime", "@start": "datetime", "@end": "datetime"}
+            if datetime_x else {})
         fig.add_tools(
             HoverTool(renderers=[events], formatters=fmts, tooltips=[
                 ("key", "@key"), ("event time", f"@x{t}"), ("arrival", "@y"),
@@ -244,9 +251,9 @@ class Timeline(VBox):
         return super()._repr_mimebundle_(**kwargs)
 
 
-def _columns(df: pd.DataFrame, name: str) -> dict[str, list]:
+def _columns(df: pd.DataFrame, name: str) -> DataDict:
     """Plain lists for the wire (NaN stays NaN: Bokeh draws nothing there)."""
-    out = {}
+    out: DataDict = {}
     for c in COLUMNS[name]:
         values = df[c] if c in df else pd.Series([], dtype=float)
         if values.dtype.kind in "iu":

@@ -25,6 +25,8 @@ window first), so fired windows and late rows of a batch are stamped with the op
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -86,7 +88,8 @@ class TimelineData:
         self._ev_ms = np.zeros(0, "int64")
         self._fresh: dict[str, list[pd.DataFrame]] = {n: [] for n in STREAMED}
         self._pending: list[tuple[str, pd.DataFrame, int]] = []
-        self._batch = None
+        # the last input batch: (first arrival, rows, frame, accepted positions, ms, watermarks)
+        self._batch: tuple[int, int, pd.DataFrame, np.ndarray, np.ndarray, np.ndarray] | None = None
         self.spans = BandSpans(self.max_bands)
         self.version += 1
 
@@ -352,8 +355,8 @@ class TimelineData:
             rows.append((s, e, bottom, top, key, self.colors.get(key, _BAND_GREY) if key else _BAND_GREY,
                          0.16 if state == "fired" else 0.07, state,
                          f"{key + ' · ' if key else ''}[{self.text(s)}, {self.text(e)}) {state}"))
-        cols = list(zip(*rows)) if rows else [[] for _ in range(9)]
-        out = dict(zip(["left", "right", "bottom", "top", "key", "color", "alpha", "state", "label"],
+        cols: list[Sequence[Any]] = list(zip(*rows)) if rows else [[] for _ in range(9)]
+        out: dict[str, list[Any] | np.ndarray] = dict(zip(["left", "right", "bottom", "top", "key", "color", "alpha", "state", "label"],
                        map(list, cols)))
         out["left"], out["right"] = self.x(out["left"]), self.x(out["right"])
         return pd.DataFrame(out)

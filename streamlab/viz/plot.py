@@ -23,15 +23,11 @@ import pandas as pd
 from bokeh.models import (
     BasicTicker,
     BasicTickFormatter,
-    ColorBar,
     ColumnDataSource,
     DatetimeTicker,
     DatetimeTickFormatter,
     FactorRange,
-    GlyphRenderer,
     HoverTool,
-    Legend,
-    LegendItem,
     Line,
     LinearColorMapper,
     NumeralTickFormatter,
@@ -39,6 +35,9 @@ from bokeh.models import (
     Step,
     VBar,
 )
+from bokeh.models.annotations import ColorBar, Legend, LegendItem  # these 3 lines: mypy can't
+from bokeh.models.glyph import Glyph  # see them through bokeh.models (its __all__ is computed)
+from bokeh.models.renderers import GlyphRenderer
 from bokeh.palettes import Category10_10, Viridis256
 from bokeh.plotting import figure
 from traitlets import Float, Int, List, Unicode, validate
@@ -146,6 +145,7 @@ class LivePlot(BatchedBokehModel):
     def _glyphs(self, src: ColumnDataSource, color: str) -> list[GlyphRenderer]:
         """Renderers of one series (built directly: ``figure.line`` re-indexes the document)."""
         kind = self.kind
+        glyphs: list[Glyph]
         if kind == "line":
             glyphs = [Line(x="x", y="y", line_color=color, line_width=2),
                       Scatter(x="x", y="y", fill_color=color, line_color=color, size=4)]
@@ -234,8 +234,8 @@ class LivePlot(BatchedBokehModel):
             self._add_series(new)
         for i, key in enumerate(uniques):
             idx = np.flatnonzero(codes == i)
-            part = {c: (v[idx] if isinstance(v, np.ndarray) else [v[j] for j in idx])
-                    for c, v in cols.items()}
+            part: dict[str, Any] = {c: (v[idx] if isinstance(v, np.ndarray) else [v[j] for j in idx])
+                                    for c, v in cols.items()}
             if self.kind == "bar":
                 slot = (list(self.sources).index(key) % self._slots) - (self._slots - 1) / 2
                 part["wd"] = part["w"] / self._slots

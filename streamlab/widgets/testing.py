@@ -75,6 +75,7 @@ def dummy_comms() -> Iterator[list[DummyComm]]:
 def from_browser(widget: Any, state: dict[str, Any] | None = None,
                  event: dict[str, Any] | None = None) -> None:
     """Deliver a message to ``widget`` as the browser would: a state update or a custom event."""
+    data: dict[str, Any]
     if state is not None:
         data = {"method": "update", "state": state, "buffer_paths": []}
     else:

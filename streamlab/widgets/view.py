@@ -27,8 +27,9 @@ from .inspector import StateInspector, ms_text
 log = logging.getLogger(__name__)
 SPEEDS = (("1x", 1.0), ("10x", 10.0), ("100x", 100.0), ("max", 0.0))  # 0 stands for None
 BAD = ' class="sl-bad" style="color:#b91c1c"'
-STATE_COLORS = {PipelineState.RUNNING: "#15803d", PipelineState.PAUSED: "#b45309",
-                PipelineState.FAILED: "#b91c1c", PipelineState.FINISHED: "#1d4ed8"}
+STATE_COLORS: dict[PipelineState | None, str] = {
+    PipelineState.RUNNING: "#15803d", PipelineState.PAUSED: "#b45309",
+    PipelineState.FAILED: "#b91c1c", PipelineState.FINISHED: "#1d4ed8"}
 
 
 def pipeline_state(value: Any) -> PipelineState | None:

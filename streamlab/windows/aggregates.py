@@ -144,8 +144,7 @@ class Partials:
                 arrays[field] = np.full(size, np.nan if dtype.kind == "f" else None, dtype=dtype)
                 arrays[field + "#seq"] = np.full(size, SEQ_NONE if kind == "first" else -1, dtype="int64")
             else:
-                dtype = "int64" if kind in ("n", "c") else "float64"
-                arrays[field] = np.full(size, _INIT[kind], dtype=dtype)
+                arrays[field] = np.full(size, _INIT[kind], dtype="int64" if kind in ("n", "c") else "float64")
         return cls(fields, arrays)
 
     @classmethod

@@ -51,13 +51,13 @@ class KeyIndex:
 
     def _encode_arrow(self, i: int, col: pd.Series) -> np.ndarray | None:
         """Fast path for Arrow-backed strings: look every row up in the known keys in one pass."""
-        if self._index[i] is None or not hasattr(col.array, "__arrow_array__"):
+        index = self._index[i]
+        if index is None or not hasattr(col.array, "__arrow_array__"):
             return None
         import pyarrow as pa
         import pyarrow.compute as pc
 
         if self._value_set[i] is None:
-            index = self._index[i]
             if index.hasnans or index.dtype.kind not in "OUT" and str(index.dtype) not in ("str", "string"):
                 return None
             try:
@@ -109,7 +109,10 @@ class KeyIndex:
             parts = np.array(self._combo_parts, dtype="int64").reshape(-1, len(self.by))
             per_col = [parts[ids, i] for i in range(len(self.by))]
         for i, col in enumerate(self.by):
-            out[col] = pd.Series(self._index[i].take(per_col[i]), name=col)
+            index = self._index[i]
+            if index is None:
+                raise ValueError(f"KeyIndex.decode: no values of key column {col!r} have been encoded yet")
+            out[col] = pd.Series(index.take(per_col[i]), name=col)
         return out
 
     # --- checkpoints ----------------------------------------------------------------------

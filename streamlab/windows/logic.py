@@ -33,7 +33,7 @@ class WindowLogic(Protocol):
     value_dtypes: dict[str, Any]
 
     def process(self, ts: np.ndarray, wm: np.ndarray, key: np.ndarray, values: dict[str, np.ndarray],
-                seq: Any, wm_end: int, nkeys: int, emit: Emit) -> tuple[np.ndarray | None, np.ndarray | None]:
+                seq: Any, wm_end: int, nkeys: int, emit: Emit) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
         """Add one batch in arrival order, firing as the per-row watermarks pass window ends.
 
         Returns (windows missed per row, windows per row), or (None, None) when no row missed any.

@@ -22,6 +22,7 @@ from ..core.watermarks import Marks, per_row_watermark
 from .aggregates import AggSpec, holistic_values, parse_aggs, partial_fields
 from .keys import KeyIndex
 from .logic import make_logic
+from .sliced import SlicedLogic
 from .specs import Cumulate, Hop, Session, SessionPlan, Tumble
 
 
@@ -235,7 +236,7 @@ class WindowAgg(Node):
         values = self._values(cols) if n else {c: np.zeros(0) for c in self.value_columns}
         missed, total = self.logic.process(ms, wm, key, values, seq, end, len(self.keys), self._collect)
         self._wm = end
-        if missed is None:  # every row counted in all its windows
+        if missed is None or total is None:  # every row counted in all its windows (both None together)
             self.counted += n
             self._sample(df, ms, None)
         else:
@@ -384,11 +385,12 @@ class WindowAgg(Node):
         """
         if isinstance(self.plan, SessionPlan):
             return [(int(ts), int(ts) + self.plan.gap)]
+        assert isinstance(self.logic, SlicedLogic)  # make_logic builds a SlicedLogic for every other plan
         return self.logic.windows_of(ts)
 
     def open_windows(self) -> list[tuple[tuple, int, int]]:
         """Every open (key values, window start ms, window end ms), for teaching views."""
-        out = []
+        out: list[tuple[tuple, int, int]] = []
         for start, end, keys, _ in self.logic.open_windows(len(self.keys)):
             decoded = self.keys.decode(np.asarray(keys))
             rows = zip(*(decoded[c].tolist() for c in self.by)) if self.by else [()] * len(keys)

@@ -243,29 +243,31 @@ class SessionLogic:
         if not keep.all():
             gone = ~keep
             if self.raw is not None:
-                self._drop_raw(self.key[gone], self.start[gone], self.end[gone])
+                self._drop_raw(self.raw, self.key[gone], self.start[gone], self.end[gone])
             for name in ("key", "start", "end", "fired", "dirty", "rev"):
                 setattr(self, name, getattr(self, name)[keep])
             self.part = self.part.take(np.flatnonzero(keep))
 
-    def _raw_groups(self, keys, starts, ends):
-        rk, rt, rv = self.raw.select(lambda k, t: np.isin(k, keys))
+    @staticmethod
+    def _raw_groups(raw: RawStore, keys, starts, ends):
+        rk, rt, rv = raw.select(lambda k, t: np.isin(k, keys))
         group = np.full(len(rk), -1, dtype="int64")
         for g, (k, s, e) in enumerate(zip(keys.tolist(), starts.tolist(), ends.tolist())):
             group[(rk == k) & (rt >= s) & (rt < e)] = g
         mine = group >= 0
         return group[mine], {c: v[mine] for c, v in rv.items()}
 
-    def _drop_raw(self, keys, starts, ends):
+    @staticmethod
+    def _drop_raw(raw: RawStore, keys, starts, ends):
         def gone(k, t):
             mask = np.zeros(len(k), dtype=bool)
             for kk, s, e in zip(keys.tolist(), starts.tolist(), ends.tolist()):
                 mask |= (k == kk) & (t >= s) & (t < e)
             return mask
-        self.raw.drop(gone)
+        raw.drop(gone)
 
     def _emit(self, starts, ends, keys, part, rev, emit, final=True):
-        raw = self._raw_groups(keys, starts, ends) if self.raw is not None else None
+        raw = self._raw_groups(self.raw, keys, starts, ends) if self.raw is not None else None
         emit(starts, ends, keys, part, raw, rev if self.lateness else None, final)
 
     def open_windows(self, nkeys: int):

@@ -101,13 +101,14 @@ class SlicedLogic:
                 bounds = [0, *(np.flatnonzero(np.diff(epoch)) + 1).tolist(), len(ts)]
         else:
             bounds = [0, 0]
-        all_kept = missed is None
         for a, b in zip(bounds[:-1], bounds[1:]):
-            if all_kept:
-                rows = slice(a, b)
+            rows: slice | np.ndarray
+            if kept is None:  # no row missed any window (kept and missed are None together)
+                rows, any_rows = slice(a, b), b > a
             else:
-                rows = np.flatnonzero(kept[a:b] > 0) + a
-            if b > a and (all_kept or len(rows)):
+                picked = np.flatnonzero(kept[a:b] > 0) + a
+                rows, any_rows = picked, len(picked) > 0
+            if any_rows:
                 seq_rows = (lambda r=rows: seq()[r]) if callable(seq) else seq[rows]
                 self._add(q[rows], key[rows], ts[rows], {c: v[rows] for c, v in values.items()},
                           seq_rows, nkeys)

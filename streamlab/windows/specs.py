@@ -53,6 +53,10 @@ class SessionPlan:
 
 
 class _Spec:
+    def resolve(self, unit) -> SlicedPlan | SessionPlan:
+        """The plan in ms for a stream whose numeric time unit is ``unit`` (None for datetimes)."""
+        raise NotImplementedError
+
     def __post_init__(self):
         for name, v in self.__dict__.items():
             if _bare(v) and name != "offset" and not v > 0:
