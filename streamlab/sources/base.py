@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -56,7 +57,7 @@ class Source(Node):
         self.batch_size = check_batch_size(batch_size)
         self.speed = check_speed(speed)
         #: The pipeline that runs this source (set by the runtime when it builds the pipeline).
-        self.owner: object | None = None
+        self.owner: Any = None
         self._replaying = False
         self._reset_position()
 
