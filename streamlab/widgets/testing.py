@@ -28,12 +28,20 @@ class DummyComm:
         self.open_data = kwargs.get("data")
         self.messages: list[dict[str, Any]] = []
         self.buffers: list[Any] = []
+        self.callback: Any = None  # what the widget registered for messages from the browser
 
     def open(self, *args: Any, **kwargs: Any) -> None:
         """Nothing to open."""
 
     def on_msg(self, callback: Any) -> None:
-        """Messages from the browser are injected with ``widget._handle_msg`` instead."""
+        """Keep the widget's handler: :func:`from_browser` delivers messages through it."""
+        self.callback = callback
+
+    def deliver(self, data: dict[str, Any]) -> None:
+        """A message from the browser, delivered as the kernel's comm would."""
+        if self.callback is None:
+            raise RuntimeError("this widget registered no message handler on its comm")
+        self.callback({"content": {"data": data}, "buffers": []})
 
     def send(self, data: Any = None, metadata: Any = None, buffers: Any = None) -> None:
         """Record a message."""
@@ -80,7 +88,7 @@ def from_browser(widget: Any, state: dict[str, Any] | None = None,
         data = {"method": "update", "state": state, "buffer_paths": []}
     else:
         data = {"method": "custom", "content": event}
-    widget._handle_msg({"content": {"data": data}, "buffers": []})
+    widget.comm.deliver(data)
 
 
 def click(button: Any) -> None:
