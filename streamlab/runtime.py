@@ -118,9 +118,14 @@ class Pipeline:
                                      f"allowed now: {allowed}")
 
     async def wait(self) -> PipelineState:
-        """Wait (on the running loop) until the pipeline stops, finishes or fails; returns the state."""
-        if self._state.terminal or self._done is None:
+        """Wait (on the running loop) until the pipeline stops, finishes or fails; returns that state.
+
+        On an idle pipeline it waits for the next run to start and end.
+        """
+        if self._state.terminal:
             return self._state
+        if self._done is None or self._done.done():
+            self._done = asyncio.get_running_loop().create_future()
         return await asyncio.shield(self._done)
 
     # --- quiet points (between batches) --------------------------------------------------------
@@ -317,7 +322,8 @@ class Pipeline:
         self._refuse("start")
         if target is not None and all(t is not target for t in self._targets):
             self._targets.append(target)
-        self._done = loop.create_future()
+        if self._done is None or self._done.done():
+            self._done = loop.create_future()
         self._become(PipelineState.RUNNING)
         self._started_at = time.monotonic()
         self._resumed = asyncio.Event()

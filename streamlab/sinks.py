@@ -27,9 +27,10 @@ import uuid
 from typing import Any
 
 import pandas as pd
-from streamz.sinks import _global_sinks
+from streamz.sinks import Sink
 
 from .core.node import Node
+from .core.snapshot import OperatorSnapshot
 
 _PART = re.compile(r"part-(\d+)\.parquet$")
 
@@ -42,19 +43,15 @@ def _table(df: pd.DataFrame):
     return pa.Table.from_pandas(plain, preserve_index=False)
 
 
-class SinkNode(Node):
-    """Base of streamlab sinks: kept alive like streamz's own sinks (downstreams are weak refs)."""
+class SinkNode(Node, Sink):
+    """Base of streamlab sinks. It is a ``streamz.sinks.Sink`` too, so streamz keeps it alive
+    (downstreams are held weakly) until ``destroy()``."""
 
     kind = "sink"
 
     def __init__(self, upstream, **kwargs):
         columns = list(upstream.columns) if isinstance(upstream, Node) and upstream.columns is not None else None
         super().__init__(upstream, columns=columns, **kwargs)
-        _global_sinks.add(self)
-
-    def destroy(self, streams=None):
-        super().destroy(streams)
-        _global_sinks.discard(self)
 
 
 class ParquetSink(SinkNode):
@@ -164,7 +161,7 @@ class ParquetSink(SinkNode):
                 raise ValueError(f"{self.label()}: {name} changed since the restore checked it; it was kept")
             os.remove(path)
 
-    def snapshot_node(self, limit=50) -> dict:
+    def snapshot_node(self, limit=50) -> OperatorSnapshot:
         snap = super().snapshot_node(limit)
         snap["state"] = {"path": self.path, "single_file": self.single_file, "files": self.files,
                          "rows_written": self.rows_written}

@@ -148,6 +148,9 @@ class watermark(Node):  # noqa: N801 - streamz registers operators by class name
         snap["state"] = dict(state)
         return snap
 
+    def fingerprint(self) -> dict:
+        return {"delay_ms": self.delay}
+
     def save_state(self) -> dict:
         return {"current": int(self.current), "max_ts": self.max_ts,
                 "partitions": {str(p): int(m) for p, m in self.partition_max.items()}}

@@ -4,8 +4,8 @@
 >>> res = sl.from_frame(pd.DataFrame({"ts": [0]}), time="ts", unit="ms").watermark("5ms")
 >>> [d["kind"] for d in fingerprint(operators(res.pipeline))]
 ['source', 'watermark']
->>> fingerprint(operators(res.pipeline))[1]["delay_ms"]
-5
+>>> fingerprint(operators(res.pipeline))[1]["settings"]
+{'delay_ms': 5}
 """
 
 from __future__ import annotations
@@ -14,12 +14,11 @@ import json
 from typing import Any
 
 from ..core.node import Node, SideOutput
-from .format import FINGERPRINT, canonical
+from .format import canonical
 
-_NAMES = {"kind": "operator kind", "type": "operator type", "window": "window", "by": "group keys",
-          "aggs": "aggregates", "allowed_lateness_ms": "allowed_lateness (ms)",
-          "emit_early_ms": "emit_early (ms)", "delay_ms": "watermark delay (ms)",
-          "time": "time column", "label": "operator"}
+_NAMES = {"kind": "operator kind", "type": "operator type", "time": "time column", "label": "operator"}
+_SETTING_NAMES = {"by": "group keys", "aggs": "aggregates", "allowed_lateness_ms": "allowed_lateness (ms)",
+                  "emit_early_ms": "emit_early (ms)", "delay_ms": "watermark delay (ms)"}
 
 
 def operators(pipe) -> list[Node]:
@@ -28,15 +27,12 @@ def operators(pipe) -> list[Node]:
 
 
 def describe(node: Node) -> dict:
-    """What must be equal for a checkpoint to fit: kind, type, label, time column and, for windows, the spec."""
+    """What must be equal for a checkpoint to fit: kind, type, label, time column and the operator's
+    own ``fingerprint()`` (its settings: a window's spec and aggregates, a watermark's delay ...)."""
     d: dict[str, Any] = {"kind": node.kind, "type": type(node).__name__, "label": node.label()}
     if node.time_meta is not None:
         d["time"] = [node.time_meta.column, node.time_meta.unit]
-    if node.kind == "window":
-        d.update(window=node.plan.label(), by=list(node.by), aggs=[s.label() for s in node.specs],
-                 allowed_lateness_ms=node.lateness, emit_early_ms=node.emit_early)
-    if node.kind == "watermark":
-        d["delay_ms"] = node.delay
+    d["settings"] = node.fingerprint()
     return json.loads(canonical(d))  # as it reads back from the file (tuples become lists ...)
 
 
@@ -49,11 +45,15 @@ def check_fits(doc: dict, nodes: list[Node]) -> None:
     """ValueError naming the first difference between the checkpoint ``doc`` and the pipeline ``nodes``."""
     saved, here = doc["fingerprint"], fingerprint(nodes)
     for i, (a, b) in enumerate(zip(saved, here)):
-        for field in FINGERPRINT:
-            if a.get(field) != b.get(field):
+        fields = [(f, _NAMES[f], a.get(f), b.get(f)) for f in ("kind", "type", "time")]
+        mine, theirs = b.get("settings") or {}, a.get("settings") or {}
+        fields += [(s, _SETTING_NAMES.get(s, s), theirs.get(s), mine.get(s)) for s in [*mine, *theirs]]
+        fields.append(("label", _NAMES["label"], a.get("label"), b.get("label")))
+        for _field, name, old, new in fields:
+            if old != new:
                 raise ValueError(
                     f"this checkpoint was written by a different pipeline: operator #{i + 1} "
-                    f"({b['label']}) has {_NAMES[field]} {b.get(field)!r} here but {a.get(field)!r} "
+                    f"({b['label']}) has {name} {new!r} here but {old!r} "
                     f"in the checkpoint; rebuild the pipeline exactly as it was, or start without restoring")
     if len(saved) != len(here):
         more, fewer = ("checkpoint", "pipeline") if len(saved) > len(here) else ("pipeline", "checkpoint")

@@ -43,8 +43,7 @@ VERSION = 2
 FIELDS = ("format", "version", "id", "pipeline", "written_at", "fingerprint", "operators", "checksum")
 COUNTERS = ("in", "out", "late", "errors")
 #: Fields of a fingerprint entry, in the order a restore compares them.
-FINGERPRINT = ("kind", "type", "window", "by", "aggs", "allowed_lateness_ms", "emit_early_ms", "delay_ms",
-               "time", "label")
+FINGERPRINT = ("kind", "type", "time", "label", "settings")
 SIDES = ("late", "errors")
 
 

@@ -75,17 +75,17 @@ class Checkpointer:
             self.write()
 
     async def _run(self) -> None:
-        first, ran = self.pipe.state, False
+        if self.pipe.state.terminal:  # nothing runs: nothing to checkpoint until a reset
+            return
         while True:
-            await asyncio.sleep(min(self.interval, 0.05))
-            state = self.pipe.state
-            if state.active:
-                ran = True
-                self.maybe()
-            elif state.terminal and (ran or state != first):
-                if state == PipelineState.FINISHED:
-                    self.write()
-                return
+            try:  # the run's end is awaited; the interval only paces the checks in between
+                state = await asyncio.wait_for(self.pipe.wait(), timeout=self.interval)
+            except asyncio.TimeoutError:
+                self.maybe()  # also while paused (no quiet points then)
+                continue
+            if state == PipelineState.FINISHED:
+                self.write()
+            return
 
     async def wait(self) -> None:
         """Wait until the periodic task ends (after the last checkpoint of a finished input)."""

@@ -77,7 +77,11 @@ def _fingerprint(x) -> list:
         for k, v in d.items():
             if k in ("kind", "type", "label") and type(v) is not str:
                 raise _bad(f"fingerprint[{i}].{k}", "a string", v)
-            if not _flat(v):
+            if k == "settings":
+                for name, s in _obj(v, f"fingerprint[{i}].settings").items():
+                    if not _flat(s):
+                        raise _bad(f"fingerprint[{i}].settings.{name}", "strings, numbers or lists of them", s)
+            elif not _flat(v):
                 raise _bad(f"fingerprint[{i}].{k}", "strings, numbers or lists of them", v)
     return x
 

@@ -13,6 +13,7 @@ runtime and checkpoints call them directly:
 ``reset_state()``                 forget everything (``Pipeline.reset``)
 ``snapshot_node(limit)``          a typed, JSON-able picture (:class:`~.snapshot.OperatorSnapshot`)
 ``save_state()``/``load_state``   plain, versioned state for checkpoints (``state_version``)
+``fingerprint()``                 the settings a checkpoint must match (a window's spec ...)
 ``on_checkpoint(state)``          a checkpoint holding ``state`` is durable now
 ================================  ===========================================================
 
@@ -234,6 +235,10 @@ class Node(streamz.Stream):
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Resume from ``save_state()`` of an operator built the same way."""
+
+    def fingerprint(self) -> dict[str, Any]:
+        """Settings that must be equal for a checkpoint of this operator to fit (plain values)."""
+        return {}
 
     def on_checkpoint(self, state: dict[str, Any]) -> None:
         """A checkpoint holding ``state`` (this operator's ``save_state()``) is durable now."""

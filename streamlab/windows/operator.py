@@ -440,6 +440,11 @@ class WindowAgg(Node):
         return snap
 
     # --- checkpoints ----------------------------------------------------------------------
+    def fingerprint(self) -> dict:
+        """The spec, keys and aggregates a checkpoint of this window must match."""
+        return {"window": self.plan.label(), "by": list(self.by), "aggs": [s.label() for s in self.specs],
+                "allowed_lateness_ms": self.lateness, "emit_early_ms": self.emit_early}
+
     def save_state(self) -> dict:
         """Everything needed to resume, as plain Python: window logic, keys, watermark, sequence.
 
