@@ -80,7 +80,7 @@ class Checkpointer:
         while True:
             try:  # the run's end is awaited; the interval only paces the checks in between
                 state = await asyncio.wait_for(self.pipe.wait(), timeout=self.interval)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.maybe()  # also while paused (no quiet points then)
                 continue
             if state == PipelineState.FINISHED:
