@@ -71,8 +71,12 @@ class Job:
 
 
 def build_job(streams: list, workdir, parallelism: int = 1, late: bool = True,
-              has_kafka_jar: bool | None = None) -> Job:
-    """The job running ``streams`` (window results) at ``parallelism``; inputs go to ``workdir``."""
+              has_kafka_jar: bool | None = None, continuous: bool = False) -> Job:
+    """The job running ``streams`` (window results) at ``parallelism``; inputs go to ``workdir``.
+
+    ``continuous=True`` makes file inputs unbounded: each is a folder that Flink keeps watching
+    (``source.monitor-interval``), so the job runs until it is stopped.
+    """
     if not isinstance(parallelism, int) or parallelism < 1:
         raise ValueError(f"parallelism must be a positive integer, got {parallelism!r}")
     settings = {**SETTINGS, "parallelism.default": str(parallelism),
@@ -89,10 +93,12 @@ def build_job(streams: list, workdir, parallelism: int = 1, late: bool = True,
                                  "(matching Flink 2.3) into the cluster's lib/ folder and restart it")
             export = build_export(stream, FlinkExportOptions.of("kafka", **opts))
         else:
-            path = os.path.join(os.fspath(workdir), f"q{i}-input.csv")
+            folder = os.path.join(os.fspath(workdir), f"q{i}-input")
             frame = input_frame(src)
-            write_csv(frame, path, columns=list(src.columns or frame.columns))
-            export = build_export(stream, FlinkExportOptions.of("filesystem", path=path, **opts))
+            write_csv(frame, os.path.join(folder, "part-0.csv"), columns=list(src.columns or frame.columns))
+            if continuous:
+                opts["source_options"] = {"source.monitor-interval": "1 s"}
+            export = build_export(stream, FlinkExportOptions.of("filesystem", path=folder, **opts))
         statements += [export.source_ddl, *([export.view_ddl] if export.view_ddl else [])]
         unit = chain.time_meta.unit
         parts.append(Part(f"q{i}:out", export.query, export.sink_columns, unit))
@@ -116,8 +122,14 @@ def input_frame(src) -> pd.DataFrame:
 def _ms(expr: str) -> str:
     """Epoch milliseconds of a TIMESTAMP / TIMESTAMP_LTZ expression (UTC session)."""
     t = f"CAST({expr} AS TIMESTAMP(3))"
-    return (f"(CAST(TIMESTAMPDIFF(SECOND, TIMESTAMP '1970-01-01 00:00:00', {t}) AS BIGINT) * 1000"
-            f" + MOD(CAST(EXTRACT(MILLISECOND FROM {t}) AS BIGINT), 1000))")
+    whole = f"FLOOR({t} TO SECOND)"  # TIMESTAMPDIFF truncates toward zero; this is exact
+    return (f"(CAST(TIMESTAMPDIFF(SECOND, TIMESTAMP '1970-01-01 00:00:00', {whole}) AS BIGINT) * 1000"
+            f" + {_mod(f'CAST(EXTRACT(MILLISECOND FROM {t}) AS BIGINT)', 1000)})")
+
+
+def _mod(expr: str, by: int) -> str:
+    """Floor mod in Flink SQL (its ``MOD`` takes the dividend's sign)."""
+    return f"MOD(MOD({expr}, {by}) + {by}, {by})"
 
 
 def _div(expr: str, by: int) -> str:
@@ -140,12 +152,12 @@ def late_part(chain, export, tag: str) -> Part | None:
     rowtime = _rowtime(export)
     t, w = _ms(ident(rowtime)), _ms(f"CURRENT_WATERMARK({ident(rowtime)})")
     if isinstance(spec, Cumulate):
-        start = f"({t} - MOD({t} - {off}, {size}))"
+        start = f"({t} - {_mod(f'{t} - {off}', size)})"
         first = f"({_div(f'{t} - {start}', pane)} + 1)"  # the smallest k with start + k*pane > t
         missed = f"({_div(f'{w} + 1 - {start}', pane)} - {first} + 1)"
         total = f"({size // pane} - {first} + 1)"
     else:  # Tumble is a Hop with slide = size
-        first_end = f"({t} - MOD({t} - {off}, {pane}) + {pane})"
+        first_end = f"({t} - {_mod(f'{t} - {off}', pane)} + {pane})"
         missed = f"({_div(f'{w} + 1 - {first_end}', pane)} + 1)"
         total = str(size // pane)
     missed = f"LEAST(GREATEST({missed}, 0), {total})"

@@ -172,8 +172,12 @@ class FlinkRun(Node):
 
 
 def submit(streams: list, cluster: FlinkCluster | None = None, parallelism: int = 1,
-           name: str | None = None, late: bool = True) -> list[FlinkRun]:
-    """Run several pipelines as ONE Flink job (one submission); one :class:`FlinkRun` each."""
+           name: str | None = None, late: bool = True, continuous: bool = False) -> list[FlinkRun]:
+    """Run several pipelines as ONE Flink job (one submission); one :class:`FlinkRun` each.
+
+    ``late=False`` leaves out the late-row companion queries; ``continuous=True`` keeps watching
+    the input folders, so the job runs until ``stop()``.
+    """
     cluster = cluster or current()
     workdir = cluster.workdir
     if workdir is None:
@@ -182,7 +186,7 @@ def submit(streams: list, cluster: FlinkCluster | None = None, parallelism: int 
     job_dir = Path(workdir) / f"job-{time.time_ns()}"
     job_dir.mkdir(parents=True, exist_ok=True)
     job = build_job(list(streams), job_dir, parallelism, late=late,
-                    has_kafka_jar=cluster.has_jar("flink-sql-connector-kafka"))
+                    has_kafka_jar=cluster.has_jar("flink-sql-connector-kafka"), continuous=continuous)
     label = name or _name(streams[0])
     runs: dict[str, FlinkRun] = {}
     for i, stream in enumerate(streams):
@@ -212,9 +216,10 @@ def _name(stream) -> str:
 
 @Node.register_api()
 def on_flink(self, cluster: FlinkCluster | None = None, parallelism: int = 1, name: str | None = None,
-             late: bool = True) -> Any:
+             late: bool = True, continuous: bool = False) -> Any:
     """Run this window pipeline on a Flink cluster; returns a live :class:`FlinkRun`.
 
-    ``cluster`` defaults to the last ``sl.flink.cluster()`` / ``connect()``.
+    ``cluster`` defaults to the last ``sl.flink.cluster()`` / ``connect()``; see :func:`submit`.
     """
-    return submit([self], cluster, parallelism=parallelism, name=name, late=late)[0]
+    return submit([self], cluster, parallelism=parallelism, name=name, late=late,
+                  continuous=continuous)[0]
