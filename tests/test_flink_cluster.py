@@ -18,7 +18,7 @@ import pytest
 
 import streamlab as sl
 from streamlab.core.state import PipelineState
-from streamlab.flink.cluster import FlinkError, LocalCluster, _default, flink_home
+from streamlab.flink.cluster import FlinkError, _default
 from streamlab.flink.job import Job, Part
 from streamlab.flink.run import FlinkRun
 from streamlab.flink.submission import Submission
@@ -169,26 +169,46 @@ def test_failures_are_visible(cluster):
     print(f"failures reported in {time.monotonic() - t0:.1f} s")
 
 
-def test_a_killed_cluster_fails_the_run_within_seconds():
-    spare = LocalCluster(flink_home(), slots=1).start()
-    try:
-        run = pipeline(events(seed=5), sl.Tumble("1s")).on_flink(spare, continuous=True, late=False)
-        run.wait_submitted(timeout=120)
-        assert run.state == PipelineState.RUNNING
-        spare.kill()
-        t0 = time.monotonic()
-        run.collect(timeout=30)
-        took = time.monotonic() - t0
-        assert run.state == PipelineState.FAILED
-        assert took < 10, took
-        assert run.snapshot()["error"]
-        print(f"killed cluster noticed in {took:.1f} s: {run.snapshot()['error']}")
-    finally:
-        spare.stop()
-
-
 def test_kafka_source_fails_fast_naming_the_jar(cluster):
     res = (sl.from_kafka("events", bootstrap="127.0.0.1:1", time="ts", unit="ms", columns=["ts", "k", "v"])
            .window(sl.Tumble("1s"), by="k").agg(n=("v", "size")))
     with pytest.raises(FlinkError, match="flink-sql-connector-kafka"):
         res.on_flink(cluster)
+
+
+def test_streamlab_magic_runs_the_cell_on_flink(cluster):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from streamlab import extension
+
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "streamlab")
+    try:
+        df = events(seed=6)
+        ip.user_ns["src"] = sl.from_frame(df, time="ts", unit="ms").watermark("100ms")
+        body = ("SELECT k, window_start, window_end, COUNT(*) AS n, SUM(v) AS s\n"
+                "FROM TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), INTERVAL '1' SECOND))\n"
+                "GROUP BY k, window_start, window_end")
+        local = ip.run_cell_magic("streamlab", "--collect", body)
+        run = ip.run_cell_magic("streamlab", "--flink --name on_cluster", body)
+        assert isinstance(run, FlinkRun) and ip.user_ns["on_cluster"] is run
+        same(run.collect(timeout=150), local)
+        assert run.state == PipelineState.FINISHED
+    finally:
+        extension.unload_ipython_extension(ip)
+
+
+def test_a_killed_cluster_fails_the_run_within_seconds(cluster):
+    """Last test of the module: it kills the module's cluster (SIGKILL) under a running job."""
+    run = pipeline(events(seed=5), sl.Tumble("1s")).on_flink(cluster, continuous=True, late=False)
+    run.wait_submitted(timeout=120)
+    assert run.state == PipelineState.RUNNING
+    cluster.kill()
+    t0 = time.monotonic()
+    run.collect(timeout=30)
+    took = time.monotonic() - t0
+    assert run.state == PipelineState.FAILED
+    assert took < 10, took
+    assert "unreachable" in run.snapshot()["error"]
+    assert "unreachable" in run.errors.ledger()["reason"][0]
+    print(f"killed cluster noticed in {took:.1f} s: {run.snapshot()['error']}")
