@@ -23,8 +23,8 @@ from .job import Job
 
 DRIVER = Path(__file__).with_name("driver.py")
 POLL_S = 1.0
-#: The cluster counts as gone when its REST API has not answered for this long.
-UNREACHABLE_S = 3.0
+#: The cluster counts as gone when its REST API has failed every poll for this long.
+UNREACHABLE_S = 2.0
 
 
 class Submission:
@@ -40,7 +40,7 @@ class Submission:
         self.log = Path(tempfile.mkstemp(prefix="streamlab-driver-", suffix=".log")[1])
         self.submitted_at = time.monotonic()
         self._buf = b""
-        self._last_ok = time.monotonic()
+        self._failing_since: float | None = None
         self._last_poll = 0.0
         self._listeners: list[Callable[[], None]] = []
         with open(self.log, "wb") as err:
@@ -159,10 +159,13 @@ class Submission:
             info = self.cluster.rest(f"/jobs/{self.job_id}", timeout=1.0) if self.job_id \
                 else self.cluster.overview()
         except FlinkError as e:
-            if "unreachable" in str(e) and time.monotonic() - self._last_ok > UNREACHABLE_S:
-                self._fail(f"the Flink cluster went away: {e}", f"cluster unreachable: {e}")
+            if "unreachable" in str(e):
+                now = time.monotonic()
+                self._failing_since = self._failing_since or now
+                if now - self._failing_since >= UNREACHABLE_S:
+                    self._fail(f"the Flink cluster went away: {e}", f"cluster unreachable: {e}")
             return
-        self._last_ok = time.monotonic()
+        self._failing_since = None
         if not self.job_id:
             return
         self._read_metrics(info)
@@ -182,10 +185,20 @@ class Submission:
         return root, (causes[-1][len("Caused by: "):] if causes else first)
 
     def _read_metrics(self, info: dict) -> None:
+        """Records read by the source vertices and written into the sink (Flink's REST metrics)."""
         vertices = info.get("vertices") or []
+
+        def total(prefix: str, *keys: str) -> int:
+            out = 0
+            for v in vertices:
+                if str(v.get("name", "")).startswith(prefix):
+                    m = v.get("metrics", {})
+                    out += int(next((m[k] for k in keys if m.get(k)), 0))
+            return out
+
         if vertices:
-            self.metrics["records_in"] = int(vertices[0].get("metrics", {}).get("write-records", 0))
-            self.metrics["records_out"] = int(vertices[-1].get("metrics", {}).get("read-records", 0))
+            self.metrics["records_in"] = total("Source:", "read-records", "write-records")
+            self.metrics["records_out"] = total("Sink:", "read-records")
 
     def _poll_metrics(self) -> None:
         if self.job_id:
