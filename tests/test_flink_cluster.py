@@ -120,22 +120,44 @@ def test_same_rows_and_late_rows_at_parallelism_1_and_2(cluster):
     print(f"two jobs (8 and 4 queries): {elapsed:.1f} s; snapshot: {snap}")
 
 
-def test_live_rows_on_the_loop_feed_plots_and_sinks(cluster):
-    """On a running loop (as in Jupyter) rows arrive by themselves; plot and sinks get them."""
+def test_live_rows_on_the_loop_feed_plots_sinks_and_the_magic(cluster):
+    """On a running loop (as in Jupyter) rows arrive by themselves: plot, table and sinks get
+    them. A ``%%streamlab --flink`` cell runs on the same cluster at the same time."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from streamlab import extension
+
     res = pipeline(events(seed=3), sl.Tumble("1s"))
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "streamlab")
+    ip.user_ns["src"] = sl.from_frame(events(seed=6), time="ts", unit="ms").watermark("100ms")
+    body = ("SELECT k, window_start, window_end, COUNT(*) AS n, SUM(v) AS s\n"
+            "FROM TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), INTERVAL '1' SECOND))\n"
+            "GROUP BY k, window_start, window_end")
 
     async def main():
         run = res.on_flink(cluster, parallelism=1, late=False)
+        magic = ip.run_cell_magic("streamlab", "--flink --name on_cluster", body)
         seen = run.sink_to_list()
         plot = run.plot.line(x="window_end", y="s", by="k")
+        table = run.table()
         out = await run.acollect(timeout=150)
-        return run, seen, plot, out
+        await magic.acollect(timeout=150)
+        return run, magic, seen, plot, table, out
 
-    run, seen, plot, out = asyncio.run(main())
+    try:
+        local = ip.run_cell_magic("streamlab", "--collect", body)
+        run, magic, seen, plot, table, out = asyncio.run(main())
+        assert isinstance(magic, FlinkRun) and ip.user_ns["on_cluster"] is magic
+        assert magic.state == PipelineState.FINISHED
+        same(magic.collect(), local)
+    finally:
+        extension.unload_ipython_extension(ip)
     assert run.state == PipelineState.FINISHED
     same(out, res.collect())
     assert sum(len(f) for f in seen) == len(out)
     assert plot.n_rows == len(out)
+    assert table is not None
     assert "Flink job" in run._repr_html_() and run.job_id in run._repr_html_()
 
 
@@ -170,28 +192,6 @@ def test_kafka_source_fails_fast_naming_the_jar(cluster):
            .window(sl.Tumble("1s"), by="k").agg(n=("v", "size")))
     with pytest.raises(FlinkError, match="flink-sql-connector-kafka"):
         res.on_flink(cluster)
-
-
-def test_streamlab_magic_runs_the_cell_on_flink(cluster):
-    from IPython.core.interactiveshell import InteractiveShell
-
-    from streamlab import extension
-
-    ip = InteractiveShell.instance()
-    ip.run_line_magic("load_ext", "streamlab")
-    try:
-        df = events(seed=6)
-        ip.user_ns["src"] = sl.from_frame(df, time="ts", unit="ms").watermark("100ms")
-        body = ("SELECT k, window_start, window_end, COUNT(*) AS n, SUM(v) AS s\n"
-                "FROM TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), INTERVAL '1' SECOND))\n"
-                "GROUP BY k, window_start, window_end")
-        local = ip.run_cell_magic("streamlab", "--collect", body)
-        run = ip.run_cell_magic("streamlab", "--flink --name on_cluster", body)
-        assert isinstance(run, FlinkRun) and ip.user_ns["on_cluster"] is run
-        same(run.collect(timeout=150), local)
-        assert run.state == PipelineState.FINISHED
-    finally:
-        extension.unload_ipython_extension(ip)
 
 
 def test_stop_cancels_the_job_and_a_killed_cluster_fails_the_run_within_seconds(cluster):

@@ -294,7 +294,7 @@ def cluster(slots: int = 4, taskmanagers: int = 1, workdir=None, new: bool = Fal
     >>> run = res.on_flink(c)             # doctest: +SKIP
     >>> c.stop()                          # doctest: +SKIP
     """
-    if _default and not new and _default[0].alive:
+    if _default and not new and isinstance(_default[0], LocalCluster) and _default[0].alive:
         return _default[0]
     c = LocalCluster(flink_home(), slots=slots, taskmanagers=taskmanagers, workdir=workdir).start()
     _default[:] = [c]
