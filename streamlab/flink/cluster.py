@@ -214,8 +214,12 @@ class LocalCluster(FlinkCluster):
         (conf / "config.yaml").write_text(text)
         return conf
 
-    def start(self, timeout: float = START_TIMEOUT_S) -> LocalCluster:
-        """Start the JobManager and TaskManager(s); wait until every slot is registered."""
+    def start(self, timeout: float = START_TIMEOUT_S, wait: bool = True) -> LocalCluster:
+        """Start the JobManager and TaskManager(s); wait until every slot is registered.
+
+        ``wait=False`` returns at once: the first job's driver waits for the cluster itself, so
+        its own start overlaps the cluster's.
+        """
         env = dict(os.environ, FLINK_HOME=str(self.home), FLINK_CONF_DIR=str(self.conf_dir),
                    FLINK_LOG_DIR=str(self.dir / "log"), FLINK_PID_DIR=str(self.dir))
         (self.dir / "log").mkdir(exist_ok=True)
@@ -227,6 +231,10 @@ class LocalCluster(FlinkCluster):
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True))
             out.close()
         _live.add(self)
+        return self.wait_ready(timeout) if wait else self
+
+    def wait_ready(self, timeout: float = START_TIMEOUT_S) -> LocalCluster:
+        """Block until every task slot is registered (the processes must be running)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for p in self.procs:
@@ -243,6 +251,11 @@ class LocalCluster(FlinkCluster):
         self.stop()
         raise FlinkError(f"the Flink cluster did not come up within {timeout:.0f} s; logs in "
                          f"{self.dir / 'log'}")
+
+    @property
+    def running(self) -> bool:
+        """Whether its processes run (it may still be starting)."""
+        return bool(self.procs) and all(p.poll() is None for p in self.procs)
 
     def has_jar(self, prefix: str) -> bool | None:
         return any(self.home.joinpath("lib").glob(prefix + "*.jar"))
@@ -287,16 +300,21 @@ def _java_opts(config_yaml: str) -> str:
     return ""
 
 
-def cluster(slots: int = 4, taskmanagers: int = 1, workdir=None, new: bool = False) -> FlinkCluster:
+def cluster(slots: int = 4, taskmanagers: int = 1, workdir=None, new: bool = False,
+            wait: bool = True) -> FlinkCluster:
     """Start (or return the running) local standalone Flink session cluster; about 20 s to start.
+
+    ``wait=False`` returns while it starts (the first ``on_flink`` waits for it).
 
     >>> c = cluster()                     # doctest: +SKIP
     >>> run = res.on_flink(c)             # doctest: +SKIP
     >>> c.stop()                          # doctest: +SKIP
     """
-    if _default and not new and isinstance(_default[0], LocalCluster) and _default[0].alive:
-        return _default[0]
-    c = LocalCluster(flink_home(), slots=slots, taskmanagers=taskmanagers, workdir=workdir).start()
+    old = _default[0] if _default else None
+    if not new and isinstance(old, LocalCluster) and old.running:
+        return old
+    c = LocalCluster(flink_home(), slots=slots, taskmanagers=taskmanagers, workdir=workdir)
+    c.start(wait=wait)
     _default[:] = [c]
     return c
 

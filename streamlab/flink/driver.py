@@ -56,6 +56,24 @@ def _job_id(client) -> str | None:
     return jid.to_hex_string() if hasattr(jid, "to_hex_string") else str(jid)
 
 
+def wait_for_cluster(host: str, port: int, timeout: float = 120.0) -> None:
+    """Wait until the cluster's REST API reports a task slot (a cluster may still be starting)."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://{host}:{port}/overview", timeout=2) as r:
+                if json.loads(r.read()).get("slots-total", 0) > 0:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the Flink cluster at {host}:{port} did not answer within {timeout:.0f} s")
+        time.sleep(0.3)
+
+
 def main() -> int:
     spec = json.loads(sys.stdin.readline())
     from pyflink.common import Configuration
@@ -74,6 +92,7 @@ def main() -> int:
         t_env = TableEnvironment.create(settings)
         for statement in spec.get("statements", []):
             t_env.execute_sql(statement)
+        wait_for_cluster(spec["rest_address"], int(spec["rest_port"]))
         result = t_env.execute_sql(spec["query"])
         client = result.get_job_client()
         emit({"event": "submitted", "job_id": _job_id(client)})

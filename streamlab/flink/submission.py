@@ -155,9 +155,10 @@ class Submission:
         self._last_poll = time.monotonic()
         if self.state.terminal:
             return
+        if not self.job_id:  # before submission the driver reports (and waits for a starting cluster)
+            return
         try:
-            info = self.cluster.rest(f"/jobs/{self.job_id}", timeout=1.0) if self.job_id \
-                else self.cluster.overview()
+            info = self.cluster.rest(f"/jobs/{self.job_id}", timeout=1.0)
         except FlinkError as e:
             if "unreachable" in str(e):
                 now = time.monotonic()
@@ -166,8 +167,6 @@ class Submission:
                     self._fail(f"the Flink cluster went away: {e}", f"cluster unreachable: {e}")
             return
         self._failing_since = None
-        if not self.job_id:
-            return
         self._read_metrics(info)
         if info.get("state") == "FAILED":
             self._fail(*self._exception())
