@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..core.state import PipelineState
 from .cluster import FlinkCluster, FlinkError, flink_python
+from .driver import root_cause
 from .job import Job
 
 DRIVER = Path(__file__).with_name("driver.py")
@@ -174,14 +175,14 @@ class Submission:
             self._end(PipelineState.STOPPED)
 
     def _exception(self) -> tuple[str, str]:
+        """The job's failure from ``/jobs/<id>/exceptions`` (Flink 2: the exception history)."""
         try:
             exc = self.cluster.rest(f"/jobs/{self.job_id}/exceptions", timeout=2.0)
         except FlinkError as e:
             return str(e), str(e)
-        root = exc.get("root-exception") or ""
-        causes = [ln for ln in root.splitlines() if ln.startswith("Caused by:")]
-        first = root.splitlines()[0] if root else "the job failed"
-        return root, (causes[-1][len("Caused by: "):] if causes else first)
+        entries = (exc.get("exceptionHistory") or {}).get("entries") or []
+        trace = exc.get("root-exception") or (entries[0].get("stacktrace") if entries else "") or ""
+        return trace or "the job failed", root_cause(trace) if trace else "the job failed"
 
     def _read_metrics(self, info: dict) -> None:
         """Records read by the source vertices and written into the sink (Flink's REST metrics)."""
