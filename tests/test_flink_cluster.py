@@ -18,7 +18,7 @@ import pytest
 
 import streamlab as sl
 from streamlab.core.state import PipelineState
-from streamlab.flink.cluster import FlinkError, _default
+from streamlab.flink.cluster import FlinkError, LocalCluster, _default, flink_home
 from streamlab.flink.job import Job, Part
 from streamlab.flink.run import FlinkRun
 from streamlab.flink.submission import Submission
@@ -72,10 +72,24 @@ def test_cluster_handle_shows_link_slots_and_jobs(cluster):
     text = repr(cluster)
     assert cluster.web_url in text and "task slots" in text and "running job" in text
     assert cluster.web_url in cluster._repr_html_()
+    assert sl.flink.cluster() is cluster  # the running one, not a second cluster
     other = sl.flink.connect(f"127.0.0.1:{cluster.port}")
     assert other.overview()["slots-total"] == 6 and other.jobs() == cluster.jobs()
     assert (cluster.conf_dir / "config.yaml").read_text().count(str(cluster.port)) == 1
     _default[:] = [cluster]  # connect() made the attached handle the current one
+
+
+def test_private_conf_binds_loopback_on_distinct_free_ports():
+    c = LocalCluster(flink_home(), slots=2)
+    conf = (c.conf_dir / "config.yaml").read_text()
+    for key in ("jobmanager.bind-host", "taskmanager.bind-host", "rest.bind-address", "rest.address"):
+        assert f'{key}: "127.0.0.1"' in conf
+    ports = [int(line.split(":")[1]) for line in conf.splitlines()
+             if line.split(":")[0].endswith((".port", "rpc.port"))]
+    assert len(ports) == len(set(ports)) == 5 and c.port in ports
+    assert "--add-opens" in conf and "taskmanager.numberOfTaskSlots: 2" in conf
+    assert c.conf_dir.parent != flink_home() and not c.running
+    c.stop()  # nothing started: nothing to do
 
 
 def test_same_rows_and_late_rows_at_parallelism_1_and_2(cluster):
