@@ -8,12 +8,14 @@ it blocks. Rows are handed to the runs (:class:`~streamlab.flink.run.FlinkRun`) 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import os
 import select
 import subprocess
 import tempfile
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,6 +28,7 @@ DRIVER = Path(__file__).with_name("driver.py")
 POLL_S = 1.0
 #: The cluster counts as gone when its REST API has failed every poll for this long.
 UNREACHABLE_S = 2.0
+_drivers: weakref.WeakSet[Submission] = weakref.WeakSet()
 
 
 class Submission:
@@ -51,6 +54,7 @@ class Submission:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.proc.stdin.write((json.dumps(job.spec(cluster.host, cluster.port, name)) + "\n").encode())
         self.proc.stdin.close()
+        _drivers.add(self)
         self.fd = self.proc.stdout.fileno()
         os.set_blocking(self.fd, False)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -236,5 +240,16 @@ class Submission:
         if self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, 15)
+            except ProcessLookupError:
+                pass
+
+
+@atexit.register
+def _end_drivers() -> None:
+    """At interpreter (kernel) exit, end the driver processes still running (not their jobs)."""
+    for sub in list(_drivers):
+        if sub.proc.poll() is None:
+            try:
+                os.killpg(sub.proc.pid, 15)
             except ProcessLookupError:
                 pass
