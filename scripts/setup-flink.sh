@@ -4,7 +4,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="$ROOT/.venv-flink"
+VENV="${STREAMLAB_FLINK_VENV:-$ROOT/.venv-flink}"
 PY="$VENV/bin/python"
 PYTHON="${PYTHON:-python3}"
 FLINK_SPEC="${FLINK_SPEC:-apache-flink==2.3.0}"

@@ -104,6 +104,10 @@ class StreamlabMagics(Magics):
     @argument("--collect", action="store_true",
               help="Run a finite source to its end and return the rows as a DataFrame.")
     @argument("--explain", action="store_true", help="Print the query plan; build nothing.")
+    @argument("--flink", action="store_true",
+              help="Run the query on the Flink cluster of sl.flink.cluster()/connect(); the value "
+                   "is the live run (collect, plot, table, late, snapshot, stop).")
+    @argument("--parallelism", type=int, default=1, help="--flink: the job's parallelism.")
     def streamlab_cell(self, line: str, cell: str) -> Any:
         """Run one Flink SQL window query over streams bound in the namespace::
 
@@ -142,9 +146,12 @@ class StreamlabMagics(Magics):
         result = control.build(plan, streams[plan.source],
                                args.watermark or self.default_watermark or None)
         if args.name:
+            control.rename(result, args.name)
+        if args.flink:
+            result = self._on_flink(result, args.parallelism)
+        if args.name:
             self.user_ns[args.name] = result
             self.results[args.name] = result
-            control.rename(result, args.name)
         if plot is not None:
             control.show_plot(result, *plot)
         if args.collect:
@@ -152,6 +159,16 @@ class StreamlabMagics(Magics):
         if args.start or self.autostart:
             control.run(result, "start")
         return result
+
+    @staticmethod
+    def _on_flink(result: Any, parallelism: int) -> Any:
+        from streamlab.flink import FlinkError
+
+        try:
+            return result.on_flink(None, parallelism=parallelism)
+        except FlinkError as error:
+            raise StreamlabUsageError("usage", str(error).splitlines()[0],
+                                      "start one with sl.flink.cluster()") from None
 
     # -- %streamlab -----------------------------------------------------------------------------
 

@@ -101,6 +101,8 @@ def discover() -> dict[str, type]:
 
 #: Abstract bases: never built themselves; each must have subclasses (which need factories).
 BASES = {"Source", "DemoSource", "SinkNode"}
+#: Rows of a job on a Flink cluster (no factory without a cluster): tests/test_flink_cluster.py.
+REMOTE = {"FlinkRun"}
 
 #: The input every factory is given (or mirrors into its own medium): ms event times, one late row.
 SAMPLE = pd.DataFrame({"ts": [0, 500, 1500, 2500, 100, 3500], "k": ["a", "b", "a", "b", "a", "b"],
@@ -207,7 +209,7 @@ FACTORIES = {
 }
 
 OPERATORS = discover()
-CONCRETE = sorted(set(OPERATORS) - BASES)
+CONCRETE = sorted(set(OPERATORS) - BASES - REMOTE)
 
 
 @pytest.fixture
