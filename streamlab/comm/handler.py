@@ -194,7 +194,7 @@ class RequestHandler:
                     + ", ".join(REQUEST_KINDS),
                 )
             version = message.get("version")
-            if isinstance(version, bool) or version != PROTOCOL_VERSION:
+            if type(version) is not int or version != PROTOCOL_VERSION:  # 1.0 and True are not 1
                 raise _RequestError(
                     "version_mismatch",
                     f"the panel speaks protocol version {_describe(version)}, this kernel's "
