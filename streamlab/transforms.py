@@ -15,7 +15,7 @@ from .core.durations import format_ms, to_ms
 from .core.node import Node
 from .core.partitions import partition_marks, per_partition_watermark
 from .core.snapshot import OperatorSnapshot, WatermarkState
-from .core.timecol import NEG_INF, event_ms
+from .core.timecol import NEG_INF, event_ms_checked, time_reasons
 from .core.watermarks import Marks, attach, per_row_watermark
 from .sources.base import Source
 
@@ -72,9 +72,9 @@ class watermark(Node):  # noqa: N801 - streamz registers operators by class name
             return None
         parts = partition_marks(df)
         part = parts.partitions_of(df) if parts is not None else None
-        ms, ok = event_ms(df[col], self.meta.unit)
+        ms, ok, far = event_ms_checked(df[col], self.meta.unit)
         if not ok.all():
-            self.send_errors(df[~ok], f"time column {col!r} is missing or unparseable")
+            self.send_errors(df[~ok], time_reasons(col, far[~ok]))
             df, ms = df[ok], ms[ok]
             part = None if part is None else part[ok]
         self._last_input = time.monotonic()

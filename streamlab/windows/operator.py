@@ -17,7 +17,7 @@ import streamz
 from ..core.durations import to_ms
 from ..core.node import Node, Observed, SideOutput, find_meta
 from ..core.snapshot import OpenWindow, OperatorSnapshot, WindowState
-from ..core.timecol import NEG_INF, POS_INF, event_ms, format_time, ms_to_values
+from ..core.timecol import NEG_INF, POS_INF, event_ms_checked, format_time, ms_to_values, time_reasons
 from ..core.watermarks import Marks, per_row_watermark
 from .aggregates import AggSpec, holistic_values, parse_aggs, partial_fields
 from .keys import KeyIndex
@@ -160,13 +160,15 @@ class WindowAgg(Node):
             return df.iloc[:0], None, none, none, none
         time_col = self.meta.column
         cols = {c: df[c] for c in needed if c != time_col or marks is None or c in self.value_columns}
+        reasons = None
         if marks is not None:
             ms, wm, ok = marks.ms, marks.wm, None
         else:
-            ms, ok = event_ms(cols[time_col], self.meta.unit)
+            ms, ok, far = event_ms_checked(cols[time_col], self.meta.unit)
             wm = None
+            if far.any():
+                reasons = time_reasons(time_col, far)
         bad = None if ok is None or ok.all() else ~ok
-        reasons = None
         for col in self.numeric_columns:
             values = cols[col]
             if values.dtype.kind in "iufb":
