@@ -301,10 +301,20 @@ def concat(parts: list[Partials]) -> Partials:
 
 
 def holistic_values(specs: list[AggSpec], keys: np.ndarray, values: dict[str, np.ndarray],
-                    out_keys: np.ndarray) -> dict[str, np.ndarray]:
+                    out_keys: np.ndarray, failed: dict[int, str] | None = None) -> dict[str, np.ndarray]:
     """Compute holistic aggregates (median, callables) of ``values`` grouped by ``keys``.
 
-    Returns one array per holistic spec, aligned with ``out_keys``.
+    Returns one array per holistic spec, aligned with ``out_keys``. A callable that raises for
+    a group gives NaN there, and ``failed[group] = "aggregate 'name' (func) raised ..."``; the
+    other groups are computed one by one.
+
+    >>> bad = lambda s: s.sum() if s.max() < 9 else 1 / 0
+    >>> failed = {}
+    >>> spec = AggSpec("p", "v", bad)
+    >>> holistic_values([spec], np.array([0, 1]), {"v": np.array([1, 9])}, np.arange(2), failed)["p"].tolist()
+    [1.0, nan]
+    >>> failed
+    {1: "aggregate 'p' (<lambda>) raised ZeroDivisionError: division by zero"}
     """
     out: dict[str, np.ndarray] = {}
     for spec in specs:
@@ -314,6 +324,24 @@ def holistic_values(specs: list[AggSpec], keys: np.ndarray, values: dict[str, np
         if spec.func == "median":
             series = pd.to_numeric(series, errors="coerce")
         grouped = series.groupby(keys, sort=False)
-        result = grouped.median() if spec.func == "median" else grouped.agg(spec.func)
+        if spec.func == "median":
+            result = grouped.median()
+        else:
+            try:
+                result = grouped.agg(spec.func)
+            except Exception:  # noqa: BLE001 - user code: find the failing groups, keep the rest
+                result = _one_by_one(spec, grouped, failed if failed is not None else {})
         out[spec.name] = result.reindex(out_keys).to_numpy()
     return out
+
+
+def _one_by_one(spec: AggSpec, grouped, failed: dict[int, str]) -> pd.Series:
+    """``grouped.agg(spec.func)`` group by group; failing groups are left out and noted."""
+    done: dict = {}
+    name = getattr(spec.func, "__name__", "callable")
+    for group, sub in grouped:
+        try:
+            done[group] = spec.func(sub)
+        except Exception as exc:  # noqa: BLE001 - user code
+            failed.setdefault(int(group), f"aggregate {spec.name!r} ({name}) raised {type(exc).__name__}: {exc}")
+    return pd.Series(done, dtype=None if done else "float64")

@@ -258,15 +258,36 @@ class WindowAgg(Node):
         cols["window_start"] = _array(ms_to_values(starts, unit))
         cols["window_end"] = cols["window_start"] if ends is starts else _array(ms_to_values(ends, unit))
         values = part.finalize(self.specs, self.int_columns)
+        failed: dict[int, str] = {}
         if self.holistic_columns:
             group, raw_values = raw if raw is not None else (np.zeros(0, "int64"), {})
-            values.update(holistic_values(self.specs, group, raw_values, np.arange(len(keys))))
+            values.update(holistic_values(self.specs, group, raw_values, np.arange(len(keys)), failed))
         for spec in self.specs:
             cols[spec.name] = values[spec.name]
         if self.extra:
             cols["revision"] = revision if revision is not None else np.zeros(len(keys), dtype="int64")
             cols["final"] = np.full(len(keys), final)
-        self._out.append(pd.DataFrame(cols, copy=False))
+        out = pd.DataFrame(cols, copy=False)
+        if failed and final:
+            out = self._fail_windows(out, failed, group, raw_values)
+        self._out.append(out)
+
+    def _fail_windows(self, out: pd.DataFrame, failed: dict[int, str], group, raw_values) -> pd.DataFrame:
+        """An aggregate callable raised for some output rows: their windows' rows go to ``errors``.
+
+        Each error row carries the group keys, the window, the aggregated columns' values and the
+        reason (this operator, the aggregate's name, the exception). With one window per row
+        (Tumble, Session) those rows are no longer counted, so the conservation law holds.
+        """
+        rows = np.fromiter(failed, dtype="int64")
+        mine = np.isin(group, rows)
+        err = out.iloc[group[mine]][[*self.by, "window_start", "window_end"]].reset_index(drop=True)
+        for col, v in raw_values.items():
+            err[col] = v[mine]
+        self.send_errors(err, [f"{self.label()}: {failed[g]}" for g in group[mine].tolist()])
+        if isinstance(self.plan, SessionPlan) or self.plan.kind == "tumble":
+            self.counted -= int(np.count_nonzero(mine))
+        return out.drop(index=rows).reset_index(drop=True)
 
     def _drain(self) -> pd.DataFrame | None:
         if not self._out:
