@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import streamz
 
+from .core.batchcheck import batch_problem, unique_names
 from .core.durations import format_ms, to_ms
 from .core.node import Node
 from .core.partitions import partition_marks, per_partition_watermark
@@ -68,7 +69,11 @@ class watermark(Node):  # noqa: N801 - streamz registers operators by class name
     def on_batch(self, df: pd.DataFrame, port: int, marks: Marks | None) -> pd.DataFrame | None:
         col = self.meta.column
         if col not in df.columns:
-            self.send_errors(df, f"missing time column {col!r}")
+            self.send_errors(unique_names(df), f"missing time column {col!r}")
+            return None
+        problem = batch_problem(df, self.meta)
+        if problem is not None:  # the schema changed mid-stream: the whole batch
+            self.send_errors(unique_names(df), problem)
             return None
         parts = partition_marks(df)
         part = parts.partitions_of(df) if parts is not None else None
@@ -214,6 +219,12 @@ class assign(Node):  # noqa: N801
         super().__init__(upstream)
         if not columns:
             raise ValueError("assign() needs at least one column, e.g. assign(temp_f=lambda df: df.temp * 1.8 + 32)")
+        time_col = self.time_column
+        if time_col in columns and _watermarked(upstream):
+            raise ValueError(
+                f"assign({time_col}=...) rewrites the time column {time_col!r} after .watermark(), "
+                f"which has already read it (windows would use the old times); assign it before "
+                f".watermark(), or assign the new time to another column")
         self.new_columns = columns
         upstream_cols = find_columns(upstream)
         self.columns = None if upstream_cols is None else upstream_cols + [c for c in columns if c not in upstream_cols]
@@ -228,6 +239,20 @@ class assign(Node):  # noqa: N801
         except Exception as exc:  # noqa: BLE001 - user code: rows go to errors, pipeline goes on
             self.send_errors(df, f"{self.label()} raised {type(exc).__name__}: {exc}")
             return _empty_like(df)
+
+
+def _watermarked(stream) -> bool:
+    """Whether a ``watermark()`` operator is upstream of ``stream`` (inclusive)."""
+    todo, seen = [stream], set()
+    while todo:
+        s = todo.pop()
+        if s is None or id(s) in seen:
+            continue
+        seen.add(id(s))
+        if isinstance(s, watermark):
+            return True
+        todo.extend(getattr(s, "upstreams", []))
+    return False
 
 
 def may_share_frames(source) -> bool:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import streamz
 
+from ..core.batchcheck import batch_problem, unique_names
 from ..core.durations import to_ms
 from ..core.node import Node, Observed, SideOutput, find_meta
 from ..core.snapshot import OpenWindow, OperatorSnapshot, WindowState
@@ -61,6 +62,10 @@ class Windowed:
             by = list(by)
         else:
             raise TypeError(f"by= takes a column name, a list of column names or None, got {by!r}")
+        clash = [b for b in by if b in ("window_start", "window_end")]
+        if clash:
+            raise ValueError(f"by={clash[0]!r} clashes with the {clash[0]!r} column that window() adds; "
+                             f"rename that column first, e.g. .assign(my_{clash[0]}=...)")
         if columns is not None:
             _check_columns(columns, by, "by")
         self.upstream = upstream
@@ -153,9 +158,11 @@ class WindowAgg(Node):
         needed = list(dict.fromkeys([self.meta.column, *self.by, *self.value_columns]))
         columns = df.columns
         missing = [c for c in needed if c not in columns]
-        if missing:
+        problem = f"missing column {missing[0]!r}" if missing else batch_problem(df, self.meta) \
+            if marks is None or not columns.is_unique else None
+        if problem is not None:
             if len(df):
-                self.send_errors(df, f"missing column {missing[0]!r}")
+                self.send_errors(unique_names(df), problem)
             none = np.zeros(0, dtype="int64")
             return df.iloc[:0], None, none, none, none
         time_col = self.meta.column
