@@ -130,8 +130,9 @@ def decode(messages, *, fmt: str, columns, time: str, unit, metadata: bool = Fal
         errors = pd.DataFrame({
             "partition": np.array([m[0] for m in rows], dtype="int64"),
             "offset": np.array([m[1] for m in rows], dtype="int64"),
-            "key": [_text(m[3]) for m in rows],
-            "value": [_text(m[4]) for m in rows],
+            # object, not pandas' string dtype: a null key or value stays None (JSON null), not NaN
+            "key": pd.Series([_text(m[3]) for m in rows], dtype=object),
+            "value": pd.Series([_text(m[4]) for m in rows], dtype=object),
             "reason": [reasons[k] for k in order],
         })
     return Decoded(frame.reset_index(drop=True), part, errors, offsets)

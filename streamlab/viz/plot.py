@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from bokeh.core.properties import value
 from bokeh.models import (
     BasicTicker,
     BasicTickFormatter,
@@ -49,6 +50,8 @@ from .wire import ensure_bokehjs, refresh_bokeh, wire
 
 KINDS = ("line", "bar", "scatter", "step", "heatmap")
 PALETTE = Category10_10
+#: The series that sums every ``by`` value beyond ``max_series``.
+OTHER = "other"
 _TIME_FMT = "%F %H:%M:%S.%3N"
 
 
@@ -61,6 +64,7 @@ class LivePlot(BatchedBokehModel):
     by = List(Unicode(), help="Group columns: one series and colour per value (heatmap: rows).")
     rollover = Int(1000, help="Rows kept per series in the browser (heatmap: cells in total).")
     max_rate = Float(20.0, help="Most data updates sent to the browser per second.")
+    max_series = Int(20, help="Most series of their own; further `by` values are summed as 'other'.")
 
     @validate("kind")
     def _valid_kind(self, proposal: dict[str, Any]) -> str:
@@ -86,6 +90,7 @@ class LivePlot(BatchedBokehModel):
         title: str | None = None,
         height: int = 320,
         width: int | None = None,
+        max_series: int = 20,
     ) -> None:
         if not y:
             raise TypeError(f"plot.{kind}() needs y=<column>, for example y='avg'")
@@ -101,6 +106,8 @@ class LivePlot(BatchedBokehModel):
         self._time_x: bool | None = None
         self._lo, self._hi = np.inf, -np.inf
         self._slots = 0
+        self.keys_seen: set[str] = set()  # every ``by`` value so far (the title says how many)
+        self.max_series = max_series
         self.kind, self.x, self.y, self.by = kind, x, y, by_cols
         self.rollover, self.max_rate = rollover, max_rate
         self.figure = self._build(kind, x, y, by_cols, title, height, width)
@@ -228,19 +235,44 @@ class LivePlot(BatchedBokehModel):
     def _stream_series(self, cols: dict[str, Any], keys: list[str]) -> None:
         codes, uniques = pd.factorize(np.asarray(keys, dtype=object))
         uniques = [str(k) for k in uniques]
+        self.keys_seen.update(uniques)
         new = [k for k in uniques if k not in self.sources]
+        room = self.max_series - len(self.sources) + (OTHER in self.sources)
+        if len(new) > room:  # the largest new ones (by sum of |y| in this batch) get the room left
+            weight = np.bincount(codes, weights=np.nan_to_num(np.abs(cols["y"])), minlength=len(uniques))
+            rank = {k: -weight[i] for i, k in enumerate(uniques)}
+            new = sorted(new, key=lambda k: rank[k])[:max(room, 0)] + [OTHER] * (OTHER not in self.sources)
         if new:
-            self._slots = self._slots or len(uniques)  # bars side by side: keys of the 1st batch
+            self._slots = self._slots or min(len(uniques), self.max_series + 1)  # bars side by side
             self._add_series(new)
-        for i, key in enumerate(uniques):
+        parts: dict[str, dict[str, Any]] = {}
+        named = [i for i, key in enumerate(uniques) if key != OTHER and key in self.sources]  # <= max_series
+        for i in named:
             idx = np.flatnonzero(codes == i)
-            part: dict[str, Any] = {c: (v[idx] if isinstance(v, np.ndarray) else [v[j] for j in idx])
-                                    for c, v in cols.items()}
+            parts[uniques[i]] = {c: (v[idx] if isinstance(v, np.ndarray) else [v[j] for j in idx])
+                                 for c, v in cols.items()}
+        if len(named) < len(uniques):
+            parts[OTHER] = _summed(cols, np.flatnonzero(~np.isin(codes, named)))
+            self._say_capped()
+        for key, part in parts.items():
             if self.kind == "bar":
                 slot = (list(self.sources).index(key) % self._slots) - (self._slots - 1) / 2
                 part["wd"] = part["w"] / self._slots
                 part["xd"] = part["x"] + slot * part["wd"]
             self.sources[key].stream(wire(part), rollover=self.rollover)
+
+    def _say_capped(self) -> None:
+        """Title and legend say that the plot shows only ``max_series`` of the ``by`` values."""
+        n = len(self.keys_seen)
+        named = len(self.sources) - 1
+        base = self.figure.title.text.split(" (top ")[0]
+        self.figure.title.text = f"{base} (top {named} of {n} keys; the rest summed as '{OTHER}')"
+        for item in self._legend.items:
+            if not isinstance(item, LegendItem):
+                continue
+            text = str(getattr(item.label, "value", item.label))
+            if text == OTHER or text.startswith(f"{OTHER} ("):
+                item.label = value(f"{OTHER} ({n - named} keys)")
 
     def _keys(self, df: pd.DataFrame) -> list[str]:
         if not self.by:
@@ -302,6 +334,20 @@ class LivePlot(BatchedBokehModel):
         ensure_bokehjs()
         refresh_bokeh(self)  # rows fed before this display are in the document the view starts from
         return super()._repr_mimebundle_(**kwargs)
+
+
+def _summed(cols: dict[str, Any], idx: np.ndarray) -> dict[str, Any]:
+    """The rows ``idx`` summed per x value: one point of the 'other' series per window."""
+    x = cols["x"][idx]
+    order = np.argsort(x, kind="stable")
+    idx, x = idx[order], x[order]
+    first = np.flatnonzero(np.r_[True, x[1:] != x[:-1]])
+    y = np.nan_to_num(cols["y"][idx])
+    out: dict[str, Any] = {c: (v[idx[first]] if isinstance(v, np.ndarray) else [v[j] for j in idx[first]])
+                           for c, v in cols.items()}
+    out["y"] = np.add.reduceat(y, first) if len(first) else y[:0]
+    out["key"] = [OTHER] * len(first)
+    return out
 
 
 class PlotAccessor:

@@ -17,10 +17,17 @@ import streamz
 from ..core.batchcheck import batch_problem, unique_names
 from ..core.durations import to_ms
 from ..core.node import Node, Observed, SideOutput, find_meta
-from ..core.snapshot import OpenWindow, OperatorSnapshot, WindowState
-from ..core.timecol import NEG_INF, POS_INF, event_ms_checked, format_time, ms_to_values, time_reasons
+from ..core.snapshot import OpenWindow, OperatorSnapshot, WindowState, preview
+from ..core.timecol import (
+    NEG_INF,
+    POS_INF,
+    event_ms_checked,
+    format_time,
+    ms_to_values,
+    time_reasons,
+)
 from ..core.watermarks import Marks, per_row_watermark
-from .aggregates import AggSpec, holistic_values, parse_aggs, partial_fields
+from .aggregates import AggSpec, holistic_values, parse_aggs, partial_fields, widened
 from .keys import KeyIndex
 from .logic import make_logic
 from .sliced import SlicedLogic
@@ -204,18 +211,34 @@ class WindowAgg(Node):
         if not self._schema:
             self._schema = {c: df[c].dtype for c in df.columns}
             self.int_columns = frozenset(c for c in self.value_columns if cols[c].dtype.kind in "iu")
+        elif self.int_columns and len(df):  # a column stays integer only while every batch is
+            self.int_columns = frozenset(c for c in self.int_columns if cols[c].dtype.kind in "iu")
         return df, cols, ms, wm, pos
 
     def _values(self, cols: dict) -> dict[str, np.ndarray]:
+        """The value columns as arrays: int64 (exact), float64 or object, widened to the type the
+        column has had so far (int then float is float, as pandas types the whole column)."""
         out = {}
+        dtypes = self.logic.value_dtypes
         for col in self.value_columns:
             s = cols[col]
-            if s.dtype.kind == "f":
-                out[col] = s.to_numpy(dtype="float64")
-            elif col in self.numeric_columns or s.dtype.kind in "iub":
-                out[col] = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+            kind = s.dtype.kind
+            if kind == "f":
+                v = s.to_numpy(dtype="float64")
+            elif kind in "iu" and isinstance(s.dtype, np.dtype) and s.dtype != np.uint64:
+                v = s.to_numpy(dtype="int64")
+            elif col in self.numeric_columns or kind in "iub":
+                v = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
             else:
-                out[col] = s.to_numpy(dtype=object)
+                v = s.to_numpy(dtype=object)
+            old = dtypes.get(col)
+            if old is None or old != v.dtype:  # (np.dtype("float64") == None is True)
+                new = widened(old, v.dtype)
+                if old is None or new != old:
+                    self.logic.widen(col, new)
+                if v.dtype != new:
+                    v = v.astype(new)
+            out[col] = v
         return out
 
     # --- processing -----------------------------------------------------------------------
@@ -544,9 +567,11 @@ def _jsonable(v):
         return bool(v)
     if isinstance(v, pd.Timestamp):
         return v.isoformat()
-    if v is None or isinstance(v, (str, int, bool)):
+    if isinstance(v, str):
+        return preview(v)
+    if v is None or isinstance(v, (int, bool)):
         return v
-    return str(v)
+    return preview(str(v))
 
 
 def _records(df: pd.DataFrame) -> list[dict]:

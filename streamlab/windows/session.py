@@ -36,6 +36,11 @@ class SessionLogic:
     def __len__(self) -> int:
         return len(self.key)
 
+    def widen(self, column: str, dtype) -> None:
+        """Store ``column``'s partials as ``dtype`` from now on (its type widened, e.g. int to float)."""
+        self.value_dtypes[column] = dtype
+        self.part.cast(column, dtype)
+
     # --- bulk path ------------------------------------------------------------------------
     def process(self, ts, wm, key, values, seq, wm_end, nkeys, emit):
         """Add one batch (arrival order). Returns (windows missed per row, windows per row)."""
@@ -146,7 +151,7 @@ class SessionLogic:
         else:
             items_part = rows.take(row_idx)
             item_gid = gid
-        merged = items_part.reduce(item_gid, groups) if groups else Partials.empty(self.fields, 0)
+        merged = items_part.reduce(item_gid, groups) if groups else Partials.empty(self.fields, 0, self.value_dtypes)
         g_fired = np.zeros(groups, dtype=bool)
         g_dirty = np.zeros(groups, dtype=bool)
         g_rev = np.full(groups, -1, dtype="int64")

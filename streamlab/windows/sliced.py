@@ -31,6 +31,12 @@ class SlicedLogic:
         self.revisions: dict[tuple[int, int], int] = {}  # (window end, key) -> revision (lateness mode)
         self.value_dtypes: dict = {}
 
+    def widen(self, column: str, dtype) -> None:
+        """Store ``column``'s partials as ``dtype`` from now on (its type widened, e.g. int to float)."""
+        self.value_dtypes[column] = dtype
+        for part in self.panes.values():
+            part.cast(column, dtype)
+
     # --- window arithmetic (all vectorised, floor mod) -------------------------------------
     def pane_of(self, ts):
         if self.offset:
