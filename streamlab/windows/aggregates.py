@@ -185,8 +185,9 @@ class Partials:
                 continue
             if empty is None:
                 empty = self.a[f"c:{column}"] == 0
-            v = self.a[field].astype(dtype)
-            if kind in ("s", "min", "max") and empty.any():
+            with np.errstate(invalid="ignore"):  # inf/NaN identities are replaced just below
+                v = self.a[field].astype(dtype)
+            if empty.any():
                 v[empty] = _identity(kind, dtype)
             self.a[field] = v
 
