@@ -68,32 +68,37 @@ def event_ms_checked(col: pd.Series, unit: str | None) -> tuple[np.ndarray, np.n
     """
     if unit is None:
         ms, ok = _datetime_ms(col)
-        far = ok & ((ms >= MAX_EVENT_MS) | (ms <= -MAX_EVENT_MS))
+        far = _beyond(np.where(ok, ms, 0) if not ok.all() else ms, MAX_EVENT_MS)
     else:
         values = pd.to_numeric(col, errors="coerce")
         arr = np.asarray(values, dtype="float64") if values.dtype.kind not in "iu" else values.to_numpy()
         if arr.dtype.kind in "iu":
             ok = np.ones(len(arr), dtype=bool)
             if unit in ("s", "ms"):
-                limit = MAX_EVENT_MS if unit == "ms" else MAX_EVENT_MS // 1000
-                far = arr >= limit
-                if arr.dtype.kind == "i":
-                    far |= arr <= -limit
-                if far.any():
+                far = _beyond(arr, MAX_EVENT_MS if unit == "ms" else MAX_EVENT_MS // 1000)
+                if far is not None:
                     arr = np.where(far, 0, arr)
                 ms = arr.astype("int64") * (1000 if unit == "s" else 1)
-            else:
+            else:  # dividing cannot overflow, and int64 ns or us are always in range
                 ms = arr.astype("int64") // (1000 if unit == "us" else 1_000_000)
-                far = (ms >= MAX_EVENT_MS) | (ms <= -MAX_EVENT_MS)
+                far = None
         else:
             ok = np.isfinite(arr)
             scaled = np.where(ok, arr, 0.0) * UNIT_MS[unit]
-            far = ok & (np.abs(scaled) >= MAX_EVENT_MS)
-            ms = np.floor(np.round(np.where(far, 0.0, scaled), 6)).astype("int64")
-    if far.any():
-        ok = ok & ~far
-        ms = np.where(far, 0, ms)
-    return ms, ok, far
+            far = _beyond(scaled, MAX_EVENT_MS)
+            if far is not None:
+                scaled = np.where(far, 0.0, scaled)
+            ms = np.floor(np.round(scaled, 6)).astype("int64")
+    if far is None:
+        return ms, ok, np.zeros(len(ms), dtype=bool)
+    return np.where(far, 0, ms), ok & ~far, far
+
+
+def _beyond(a: np.ndarray, limit: int) -> np.ndarray | None:
+    """Mask of ``|a| >= limit``, or None when no value is (two reductions, no mask, on the fast path)."""
+    if not len(a) or (a.max() < limit and a.min() > -limit):
+        return None
+    return (a >= limit) | (a <= -limit)
 
 
 def time_reasons(column: str, far: np.ndarray) -> np.ndarray:
