@@ -30,6 +30,7 @@ import pandas as pd
 from streamz.sinks import _global_sinks
 
 from .core.node import Node
+from .core.snapshot import OperatorSnapshot
 
 _PART = re.compile(r"part-(\d+)\.parquet$")
 
@@ -164,7 +165,7 @@ class ParquetSink(SinkNode):
                 raise ValueError(f"{self.label()}: {name} changed since the restore checked it; it was kept")
             os.remove(path)
 
-    def snapshot_node(self, limit=50) -> dict:
+    def snapshot_node(self, limit=50) -> OperatorSnapshot:
         snap = super().snapshot_node(limit)
         snap["state"] = {"path": self.path, "single_file": self.single_file, "files": self.files,
                          "rows_written": self.rows_written}

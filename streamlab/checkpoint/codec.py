@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -150,7 +151,7 @@ def _encode_dict(o: dict) -> dict:
     return {"$": "map", "v": pairs}
 
 
-_CONTAINERS = {
+_CONTAINERS: dict[type, Any] = {
     list: _encode_items,
     tuple: lambda o: {"$": "tuple", "v": _encode_items(o)},
     dict: _encode_dict,
@@ -353,7 +354,7 @@ def _tag_timestamp(o):
     if tz is not None and (type(tz) is not str or not _TZ.fullmatch(tz)):
         raise Corrupt(f"tag 'timestamp': tz must be null or a time zone name, got {tz!r:.80}")
     try:
-        ts = pd.Timestamp(np.datetime64(v, unit))
+        ts = pd.Timestamp(np.datetime64(v, unit))  # type: ignore[call-overload]  # unit: a checked str
         return ts if tz is None else ts.tz_localize("UTC").tz_convert(tz)
     except (ValueError, OverflowError, KeyError, pd.errors.OutOfBoundsDatetime) as exc:
         raise Corrupt(f"tag 'timestamp': {exc}") from None
@@ -366,7 +367,7 @@ def _tag_timedelta(o):
     v, unit = _int(v, "timedelta value", *_INT64), _unit(unit, "timedelta")
     if v == _INT64[0]:
         raise Corrupt("tag 'timedelta': the value is NaT; NaT is tagged 'nat'")
-    return pd.Timedelta(np.timedelta64(v, unit))
+    return pd.Timedelta(np.timedelta64(v, unit))  # type: ignore[call-overload]  # unit: a checked str
 
 
 def _tag_nat(o):

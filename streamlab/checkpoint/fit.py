@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from ..core.node import Node, SideOutput
 from .format import FINGERPRINT, canonical
@@ -28,7 +29,7 @@ def operators(pipe) -> list[Node]:
 
 def describe(node: Node) -> dict:
     """What must be equal for a checkpoint to fit: kind, type, label, time column and, for windows, the spec."""
-    d = {"kind": node.kind, "type": type(node).__name__, "label": node.label()}
+    d: dict[str, Any] = {"kind": node.kind, "type": type(node).__name__, "label": node.label()}
     if node.time_meta is not None:
         d["time"] = [node.time_meta.column, node.time_meta.unit]
     if node.kind == "window":
