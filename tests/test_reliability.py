@@ -311,3 +311,19 @@ def test_issue13_plot_by_many_keys_caps_the_series_and_says_so():
     assert "top 5 of 6000 keys" in p.figure.title.text and "'other'" in p.figure.title.text
     labels = [item.label.value for item in p.figure.legend[0].items]
     assert labels[-1] == "other (5995 keys)" and len(labels) == 6
+
+
+def test_issue13_csv_integer_time_without_unit_is_refused(tmp_path):
+    path = tmp_path / "t.csv"
+    pd.DataFrame({"ts": [1500, 1600], "v": [1, 2]}).to_csv(path, index=False)
+    with pytest.raises(ValueError, match="unit="):
+        sl.from_csv(path, time="ts")
+    assert len(sl.from_csv(path, time="ts", unit="ms").collect()) == 2
+
+
+def test_issue13_kafka_far_future_time_is_out_of_range():
+    from streamlab.kafka.decode import decode
+
+    d = decode([(0, 1, 1000, None, b'{"ts": 1, "v": 1}'), (0, 2, 1000, None, b'{"ts": 1e20, "v": 2}')],
+               fmt="json", columns=None, time="ts", unit="ms")
+    assert d.frame["v"].tolist() == [1] and "out of range" in d.errors["reason"][0]
