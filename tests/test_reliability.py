@@ -327,3 +327,16 @@ def test_issue13_kafka_far_future_time_is_out_of_range():
     d = decode([(0, 1, 1000, None, b'{"ts": 1, "v": 1}'), (0, 2, 1000, None, b'{"ts": 1e20, "v": 2}')],
                fmt="json", columns=None, time="ts", unit="ms")
     assert d.frame["v"].tolist() == [1] and "out of range" in d.errors["reason"][0]
+
+
+def test_issue13_heatmap_by_many_keys_caps_the_rows():
+    from streamlab.viz.plot import PlotAccessor
+
+    s = streamz.Stream()
+    p = PlotAccessor(s).heatmap(x="window_start", y="n", by="user", max_series=3)
+    s.emit(pd.DataFrame({"user": [f"u{i}" for i in range(100)], "window_start": 0.0, "window_end": 1.0,
+                         "n": np.arange(100.0)}))
+    assert list(p.figure.y_range.factors) == ["other", "u97", "u98", "u99"]
+    cells = p.sources["cells"].data
+    assert dict(zip(cells["key"], cells["y"]))["other"] == float(np.arange(97).sum())
+    assert "top 3 of 100 keys" in p.figure.title.text

@@ -44,14 +44,13 @@ from bokeh.plotting import figure
 from traitlets import Float, Int, List, Unicode, validate
 
 from .batched import BatchedBokehModel
+from .cap import OTHER, choose, summed, weights
 from .columns import key_text, known_columns, time_axis_guess, to_plot_array
 from .feed import Feeder
 from .wire import ensure_bokehjs, refresh_bokeh, wire
 
 KINDS = ("line", "bar", "scatter", "step", "heatmap")
 PALETTE = Category10_10
-#: The series that sums every ``by`` value beyond ``max_series``.
-OTHER = "other"
 _TIME_FMT = "%F %H:%M:%S.%3N"
 
 
@@ -239,9 +238,8 @@ class LivePlot(BatchedBokehModel):
         new = [k for k in uniques if k not in self.sources]
         room = self.max_series - len(self.sources) + (OTHER in self.sources)
         if len(new) > room:  # the largest new ones (by sum of |y| in this batch) get the room left
-            weight = np.bincount(codes, weights=np.nan_to_num(np.abs(cols["y"])), minlength=len(uniques))
-            rank = {k: -weight[i] for i, k in enumerate(uniques)}
-            new = sorted(new, key=lambda k: rank[k])[:max(room, 0)] + [OTHER] * (OTHER not in self.sources)
+            new = choose(new, weights(codes, cols["y"], len(uniques)), uniques, room)
+            new += [OTHER] * (OTHER not in self.sources)
         if new:
             self._slots = self._slots or min(len(uniques), self.max_series + 1)  # bars side by side
             self._add_series(new)
@@ -252,7 +250,7 @@ class LivePlot(BatchedBokehModel):
             parts[uniques[i]] = {c: (v[idx] if isinstance(v, np.ndarray) else [v[j] for j in idx])
                                  for c, v in cols.items()}
         if len(named) < len(uniques):
-            parts[OTHER] = _summed(cols, np.flatnonzero(~np.isin(codes, named)))
+            parts[OTHER] = summed(cols, np.flatnonzero(~np.isin(codes, named)))
             self._say_capped()
         for key, part in parts.items():
             if self.kind == "bar":
@@ -301,9 +299,25 @@ class LivePlot(BatchedBokehModel):
 
     def _stream_cells(self, cols: dict[str, Any]) -> None:
         rng = self.figure.y_range
-        new = [k for k in dict.fromkeys(cols["key"]) if k not in rng.factors]
+        codes, uniques = pd.factorize(np.asarray(cols["key"], dtype=object))
+        uniques = [str(k) for k in uniques]
+        self.keys_seen.update(uniques)
+        rows = set(rng.factors)
+        new = [k for k in uniques if k not in rows]
+        room = self.max_series - len(rows) + (OTHER in rows)
+        if len(new) > room:  # heatmap rows are capped like series: the rest is one 'other' row
+            new = choose(new, weights(codes, cols["y"], len(uniques)), uniques, room)
+            new += [OTHER] * (OTHER not in rows)
         if new:
             rng.factors = sorted([*rng.factors, *new])
+        named = [i for i, k in enumerate(uniques) if k != OTHER and k in rng.factors]
+        if len(named) < len(uniques):
+            keep = np.flatnonzero(np.isin(codes, named))
+            other = summed(cols, np.flatnonzero(~np.isin(codes, named)))
+            cols = {c: (np.concatenate([v[keep], other[c]]) if isinstance(v, np.ndarray)
+                        else [v[j] for j in keep] + list(other[c])) for c, v in cols.items()}
+            self.figure.title.text = (f"{self.figure.title.text.split(' (top ')[0]} (top {len(rng.factors) - 1} "
+                                      f"of {len(self.keys_seen)} keys; the rest summed as '{OTHER}')")
         y = cols["y"][~np.isnan(cols["y"])]
         if len(y):
             self._lo, self._hi = min(self._lo, float(y.min())), max(self._hi, float(y.max()))
@@ -334,20 +348,6 @@ class LivePlot(BatchedBokehModel):
         ensure_bokehjs()
         refresh_bokeh(self)  # rows fed before this display are in the document the view starts from
         return super()._repr_mimebundle_(**kwargs)
-
-
-def _summed(cols: dict[str, Any], idx: np.ndarray) -> dict[str, Any]:
-    """The rows ``idx`` summed per x value: one point of the 'other' series per window."""
-    x = cols["x"][idx]
-    order = np.argsort(x, kind="stable")
-    idx, x = idx[order], x[order]
-    first = np.flatnonzero(np.r_[True, x[1:] != x[:-1]])
-    y = np.nan_to_num(cols["y"][idx])
-    out: dict[str, Any] = {c: (v[idx[first]] if isinstance(v, np.ndarray) else [v[j] for j in idx[first]])
-                           for c, v in cols.items()}
-    out["y"] = np.add.reduceat(y, first) if len(first) else y[:0]
-    out["key"] = [OTHER] * len(first)
-    return out
 
 
 class PlotAccessor:
