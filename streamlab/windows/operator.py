@@ -307,7 +307,9 @@ class WindowAgg(Node):
 
         Each error row carries the group keys, the window, the aggregated columns' values and the
         reason (this operator, the aggregate's name, the exception). With one window per row
-        (Tumble, Session) those rows are no longer counted, so the conservation law holds.
+        (Tumble, Session) those rows are no longer counted, so the conservation law holds; a Hop
+        or Cumulate row stays counted in its other windows, and is on ``errors`` once per window
+        that failed.
         """
         rows = np.fromiter(failed, dtype="int64")
         mine = np.isin(group, rows)
