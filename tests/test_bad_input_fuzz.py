@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 import streamz
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -83,3 +84,39 @@ def test_mixed_bad_input_never_raises_through_hop(frames):
     assert res.pipeline.state != "failed"
     for e in errors:
         assert e["reason"].notna().all()
+
+
+ints_or_floats = st.one_of(
+    st.lists(st.integers(-(2**62), 2**62), min_size=1, max_size=5),
+    st.lists(st.floats(-1e6, 1e6, allow_nan=False).map(lambda x: round(x, 2)), min_size=1, max_size=5),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(parts=st.lists(ints_or_floats, min_size=1, max_size=5), spec=st.sampled_from([sl.Tumble(3), sl.Hop(4, 2)]))
+def test_widening_batches_equal_pandas_over_the_whole_column(parts, spec):
+    """Oracle (items 2 and 9): each window's sum/min/max/first/last equal pandas' over the rows of
+    that window, with the column typed as pandas types all batches together."""
+    s = streamz.Stream()
+    res = sl.from_streamz(s, time="ts", unit="ms").window(spec).agg(
+        total=("v", "sum"), lo=("v", "min"), hi=("v", "max"), f=("v", "first"), la=("v", "last"))
+    out = res.sink_to_list()
+    frames, t = [], 0
+    for v in parts:
+        frames.append(pd.DataFrame({"ts": np.arange(t, t + len(v)), "v": v}))
+        t += len(v)
+    for f in frames:
+        s.emit(f)
+    res.pipeline.flush()
+    got = pd.concat(out, ignore_index=True)
+    whole = pd.concat(frames, ignore_index=True)
+    if whole["v"].dtype.kind == "i":
+        assert all(got[c].dtype == "int64" for c in ("total", "lo", "hi", "f", "la"))
+    for row in got.itertuples(index=False):
+        rows = whole[(whole.ts >= row.window_start) & (whole.ts < row.window_end)]["v"]
+        want = [rows.sum(), rows.min(), rows.max(), rows.iloc[0], rows.iloc[-1]]
+        have = [row.total, row.lo, row.hi, row.f, row.la]
+        if rows.dtype.kind == "i":
+            assert [int(x) for x in have] == [int(x) for x in want]
+        else:
+            assert have == pytest.approx(want, rel=1e-12, abs=1e-6)
