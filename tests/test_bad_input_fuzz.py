@@ -119,4 +119,5 @@ def test_widening_batches_equal_pandas_over_the_whole_column(parts, spec):
         if rows.dtype.kind == "i":
             assert [int(x) for x in have] == [int(x) for x in want]
         else:
-            assert have == pytest.approx(want, rel=1e-12, abs=1e-6)
+            # float sums of huge ints: ours adds the exact ints before widening, pandas the rounded floats
+            assert have == pytest.approx(want, rel=1e-12, abs=1e-6 + 1e-12 * float(rows.abs().sum()))

@@ -139,6 +139,7 @@ def test_issue13_failing_aggregate_sends_its_window_to_errors(spec):
     assert res.pipeline.state == "finished"
     assert len(errors) and (errors["v"] == 500).any()
     reason = errors["reason"][0]
+    assert errors.columns[0] == "ts" and (errors["ts"] == 20).any()
     assert "picky" in reason and "'p'" in reason and "ValueError: too big" in reason and res.label() in reason
     assert len(out) and not out["p"].isna().any()
     if isinstance(spec, sl.Tumble):  # one window per row: the law holds exactly

@@ -30,6 +30,7 @@ from ..core.watermarks import Marks, per_row_watermark
 from .aggregates import AggSpec, holistic_values, parse_aggs, partial_fields, widened
 from .keys import KeyIndex
 from .logic import make_logic
+from .rawstore import RAW_TS
 from .sliced import SlicedLogic
 from .specs import Cumulate, Hop, Session, SessionPlan, Tumble
 
@@ -305,8 +306,8 @@ class WindowAgg(Node):
     def _fail_windows(self, out: pd.DataFrame, failed: dict[int, str], group, raw_values) -> pd.DataFrame:
         """An aggregate callable raised for some output rows: their windows' rows go to ``errors``.
 
-        Each error row carries the group keys, the window, the aggregated columns' values and the
-        reason (this operator, the aggregate's name, the exception). With one window per row
+        Each error row carries its event time, the group keys, the window, the aggregated columns'
+        values and the reason (this operator, the aggregate's name, the exception). With one window per row
         (Tumble, Session) those rows are no longer counted, so the conservation law holds; a Hop
         or Cumulate row stays counted in its other windows, and is on ``errors`` once per window
         that failed.
@@ -315,7 +316,10 @@ class WindowAgg(Node):
         mine = np.isin(group, rows)
         err = out.iloc[group[mine]][[*self.by, "window_start", "window_end"]].reset_index(drop=True)
         for col, v in raw_values.items():
-            err[col] = v[mine]
+            if col == RAW_TS:
+                err.insert(0, self.meta.column, _array(ms_to_values(v[mine], self.meta.unit)))
+            elif col not in err.columns:
+                err[col] = v[mine]
         self.send_errors(err, [f"{self.label()}: {failed[g]}" for g in group[mine].tolist()])
         if isinstance(self.plan, SessionPlan) or self.plan.kind == "tumble":
             self.counted -= int(np.count_nonzero(mine))

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..core.timecol import NEG_INF
 from .aggregates import Partials, concat
-from .rawstore import RawStore
+from .rawstore import RAW_TS, RawStore
 
 
 class SessionLogic:
@@ -260,7 +260,7 @@ class SessionLogic:
         for g, (k, s, e) in enumerate(zip(keys.tolist(), starts.tolist(), ends.tolist())):
             group[(rk == k) & (rt >= s) & (rt < e)] = g
         mine = group >= 0
-        return group[mine], {c: v[mine] for c, v in rv.items()}
+        return group[mine], {c: v[mine] for c, v in rv.items()} | {RAW_TS: rt[mine]}
 
     @staticmethod
     def _drop_raw(raw: RawStore, keys, starts, ends):

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..core.timecol import NEG_INF
 from .aggregates import Partials
-from .rawstore import RawStore
+from .rawstore import RAW_TS, RawStore
 
 
 class SlicedLogic:
@@ -218,12 +218,12 @@ class SlicedLogic:
         start = self.start_of(end)
         raw = None
         if self.raw is not None:
-            rkey, _, rvals = self.raw.select(lambda k, t: (t >= start) & (t < end))
+            rkey, rts, rvals = self.raw.select(lambda k, t: (t >= start) & (t < end))
             lookup = np.full(max(nkeys, 1), -1, dtype="int64")
             lookup[keys] = np.arange(len(keys))
             group = lookup[rkey]
             mine = group >= 0
-            raw = (group[mine], {c: v[mine] for c, v in rvals.items()})
+            raw = (group[mine], {c: v[mine] for c, v in rvals.items()} | {RAW_TS: rts[mine]})
         revision = None
         if self.lateness and final:
             revision = np.array([self.revisions.get((end, k), -1) + 1 for k in keys.tolist()], dtype="int64")
