@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-
 #: Key of the rows' event times (ms) next to the values a window's raw rows are handed out with.
 RAW_TS = "\x00ts"
 
