@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import streamz
 
-from .core.batchcheck import batch_problem, unique_names
+from .core.batchcheck import duplicated_problem, time_dtype_problem, unique_names
 from .core.durations import format_ms, to_ms
 from .core.node import Node
 from .core.partitions import partition_marks, per_partition_watermark
@@ -71,13 +71,15 @@ class watermark(Node):  # noqa: N801 - streamz registers operators by class name
         if col not in df.columns:
             self.send_errors(unique_names(df), f"missing time column {col!r}")
             return None
-        problem = batch_problem(df, self.meta)
-        if problem is not None:  # the schema changed mid-stream: the whole batch
+        times = df[col] if df.columns.is_unique else None
+        problem = duplicated_problem(df.columns) if times is None else \
+            time_dtype_problem(times.dtype, self.meta.unit, col)
+        if problem is not None or times is None:  # the schema changed mid-stream: the whole batch
             self.send_errors(unique_names(df), problem)
             return None
         parts = partition_marks(df)
         part = parts.partitions_of(df) if parts is not None else None
-        ms, ok, far = event_ms_checked(df[col], self.meta.unit)
+        ms, ok, far = event_ms_checked(times, self.meta.unit)
         if not ok.all():
             self.send_errors(df[~ok], time_reasons(col, far[~ok]))
             df, ms = df[ok], ms[ok]
