@@ -347,9 +347,10 @@ class Pipeline:
                     src.unanchor()
                     continue
                 self.quiet_point()
-                got = src.next_batch()
+                got = src.held if src.held is not None else src.next_batch()
                 if got is None:
                     break
+                src.held = got  # until emitted: a stop while it waits keeps it for the next start
                 batch, t = got
                 delay = src.delay_for(t)
                 await asyncio.sleep(delay)
@@ -358,6 +359,7 @@ class Pipeline:
                     src.unanchor()
                 if not self.state.active:
                     break
+                src.held = None
                 src.emit_batch(batch)
             if all(s.exhausted for s in self.sources) and self.state == PipelineState.RUNNING:
                 self.flush()
@@ -379,7 +381,8 @@ class Pipeline:
         self.quiet_point()
         emitted = 0
         for src in [s for s in self.sources if not s.exhausted]:
-            got = src.next_batch()
+            got = src.held if src.held is not None else src.next_batch()
+            src.held = None
             if got is not None:
                 src.emit_batch(got[0])
                 emitted += len(got[0])

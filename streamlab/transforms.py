@@ -11,11 +11,12 @@ import numpy as np
 import pandas as pd
 import streamz
 
+from .core.batchcheck import duplicated_problem, time_dtype_problem, unique_names
 from .core.durations import format_ms, to_ms
 from .core.node import Node
 from .core.partitions import partition_marks, per_partition_watermark
 from .core.snapshot import OperatorSnapshot, WatermarkState
-from .core.timecol import NEG_INF, event_ms
+from .core.timecol import NEG_INF, event_ms_checked, time_reasons
 from .core.watermarks import Marks, attach, per_row_watermark
 from .sources.base import Source
 
@@ -68,13 +69,19 @@ class watermark(Node):  # noqa: N801 - streamz registers operators by class name
     def on_batch(self, df: pd.DataFrame, port: int, marks: Marks | None) -> pd.DataFrame | None:
         col = self.meta.column
         if col not in df.columns:
-            self.send_errors(df, f"missing time column {col!r}")
+            self.send_errors(unique_names(df), f"missing time column {col!r}")
+            return None
+        times = df[col] if df.columns.is_unique else None
+        problem = duplicated_problem(df.columns) if times is None else \
+            time_dtype_problem(times.dtype, self.meta.unit, col)
+        if problem is not None or times is None:  # the schema changed mid-stream: the whole batch
+            self.send_errors(unique_names(df), problem)
             return None
         parts = partition_marks(df)
         part = parts.partitions_of(df) if parts is not None else None
-        ms, ok = event_ms(df[col], self.meta.unit)
+        ms, ok, far = event_ms_checked(times, self.meta.unit)
         if not ok.all():
-            self.send_errors(df[~ok], f"time column {col!r} is missing or unparseable")
+            self.send_errors(df[~ok], time_reasons(col, far[~ok]))
             df, ms = df[ok], ms[ok]
             part = None if part is None else part[ok]
         self._last_input = time.monotonic()
@@ -217,6 +224,12 @@ class assign(Node):  # noqa: N801
         super().__init__(upstream)
         if not columns:
             raise ValueError("assign() needs at least one column, e.g. assign(temp_f=lambda df: df.temp * 1.8 + 32)")
+        time_col = self.time_column
+        if time_col in columns and _watermarked(upstream):
+            raise ValueError(
+                f"assign({time_col}=...) rewrites the time column {time_col!r} after .watermark(), "
+                f"which has already read it (windows would use the old times); assign it before "
+                f".watermark(), or assign the new time to another column")
         self.new_columns = columns
         upstream_cols = find_columns(upstream)
         self.columns = None if upstream_cols is None else upstream_cols + [c for c in columns if c not in upstream_cols]
@@ -231,6 +244,20 @@ class assign(Node):  # noqa: N801
         except Exception as exc:  # noqa: BLE001 - user code: rows go to errors, pipeline goes on
             self.send_errors(df, f"{self.label()} raised {type(exc).__name__}: {exc}")
             return _empty_like(df)
+
+
+def _watermarked(stream) -> bool:
+    """Whether a ``watermark()`` operator is upstream of ``stream`` (inclusive)."""
+    todo, seen = [stream], set()
+    while todo:
+        s = todo.pop()
+        if s is None or id(s) in seen:
+            continue
+        seen.add(id(s))
+        if isinstance(s, watermark):
+            return True
+        todo.extend(getattr(s, "upstreams", []))
+    return False
 
 
 def may_share_frames(source) -> bool:

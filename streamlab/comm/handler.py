@@ -41,6 +41,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..core.snapshot import preview
 from ..core.state import ACTIONS, PipelineState
 from ..runtime import pipelines
 from .protocol import (
@@ -64,6 +65,8 @@ Registry = Callable[[], Mapping[str, Any]]
 _MAX_SAFE_INTEGER = 2**53 - 1
 _MAX_DEPTH = 32
 _MAX_MESSAGE_CHARS = 500
+#: Longest text in a reply or push: a long cell value (a 2 MB field) is cut to a preview.
+MAX_TEXT_CHARS = 1000
 
 
 def default_registry() -> Mapping[str, Any]:
@@ -82,7 +85,9 @@ def to_jsonable(value: Any, _depth: int = 0) -> Any:
     """
     if _depth > _MAX_DEPTH:
         return None
-    if value is None or isinstance(value, (bool, str)):
+    if isinstance(value, str):
+        return preview(value, MAX_TEXT_CHARS)
+    if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
         return value
@@ -194,7 +199,7 @@ class RequestHandler:
                     + ", ".join(REQUEST_KINDS),
                 )
             version = message.get("version")
-            if isinstance(version, bool) or version != PROTOCOL_VERSION:
+            if type(version) is not int or version != PROTOCOL_VERSION:  # 1.0 and True are not 1
                 raise _RequestError(
                     "version_mismatch",
                     f"the panel speaks protocol version {_describe(version)}, this kernel's "

@@ -15,6 +15,18 @@ from typing import Any, NotRequired, TypedDict
 
 JSON = Any
 
+#: Longest text a snapshot or a panel push carries for one cell value; longer values are cut.
+PREVIEW_CHARS = 200
+
+
+def preview(text: str, limit: int = PREVIEW_CHARS) -> str:
+    """``text`` cut to a bounded preview that says how long it was.
+
+    >>> preview("x" * 500, 10)
+    'xxxxxxxxxx… (500 chars)'
+    """
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} chars)"
+
 
 #: Rows through one operator (or the whole pipeline); "in" is a keyword, hence the functional form.
 CountersSnapshot = TypedDict(

@@ -39,7 +39,8 @@ class TimeMeta:
 def event_ms(col: pd.Series, unit: str | None) -> tuple[np.ndarray, np.ndarray]:
     """Return (int64 milliseconds, valid mask) for an event-time column.
 
-    Datetimes may be naive (taken as UTC) or tz-aware; numbers are in ``unit``.
+    Datetimes may be naive (taken as UTC) or tz-aware; numbers are in ``unit``. Times out of
+    range (see :func:`event_ms_checked`) are not valid.
 
     >>> ms, ok = event_ms(pd.Series(pd.to_datetime(["1970-01-01 00:00:01.5", None])), None)
     >>> ms[0], ok.tolist()
@@ -47,21 +48,67 @@ def event_ms(col: pd.Series, unit: str | None) -> tuple[np.ndarray, np.ndarray]:
     >>> event_ms(pd.Series([1.25, -0.0005]), "s")[0].tolist()
     [1250, -1]
     """
+    ms, ok, _ = event_ms_checked(col, unit)
+    return ms, ok
+
+
+#: Event times must lie in ``(-MAX_EVENT_MS, MAX_EVENT_MS)`` ms (about 73 million years), so that
+#: window arithmetic (``ts + size``) stays below the end-of-input watermark ``POS_INF``.
+MAX_EVENT_MS = 2**61
+
+
+def event_ms_checked(col: pd.Series, unit: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Like :func:`event_ms`, plus the mask of times that parsed but are out of range.
+
+    Out of range: ``|ms| >= MAX_EVENT_MS``, including numbers whose scaling to ms would overflow
+    int64 (``10**16`` s). Such rows are not valid (their ms are 0).
+
+    >>> event_ms_checked(pd.Series([1, 10**16, 2]), "s")[2].tolist()
+    [False, True, False]
+    """
     if unit is None:
-        return _datetime_ms(col)
-    values = pd.to_numeric(col, errors="coerce")
-    arr = np.asarray(values, dtype="float64") if values.dtype.kind not in "iu" else values.to_numpy()
-    if arr.dtype.kind in "iu":
-        ok = np.ones(len(arr), dtype=bool)
-        if unit == "ms":
-            return arr.astype("int64"), ok
-        if unit == "s":
-            return arr.astype("int64") * 1000, ok
-        div = 1000 if unit == "us" else 1_000_000
-        return arr.astype("int64") // div, ok
-    ok = np.isfinite(arr)
-    ms = np.floor(np.round(np.where(ok, arr, 0.0) * UNIT_MS[unit], 6))
-    return ms.astype("int64"), ok
+        ms, ok = _datetime_ms(col)
+        far = _beyond(np.where(ok, ms, 0) if not ok.all() else ms, MAX_EVENT_MS)
+    else:
+        values = pd.to_numeric(col, errors="coerce")
+        arr = np.asarray(values, dtype="float64") if values.dtype.kind not in "iu" else values.to_numpy()
+        if arr.dtype.kind in "iu":
+            ok = np.ones(len(arr), dtype=bool)
+            if unit in ("s", "ms"):
+                far = _beyond(arr, MAX_EVENT_MS if unit == "ms" else MAX_EVENT_MS // 1000)
+                if far is not None:
+                    arr = np.where(far, 0, arr)
+                ms = arr.astype("int64") * (1000 if unit == "s" else 1)
+            else:  # dividing cannot overflow, and int64 ns or us are always in range
+                ms = arr.astype("int64") // (1000 if unit == "us" else 1_000_000)
+                far = None
+        else:
+            ok = np.isfinite(arr)
+            scaled = np.where(ok, arr, 0.0) * UNIT_MS[unit]
+            far = _beyond(scaled, MAX_EVENT_MS)
+            if far is not None:
+                scaled = np.where(far, 0.0, scaled)
+            ms = np.floor(np.round(scaled, 6)).astype("int64")
+    if far is None:
+        return ms, ok, np.zeros(len(ms), dtype=bool)
+    return np.where(far, 0, ms), ok & ~far, far
+
+
+def _beyond(a: np.ndarray, limit: int) -> np.ndarray | None:
+    """Mask of ``|a| >= limit``, or None when no value is (two reductions, no mask, on the fast path)."""
+    if not len(a) or (a.max() < limit and a.min() > -limit):
+        return None
+    return (a >= limit) | (a <= -limit)
+
+
+def time_reasons(column: str, far: np.ndarray) -> np.ndarray:
+    """The ``errors`` reason of each invalid time: out of range (``far``), or missing/unparseable.
+
+    >>> time_reasons("ts", np.array([True, False])).tolist()[1]
+    "time column 'ts' is missing or unparseable"
+    """
+    return np.where(far, f"time column {column!r} is out of range (|time| >= 2**61 ms)",
+                    f"time column {column!r} is missing or unparseable").astype(object)
 
 
 def _datetime_ms(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:

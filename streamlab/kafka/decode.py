@@ -13,7 +13,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from ..core.timecol import event_ms
+from ..core.timecol import event_ms_checked
 
 #: ``time=`` value meaning "use the Kafka message timestamp" (a column of that name is added).
 KAFKA_TIME = "kafka_timestamp"
@@ -108,7 +108,7 @@ def decode(messages, *, fmt: str, columns, time: str, unit, metadata: bool = Fal
         reasons.extend([f"no time field {time!r}"] * len(good))
         frame, part, good = frame.iloc[:0], part[:0], []
     elif len(frame):
-        ms, ok = event_ms(frame[time], unit)
+        ms, ok, far = event_ms_checked(frame[time], unit)
         if unit is None:
             frame[time] = pd.to_datetime(frame[time], errors="coerce", utc=True, format="ISO8601") \
                 if frame[time].dtype.kind != "M" and not isinstance(frame[time].dtype, pd.DatetimeTZDtype) \
@@ -120,6 +120,8 @@ def decode(messages, *, fmt: str, columns, time: str, unit, metadata: bool = Fal
                     reasons.append("the message has no Kafka timestamp")
                 elif time not in records[j]:
                     reasons.append(f"no time field {time!r}")
+                elif far[j]:
+                    reasons.append(f"time field {time!r} is out of range: {records[j][time]!r}")
                 else:
                     reasons.append(f"time field {time!r} is unparseable: {records[j][time]!r}")
             frame, part = frame[ok].reset_index(drop=True), part[ok]
@@ -130,8 +132,9 @@ def decode(messages, *, fmt: str, columns, time: str, unit, metadata: bool = Fal
         errors = pd.DataFrame({
             "partition": np.array([m[0] for m in rows], dtype="int64"),
             "offset": np.array([m[1] for m in rows], dtype="int64"),
-            "key": [_text(m[3]) for m in rows],
-            "value": [_text(m[4]) for m in rows],
+            # object, not pandas' string dtype: a null key or value stays None (JSON null), not NaN
+            "key": pd.Series([_text(m[3]) for m in rows], dtype=object),
+            "value": pd.Series([_text(m[4]) for m in rows], dtype=object),
             "reason": [reasons[k] for k in order],
         })
     return Decoded(frame.reset_index(drop=True), part, errors, offsets)

@@ -340,6 +340,7 @@ class KafkaSource(Source):
         self.offsets = dict(self._resume)
         self.position = int(state["position"])
         self.exhausted = False
+        self.held = None  # a batch polled before the restore is read again from the offsets
 
     def on_checkpoint(self, state: dict) -> None:
         """Commit the checkpointed offsets (and only those) to the consumer group."""

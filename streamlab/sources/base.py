@@ -69,6 +69,9 @@ class Source(Node):
         self.emitted = 0  # rows emitted downstream so far (a paced batch may be handed out, not sent)
         self.exhausted = False
         self._anchor: tuple[float, int] | None = None
+        #: A batch handed out by ``next_batch`` and not yet emitted (the runtime was stopped while
+        #: it waited): the next run emits it first, so stop then start neither loses nor repeats rows.
+        self.held: tuple[pd.DataFrame, int | None] | None = None
 
     def reset_state(self) -> None:
         super().reset_state()

@@ -6,6 +6,8 @@ import os
 
 import pandas as pd
 
+from ..core.batchcheck import check_build
+from ..core.timecol import TimeMeta
 from .base import Source
 
 
@@ -23,6 +25,7 @@ class FrameSource(Source):
         if not isinstance(df, pd.DataFrame):
             raise TypeError(f"from_frame(df) takes a pandas DataFrame, got {type(df).__name__}")
         _check_time(list(df.columns), time, "the frame")
+        check_build(list(df.columns), dict(zip(df.columns, df.dtypes)), TimeMeta(time, unit))
         super().__init__(time=time, unit=unit, columns=list(df.columns), batch_size=batch_size,
                          speed=speed, name=name)
         self.df = df.reset_index(drop=True)
@@ -38,8 +41,10 @@ class CsvSource(Source):
     def __init__(self, path, *, time, unit=None, batch_size=10_000, speed=None, name=None, **read_kwargs):
         if not os.path.exists(path):
             raise FileNotFoundError(f"from_csv: no such file {path!r}")
-        columns = list(pd.read_csv(path, nrows=0, **read_kwargs).columns)
+        head = pd.read_csv(path, nrows=100, **read_kwargs)
+        columns = list(head.columns)
         _check_time(columns, time, f"{path!r}")
+        check_build(columns, dict(zip(head.columns, head.dtypes)) if len(head) else None, TimeMeta(time, unit))
         super().__init__(time=time, unit=unit, columns=columns, batch_size=batch_size, speed=speed,
                          name=name or f"csv:{os.path.basename(path)}")
         self.path = path
@@ -69,8 +74,11 @@ class ParquetSource(Source):
         if not os.path.exists(path):
             raise FileNotFoundError(f"from_parquet: no such file {path!r}")
         self._file = pq.ParquetFile(path)
-        columns = list(self._file.schema_arrow.names)
+        schema = self._file.schema_arrow
+        columns = list(schema.names)
         _check_time(columns, time, f"{path!r}")
+        dtypes = {f.name: pd.api.types.pandas_dtype(f.type.to_pandas_dtype()) for f in schema if f.name == time}
+        check_build(columns, dtypes, TimeMeta(time, unit))
         super().__init__(time=time, unit=unit, columns=columns, batch_size=batch_size, speed=speed,
                          name=name or f"parquet:{os.path.basename(path)}")
         self.path = path

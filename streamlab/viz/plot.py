@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from bokeh.core.properties import value
 from bokeh.models import (
     BasicTicker,
     BasicTickFormatter,
@@ -43,6 +44,7 @@ from bokeh.plotting import figure
 from traitlets import Float, Int, List, Unicode, validate
 
 from .batched import BatchedBokehModel
+from .cap import OTHER, choose, summed, weights
 from .columns import key_text, known_columns, time_axis_guess, to_plot_array
 from .feed import Feeder
 from .wire import ensure_bokehjs, refresh_bokeh, wire
@@ -61,6 +63,7 @@ class LivePlot(BatchedBokehModel):
     by = List(Unicode(), help="Group columns: one series and colour per value (heatmap: rows).")
     rollover = Int(1000, help="Rows kept per series in the browser (heatmap: cells in total).")
     max_rate = Float(20.0, help="Most data updates sent to the browser per second.")
+    max_series = Int(20, help="Most series of their own; further `by` values are summed as 'other'.")
 
     @validate("kind")
     def _valid_kind(self, proposal: dict[str, Any]) -> str:
@@ -86,6 +89,7 @@ class LivePlot(BatchedBokehModel):
         title: str | None = None,
         height: int = 320,
         width: int | None = None,
+        max_series: int = 20,
     ) -> None:
         if not y:
             raise TypeError(f"plot.{kind}() needs y=<column>, for example y='avg'")
@@ -101,6 +105,8 @@ class LivePlot(BatchedBokehModel):
         self._time_x: bool | None = None
         self._lo, self._hi = np.inf, -np.inf
         self._slots = 0
+        self.keys_seen: set[str] = set()  # every ``by`` value so far (the title says how many)
+        self.max_series = max_series
         self.kind, self.x, self.y, self.by = kind, x, y, by_cols
         self.rollover, self.max_rate = rollover, max_rate
         self.figure = self._build(kind, x, y, by_cols, title, height, width)
@@ -228,19 +234,43 @@ class LivePlot(BatchedBokehModel):
     def _stream_series(self, cols: dict[str, Any], keys: list[str]) -> None:
         codes, uniques = pd.factorize(np.asarray(keys, dtype=object))
         uniques = [str(k) for k in uniques]
+        self.keys_seen.update(uniques)
         new = [k for k in uniques if k not in self.sources]
+        room = self.max_series - len(self.sources) + (OTHER in self.sources)
+        if len(new) > room:  # the largest new ones (by sum of |y| in this batch) get the room left
+            new = choose(new, weights(codes, cols["y"], len(uniques)), uniques, room)
+            new += [OTHER] * (OTHER not in self.sources)
         if new:
-            self._slots = self._slots or len(uniques)  # bars side by side: keys of the 1st batch
+            self._slots = self._slots or min(len(uniques), self.max_series + 1)  # bars side by side
             self._add_series(new)
-        for i, key in enumerate(uniques):
+        parts: dict[str, dict[str, Any]] = {}
+        named = [i for i, key in enumerate(uniques) if key != OTHER and key in self.sources]  # <= max_series
+        for i in named:
             idx = np.flatnonzero(codes == i)
-            part: dict[str, Any] = {c: (v[idx] if isinstance(v, np.ndarray) else [v[j] for j in idx])
-                                    for c, v in cols.items()}
+            parts[uniques[i]] = {c: (v[idx] if isinstance(v, np.ndarray) else [v[j] for j in idx])
+                                 for c, v in cols.items()}
+        if len(named) < len(uniques):
+            parts[OTHER] = summed(cols, np.flatnonzero(~np.isin(codes, named)))
+            self._say_capped()
+        for key, part in parts.items():
             if self.kind == "bar":
                 slot = (list(self.sources).index(key) % self._slots) - (self._slots - 1) / 2
                 part["wd"] = part["w"] / self._slots
                 part["xd"] = part["x"] + slot * part["wd"]
             self.sources[key].stream(wire(part), rollover=self.rollover)
+
+    def _say_capped(self) -> None:
+        """Title and legend say that the plot shows only ``max_series`` of the ``by`` values."""
+        n = len(self.keys_seen)
+        named = len(self.sources) - 1
+        base = self.figure.title.text.split(" (top ")[0]
+        self.figure.title.text = f"{base} (top {named} of {n} keys; the rest summed as '{OTHER}')"
+        for item in self._legend.items:
+            if not isinstance(item, LegendItem):
+                continue
+            text = str(getattr(item.label, "value", item.label))
+            if text == OTHER or text.startswith(f"{OTHER} ("):
+                item.label = value(f"{OTHER} ({n - named} keys)")
 
     def _keys(self, df: pd.DataFrame) -> list[str]:
         if not self.by:
@@ -269,9 +299,25 @@ class LivePlot(BatchedBokehModel):
 
     def _stream_cells(self, cols: dict[str, Any]) -> None:
         rng = self.figure.y_range
-        new = [k for k in dict.fromkeys(cols["key"]) if k not in rng.factors]
+        codes, uniques = pd.factorize(np.asarray(cols["key"], dtype=object))
+        uniques = [str(k) for k in uniques]
+        self.keys_seen.update(uniques)
+        rows = set(rng.factors)
+        new = [k for k in uniques if k not in rows]
+        room = self.max_series - len(rows) + (OTHER in rows)
+        if len(new) > room:  # heatmap rows are capped like series: the rest is one 'other' row
+            new = choose(new, weights(codes, cols["y"], len(uniques)), uniques, room)
+            new += [OTHER] * (OTHER not in rows)
         if new:
             rng.factors = sorted([*rng.factors, *new])
+        named = [i for i, k in enumerate(uniques) if k != OTHER and k in rng.factors]
+        if len(named) < len(uniques):
+            keep = np.flatnonzero(np.isin(codes, named))
+            other = summed(cols, np.flatnonzero(~np.isin(codes, named)))
+            cols = {c: (np.concatenate([v[keep], other[c]]) if isinstance(v, np.ndarray)
+                        else [v[j] for j in keep] + list(other[c])) for c, v in cols.items()}
+            self.figure.title.text = (f"{self.figure.title.text.split(' (top ')[0]} (top {len(rng.factors) - 1} "
+                                      f"of {len(self.keys_seen)} keys; the rest summed as '{OTHER}')")
         y = cols["y"][~np.isnan(cols["y"])]
         if len(y):
             self._lo, self._hi = min(self._lo, float(y.min())), max(self._hi, float(y.max()))

@@ -122,6 +122,32 @@ def partial_fields(specs: list[AggSpec]) -> list[PartialField]:
 
 
 _INIT = {"n": 0, "c": 0, "s": 0.0, "min": np.inf, "max": -np.inf, "mu": 0.0, "m2": 0.0}
+_INT = np.iinfo("int64")
+#: Identities of the value-typed partials of an int64 column (kept exact, never through float64).
+_INIT_INT = {"s": 0, "min": _INT.max, "max": _INT.min}
+#: Partial kinds stored in the column's own dtype (int64, float64 or object); the rest are fixed.
+VALUE_KINDS = ("s", "min", "max", "first", "last")
+
+
+def widened(old: np.dtype | None, new: np.dtype) -> np.dtype:
+    """The dtype holding both ``old`` and ``new`` values, as pandas types a whole column.
+
+    >>> str(widened(np.dtype("int64"), np.dtype("float64"))), str(widened(None, np.dtype("int64")))
+    ('float64', 'int64')
+    """
+    if old is None or old == new:  # (np.dtype("float64") == None is True: test None first)
+        return new
+    if old.kind == "O" or new.kind == "O":
+        return np.dtype(object)
+    return np.dtype("float64")
+
+
+def _identity(kind: str, dtype: np.dtype):
+    if dtype.kind in "iu":
+        return _INIT_INT.get(kind, 0)
+    if kind in ("first", "last"):
+        return np.nan if dtype.kind == "f" else None
+    return _INIT[kind]
 
 
 class Partials:
@@ -139,17 +165,35 @@ class Partials:
     def empty(cls, fields, size: int, value_dtypes: dict[str, np.dtype] | None = None) -> Partials:
         arrays: dict[str, np.ndarray] = {}
         for field, kind, column in fields:
-            if kind in ("first", "last"):
+            if kind in VALUE_KINDS:
                 dtype = (value_dtypes or {}).get(column, np.dtype("float64"))
-                arrays[field] = np.full(size, np.nan if dtype.kind == "f" else None, dtype=dtype)
-                arrays[field + "#seq"] = np.full(size, SEQ_NONE if kind == "first" else -1, dtype="int64")
+                arrays[field] = np.full(size, _identity(kind, dtype), dtype=dtype)
+                if kind in ("first", "last"):
+                    arrays[field + "#seq"] = np.full(size, SEQ_NONE if kind == "first" else -1, dtype="int64")
             else:
                 arrays[field] = np.full(size, _INIT[kind], dtype="int64" if kind in ("n", "c") else "float64")
         return cls(fields, arrays)
 
+    def cast(self, column: str, dtype: np.dtype) -> None:
+        """In place: store ``column``'s value-typed partials as ``dtype`` (a widening, see :func:`widened`).
+
+        Rows with no value (count 0) get ``dtype``'s identity, never a cast sentinel.
+        """
+        empty = None
+        for field, kind, col in self.fields:
+            if col != column or kind not in VALUE_KINDS or self.a[field].dtype == dtype:
+                continue
+            if empty is None:
+                empty = self.a[f"c:{column}"] == 0
+            with np.errstate(invalid="ignore"):  # inf/NaN identities are replaced just below
+                v = self.a[field].astype(dtype)
+            if empty.any():
+                v[empty] = _identity(kind, dtype)
+            self.a[field] = v
+
     @classmethod
     def from_rows(cls, fields, values: dict[str, np.ndarray], seq, n: int) -> Partials:
-        """One partial row per input row (values are float64 for numeric columns).
+        """One partial row per input row (numeric values are int64 or float64, as the column).
 
         ``seq`` holds arrival numbers (for first/last), or is a callable that makes them.
         """
@@ -168,7 +212,7 @@ class Partials:
             elif kind == "s":
                 arrays[field] = v if clean[column] else np.where(ok, v, 0.0)
             elif kind in ("min", "max"):
-                arrays[field] = np.where(ok, v, _INIT[kind])
+                arrays[field] = v if clean[column] else np.where(ok, v, _INIT[kind])
             elif kind == "mu":
                 arrays[field] = np.where(ok, v, 0.0)
             elif kind == "m2":
@@ -200,9 +244,9 @@ class Partials:
                 out[field] = np.bincount(gid, minlength=groups).astype("int64")
             elif kind in ("n", "c"):
                 out[field] = np.bincount(gid, weights=v, minlength=groups).astype("int64")
-            elif kind == "s":
+            elif kind == "s" and v.dtype.kind == "f":
                 out[field] = np.bincount(gid, weights=v, minlength=groups)
-            elif kind in ("min", "max", "first", "last"):
+            elif kind in VALUE_KINDS:  # and exact integer sums (bincount's weights are float64)
                 if order is None:
                     order = np.argsort(gid, kind="stable")
                     counts = np.bincount(gid, minlength=groups)
@@ -210,7 +254,9 @@ class Partials:
                     starts = (np.cumsum(counts) - counts)[nonempty]
                     ends = starts + counts[nonempty]
                 res = Partials.empty([(field, kind, column)], groups, {column: v.dtype}).a
-                if kind in ("min", "max"):
+                if kind == "s":
+                    res[field][nonempty] = np.add.reduceat(v[order], starts)
+                elif kind in ("min", "max"):
                     ufunc = np.minimum if kind == "min" else np.maximum
                     res[field][nonempty] = ufunc.reduceat(v[order], starts)
                 else:
@@ -275,7 +321,7 @@ class Partials:
                 out[spec.name] = c.copy()
             elif func in ("sum", "min", "max"):
                 v = self.a[f"s:{col}" if func == "sum" else f"{func}:{col}"]
-                if col in int_columns and np.all(c > 0):
+                if (v.dtype.kind in "iu" or col in int_columns) and np.all(c > 0):
                     out[spec.name] = v.astype("int64")
                 else:
                     out[spec.name] = np.where(c > 0, v, np.nan)
@@ -290,6 +336,8 @@ class Partials:
                 v = self.a[f"{func}:{col}"]
                 if col in int_columns and v.dtype.kind == "f" and np.all(c > 0):
                     v = v.astype("int64")
+                elif v.dtype.kind in "iu" and not np.all(c > 0):
+                    v = np.where(c > 0, v, np.nan)
                 out[spec.name] = v.copy()
         return out
 
@@ -301,10 +349,20 @@ def concat(parts: list[Partials]) -> Partials:
 
 
 def holistic_values(specs: list[AggSpec], keys: np.ndarray, values: dict[str, np.ndarray],
-                    out_keys: np.ndarray) -> dict[str, np.ndarray]:
+                    out_keys: np.ndarray, failed: dict[int, str] | None = None) -> dict[str, np.ndarray]:
     """Compute holistic aggregates (median, callables) of ``values`` grouped by ``keys``.
 
-    Returns one array per holistic spec, aligned with ``out_keys``.
+    Returns one array per holistic spec, aligned with ``out_keys``. A callable that raises for
+    a group gives NaN there, and ``failed[group] = "aggregate 'name' (func) raised ..."``; the
+    other groups are computed one by one.
+
+    >>> bad = lambda s: s.sum() if s.max() < 9 else 1 / 0
+    >>> failed = {}
+    >>> spec = AggSpec("p", "v", bad)
+    >>> holistic_values([spec], np.array([0, 1]), {"v": np.array([1, 9])}, np.arange(2), failed)["p"].tolist()
+    [1.0, nan]
+    >>> failed
+    {1: "aggregate 'p' (<lambda>) raised ZeroDivisionError: division by zero"}
     """
     out: dict[str, np.ndarray] = {}
     for spec in specs:
@@ -314,6 +372,26 @@ def holistic_values(specs: list[AggSpec], keys: np.ndarray, values: dict[str, np
         if spec.func == "median":
             series = pd.to_numeric(series, errors="coerce")
         grouped = series.groupby(keys, sort=False)
-        result = grouped.median() if spec.func == "median" else grouped.agg(spec.func)
+        if spec.func == "median":
+            result = grouped.median()
+        else:
+            try:
+                result = grouped.agg(spec.func)
+            except Exception:  # noqa: BLE001 - user code: find the failing groups, keep the rest
+                result = _one_by_one(spec, grouped, failed if failed is not None else {})
         out[spec.name] = result.reindex(out_keys).to_numpy()
     return out
+
+
+def _one_by_one(spec: AggSpec, grouped, failed: dict[int, str]) -> pd.Series:
+    """``grouped.agg(spec.func)`` group by group; failing groups are left out and noted."""
+    done: dict = {}
+    func = spec.func
+    assert callable(func)  # median, the only holistic name, never raises
+    name = getattr(func, "__name__", "callable")
+    for group, sub in grouped:
+        try:
+            done[group] = func(sub)
+        except Exception as exc:  # noqa: BLE001 - user code
+            failed.setdefault(int(group), f"aggregate {spec.name!r} ({name}) raised {type(exc).__name__}: {exc}")
+    return pd.Series(done, dtype=None if done else "float64")

@@ -40,6 +40,10 @@ class WindowLogic(Protocol):
         """
         ...
 
+    def widen(self, column: str, dtype: Any) -> None:
+        """Store ``column``'s partials as ``dtype`` from now on (see ``aggregates.widened``)."""
+        ...
+
     def fire(self, wm: int, nkeys: int, emit: Emit) -> None:
         """Emit every window with ``end - 1 <= wm`` that has not fired yet."""
         ...

@@ -14,14 +14,23 @@ import numpy as np
 import pandas as pd
 import streamz
 
+from ..core.batchcheck import batch_problem, unique_names
 from ..core.durations import to_ms
 from ..core.node import Node, Observed, SideOutput, find_meta
-from ..core.snapshot import OpenWindow, OperatorSnapshot, WindowState
-from ..core.timecol import NEG_INF, POS_INF, event_ms, format_time, ms_to_values
+from ..core.snapshot import OpenWindow, OperatorSnapshot, WindowState, preview
+from ..core.timecol import (
+    NEG_INF,
+    POS_INF,
+    event_ms_checked,
+    format_time,
+    ms_to_values,
+    time_reasons,
+)
 from ..core.watermarks import Marks, per_row_watermark
-from .aggregates import AggSpec, holistic_values, parse_aggs, partial_fields
+from .aggregates import AggSpec, holistic_values, parse_aggs, partial_fields, widened
 from .keys import KeyIndex
 from .logic import make_logic
+from .rawstore import RAW_TS
 from .sliced import SlicedLogic
 from .specs import Cumulate, Hop, Session, SessionPlan, Tumble
 
@@ -61,6 +70,10 @@ class Windowed:
             by = list(by)
         else:
             raise TypeError(f"by= takes a column name, a list of column names or None, got {by!r}")
+        clash = [b for b in by if b in ("window_start", "window_end")]
+        if clash:
+            raise ValueError(f"by={clash[0]!r} clashes with the {clash[0]!r} column that window() adds; "
+                             f"rename that column first, e.g. .assign(my_{clash[0]}=...)")
         if columns is not None:
             _check_columns(columns, by, "by")
         self.upstream = upstream
@@ -153,20 +166,24 @@ class WindowAgg(Node):
         needed = list(dict.fromkeys([self.meta.column, *self.by, *self.value_columns]))
         columns = df.columns
         missing = [c for c in needed if c not in columns]
-        if missing:
+        problem = f"missing column {missing[0]!r}" if missing else batch_problem(df, self.meta) \
+            if marks is None or not columns.is_unique else None
+        if problem is not None:
             if len(df):
-                self.send_errors(df, f"missing column {missing[0]!r}")
+                self.send_errors(unique_names(df), problem)
             none = np.zeros(0, dtype="int64")
             return df.iloc[:0], None, none, none, none
         time_col = self.meta.column
         cols = {c: df[c] for c in needed if c != time_col or marks is None or c in self.value_columns}
+        reasons = None
         if marks is not None:
             ms, wm, ok = marks.ms, marks.wm, None
         else:
-            ms, ok = event_ms(cols[time_col], self.meta.unit)
+            ms, ok, far = event_ms_checked(cols[time_col], self.meta.unit)
             wm = None
+            if far.any():
+                reasons = time_reasons(time_col, far)
         bad = None if ok is None or ok.all() else ~ok
-        reasons = None
         for col in self.numeric_columns:
             values = cols[col]
             if values.dtype.kind in "iufb":
@@ -195,18 +212,34 @@ class WindowAgg(Node):
         if not self._schema:
             self._schema = {c: df[c].dtype for c in df.columns}
             self.int_columns = frozenset(c for c in self.value_columns if cols[c].dtype.kind in "iu")
+        elif self.int_columns and len(df):  # a column stays integer only while every batch is
+            self.int_columns = frozenset(c for c in self.int_columns if cols[c].dtype.kind in "iu")
         return df, cols, ms, wm, pos
 
     def _values(self, cols: dict) -> dict[str, np.ndarray]:
+        """The value columns as arrays: int64 (exact), float64 or object, widened to the type the
+        column has had so far (int then float is float, as pandas types the whole column)."""
         out = {}
+        dtypes = self.logic.value_dtypes
         for col in self.value_columns:
             s = cols[col]
-            if s.dtype.kind == "f":
-                out[col] = s.to_numpy(dtype="float64")
-            elif col in self.numeric_columns or s.dtype.kind in "iub":
-                out[col] = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+            kind = s.dtype.kind
+            if kind == "f":
+                v = s.to_numpy(dtype="float64")
+            elif kind in "iu" and isinstance(s.dtype, np.dtype) and s.dtype != np.uint64:
+                v = s.to_numpy(dtype="int64")
+            elif col in self.numeric_columns or kind in "iub":
+                v = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
             else:
-                out[col] = s.to_numpy(dtype=object)
+                v = s.to_numpy(dtype=object)
+            old = dtypes.get(col)
+            if old is None or old != v.dtype:  # (np.dtype("float64") == None is True)
+                new = widened(old, v.dtype)
+                if old is None or new != old:
+                    self.logic.widen(col, new)
+                if v.dtype != new:
+                    v = v.astype(new)
+            out[col] = v
         return out
 
     # --- processing -----------------------------------------------------------------------
@@ -256,15 +289,41 @@ class WindowAgg(Node):
         cols["window_start"] = _array(ms_to_values(starts, unit))
         cols["window_end"] = cols["window_start"] if ends is starts else _array(ms_to_values(ends, unit))
         values = part.finalize(self.specs, self.int_columns)
+        failed: dict[int, str] = {}
         if self.holistic_columns:
             group, raw_values = raw if raw is not None else (np.zeros(0, "int64"), {})
-            values.update(holistic_values(self.specs, group, raw_values, np.arange(len(keys))))
+            values.update(holistic_values(self.specs, group, raw_values, np.arange(len(keys)), failed))
         for spec in self.specs:
             cols[spec.name] = values[spec.name]
         if self.extra:
             cols["revision"] = revision if revision is not None else np.zeros(len(keys), dtype="int64")
             cols["final"] = np.full(len(keys), final)
-        self._out.append(pd.DataFrame(cols, copy=False))
+        out = pd.DataFrame(cols, copy=False)
+        if failed and final:
+            out = self._fail_windows(out, failed, group, raw_values)
+        self._out.append(out)
+
+    def _fail_windows(self, out: pd.DataFrame, failed: dict[int, str], group, raw_values) -> pd.DataFrame:
+        """An aggregate callable raised for some output rows: their windows' rows go to ``errors``.
+
+        Each error row carries its event time, the group keys, the window, the aggregated columns'
+        values and the reason (this operator, the aggregate's name, the exception). With one window per row
+        (Tumble, Session) those rows are no longer counted, so the conservation law holds; a Hop
+        or Cumulate row stays counted in its other windows, and is on ``errors`` once per window
+        that failed.
+        """
+        rows = np.fromiter(failed, dtype="int64")
+        mine = np.isin(group, rows)
+        err = out.iloc[group[mine]][[*self.by, "window_start", "window_end"]].reset_index(drop=True)
+        for col, v in raw_values.items():
+            if col == RAW_TS:
+                err.insert(0, self.meta.column, _array(ms_to_values(v[mine], self.meta.unit)))
+            elif col not in err.columns:
+                err[col] = v[mine]
+        self.send_errors(err, [f"{self.label()}: {failed[g]}" for g in group[mine].tolist()])
+        if isinstance(self.plan, SessionPlan) or self.plan.kind == "tumble":
+            self.counted -= int(np.count_nonzero(mine))
+        return out.drop(index=rows).reset_index(drop=True)
 
     def _drain(self) -> pd.DataFrame | None:
         if not self._out:
@@ -519,9 +578,11 @@ def _jsonable(v):
         return bool(v)
     if isinstance(v, pd.Timestamp):
         return v.isoformat()
-    if v is None or isinstance(v, (str, int, bool)):
+    if isinstance(v, str):
+        return preview(v)
+    if v is None or isinstance(v, (int, bool)):
         return v
-    return str(v)
+    return preview(str(v))
 
 
 def _records(df: pd.DataFrame) -> list[dict]:

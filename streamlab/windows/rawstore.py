@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+#: Key of the rows' event times (ms) next to the values a window's raw rows are handed out with.
+RAW_TS = "\x00ts"
+
 
 class RawStore:
     """Columns of (key id, event ms, values...) for rows inside still-open windows.

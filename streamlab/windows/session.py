@@ -12,7 +12,7 @@ import numpy as np
 
 from ..core.timecol import NEG_INF
 from .aggregates import Partials, concat
-from .rawstore import RawStore
+from .rawstore import RAW_TS, RawStore
 
 
 class SessionLogic:
@@ -35,6 +35,11 @@ class SessionLogic:
 
     def __len__(self) -> int:
         return len(self.key)
+
+    def widen(self, column: str, dtype) -> None:
+        """Store ``column``'s partials as ``dtype`` from now on (its type widened, e.g. int to float)."""
+        self.value_dtypes[column] = dtype
+        self.part.cast(column, dtype)
 
     # --- bulk path ------------------------------------------------------------------------
     def process(self, ts, wm, key, values, seq, wm_end, nkeys, emit):
@@ -146,7 +151,7 @@ class SessionLogic:
         else:
             items_part = rows.take(row_idx)
             item_gid = gid
-        merged = items_part.reduce(item_gid, groups) if groups else Partials.empty(self.fields, 0)
+        merged = items_part.reduce(item_gid, groups) if groups else Partials.empty(self.fields, 0, self.value_dtypes)
         g_fired = np.zeros(groups, dtype=bool)
         g_dirty = np.zeros(groups, dtype=bool)
         g_rev = np.full(groups, -1, dtype="int64")
@@ -255,7 +260,7 @@ class SessionLogic:
         for g, (k, s, e) in enumerate(zip(keys.tolist(), starts.tolist(), ends.tolist())):
             group[(rk == k) & (rt >= s) & (rt < e)] = g
         mine = group >= 0
-        return group[mine], {c: v[mine] for c, v in rv.items()}
+        return group[mine], {c: v[mine] for c, v in rv.items()} | {RAW_TS: rt[mine]}
 
     @staticmethod
     def _drop_raw(raw: RawStore, keys, starts, ends):

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..core.timecol import NEG_INF
 from .aggregates import Partials
-from .rawstore import RawStore
+from .rawstore import RAW_TS, RawStore
 
 
 class SlicedLogic:
@@ -30,6 +30,12 @@ class SlicedLogic:
         self.raw = RawStore(holistic_columns) if holistic_columns else None
         self.revisions: dict[tuple[int, int], int] = {}  # (window end, key) -> revision (lateness mode)
         self.value_dtypes: dict = {}
+
+    def widen(self, column: str, dtype) -> None:
+        """Store ``column``'s partials as ``dtype`` from now on (its type widened, e.g. int to float)."""
+        self.value_dtypes[column] = dtype
+        for part in self.panes.values():
+            part.cast(column, dtype)
 
     # --- window arithmetic (all vectorised, floor mod) -------------------------------------
     def pane_of(self, ts):
@@ -212,12 +218,12 @@ class SlicedLogic:
         start = self.start_of(end)
         raw = None
         if self.raw is not None:
-            rkey, _, rvals = self.raw.select(lambda k, t: (t >= start) & (t < end))
+            rkey, rts, rvals = self.raw.select(lambda k, t: (t >= start) & (t < end))
             lookup = np.full(max(nkeys, 1), -1, dtype="int64")
             lookup[keys] = np.arange(len(keys))
             group = lookup[rkey]
             mine = group >= 0
-            raw = (group[mine], {c: v[mine] for c, v in rvals.items()})
+            raw = (group[mine], {c: v[mine] for c, v in rvals.items()} | {RAW_TS: rts[mine]})
         revision = None
         if self.lateness and final:
             revision = np.array([self.revisions.get((end, k), -1) + 1 for k in keys.tolist()], dtype="int64")
