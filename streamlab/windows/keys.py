@@ -36,7 +36,8 @@ _NULL = _Null()
 class _Column:
     """Values of one key column <-> dense column ids (in order of first appearance)."""
 
-    __slots__ = ("kind", "table", "chunks", "count", "null_id", "dtype", "_cats", "_cat_ids")
+    __slots__ = ("kind", "table", "chunks", "count", "null_id", "dtype", "_cats", "_cat_ids", "_vs", "_vs_ids",
+                 "_decoded")
 
     def __init__(self, kind: str = "int"):
         self.kind = kind  # "int" (int64 table) or "object" (Python objects)
@@ -47,6 +48,9 @@ class _Column:
         self.dtype = None  # the dtype decoded columns get
         self._cats: pd.Index | None = None  # last categories seen, and their ids
         self._cat_ids: np.ndarray | None = None
+        self._vs = None  # Arrow strings known so far (a pyarrow Array), and their ids
+        self._vs_ids = np.zeros(0, dtype="int64")
+        self._decoded: pd.Series | None = None  # every value, in the decoded dtype (made on demand)
 
     def values(self) -> np.ndarray:
         if len(self.chunks) != 1:
@@ -54,7 +58,16 @@ class _Column:
             self.chunks = [np.concatenate(self.chunks) if self.chunks else np.zeros(0, dtype=dtype)]
         return self.chunks[0]
 
+    def decoded(self) -> pd.Series:
+        """The values of every id, as a Series of the decoded dtype (kept until new keys come)."""
+        if self._decoded is None or len(self._decoded) != self.count:
+            self._decoded = _series(self.values(), self.dtype, None)
+        return self._decoded
+
     def _note_dtype(self, dtype) -> None:
+        if self.dtype is dtype:
+            return
+        self._decoded = None
         if self.dtype is None or self.dtype == dtype:
             self.dtype = dtype
         elif isinstance(self.dtype, np.dtype) and isinstance(dtype, np.dtype) and \
@@ -113,7 +126,7 @@ class _Column:
             cats = dtype.categories
             if self._cats is None or not (cats is self._cats or cats.equals(self._cats)):
                 self._cats, self._cat_ids = cats, self.lookup(cats.to_numpy(dtype=object))
-            codes = np.asarray(col.cat.codes)
+            codes = col.array.codes
             ids = self._cat_ids
             assert ids is not None
             if (codes < 0).any():
@@ -130,6 +143,38 @@ class _Column:
         return self.lookup(col.to_numpy(dtype=object))
 
     def _encode_arrow(self, arr) -> np.ndarray:
+        """Arrow strings: one hash lookup of every row in the known strings (while they are few
+        next to the batch), else Arrow's dictionary encoding of the batch."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        vs = self._vs
+        if vs is None or len(vs) > 2 * len(arr) + 4096:
+            return self._encode_dictionary(arr)
+        if arr.type != vs.type:
+            arr = arr.cast(vs.type)
+        found = pc.index_in(arr, value_set=vs)
+        if not found.null_count:
+            return self._vs_ids[found.to_numpy(zero_copy_only=False)]
+        pos = found.fill_null(-1).to_numpy(zero_copy_only=False)
+        miss = pos < 0
+        ids = self._vs_ids[np.where(miss, 0, pos)] if len(self._vs_ids) else np.zeros(len(pos), dtype="int64")
+        missing = arr.filter(pa.array(miss))
+        ids[miss] = self.lookup(missing.to_numpy(zero_copy_only=False).astype(object, copy=False))
+        self._learn(pc.unique(missing.drop_null()))
+        return ids
+
+    def _learn(self, strings) -> None:
+        """Add distinct Arrow strings (whose ids exist already) to the known strings."""
+        if not len(strings):
+            return
+        ids = self.lookup(strings.to_numpy(zero_copy_only=False).astype(object, copy=False))
+        if self._vs is not None and strings.type != self._vs.type:
+            strings = strings.cast(self._vs.type)
+        self._vs = strings if self._vs is None else _concat([self._vs, strings])
+        self._vs_ids = np.concatenate([self._vs_ids, ids])
+
+    def _encode_dictionary(self, arr) -> np.ndarray:
         import pyarrow.compute as pc
 
         enc = pc.dictionary_encode(arr)
@@ -137,6 +182,9 @@ class _Column:
         if dictionary.dtype != object:
             dictionary = dictionary.astype(object)
         ids = self.lookup(dictionary)
+        if self._vs is None and len(dictionary) <= 2 * len(arr) + 4096:
+            self._vs = enc.dictionary[:0]
+            self._learn(enc.dictionary)  # the next batches look their rows up directly
         indices = enc.indices
         if indices.null_count:
             ids = np.append(ids, self.lookup(np.array([None], dtype=object)))
@@ -168,6 +216,12 @@ class _Column:
         out.chunks = [values]
         out.count = len(values)
         return out
+
+
+def _concat(arrays):
+    import pyarrow as pa
+
+    return pa.concat_arrays(arrays)
 
 
 def _arrow_strings(col: pd.Series):
@@ -272,7 +326,7 @@ class KeyIndex:
             state = self._cols[i]
             if state is None:
                 raise ValueError(f"KeyIndex.decode: no values of key column {name!r} have been encoded yet")
-            out[name] = _series(state.values()[per_col[i]], state.dtype, name)
+            out[name] = pd.Series(state.decoded().array.take(per_col[i]), name=name, copy=False)
         return out
 
     # --- dead keys --------------------------------------------------------------------------

@@ -130,8 +130,13 @@ class SlicedLogic:
         groups = span * nkeys
         if groups <= max(4 * n, 1 << 16):
             part = Partials.from_rows(self.fields, values, seq, n).reduce(combo, groups)
+            dense = all(kind in Partials.DENSE_KINDS for _, kind, _ in self.fields)
             for i, ps in enumerate(upanes.tolist()):
                 sub = part.take(slice(i * nkeys, (i + 1) * nkeys))
+                if dense and groups <= 4 * n:  # few groups per row: add whole key ranges, no gather
+                    if sub.a["n"].any():
+                        self._pane(ps, nkeys).merge_dense(sub)
+                    continue
                 present = np.flatnonzero(sub.a["n"])
                 if len(present):
                     self._pane(ps, nkeys).merge_into(present, sub.take(present))
