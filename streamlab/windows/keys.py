@@ -37,7 +37,7 @@ class _Column:
     """Values of one key column <-> dense column ids (in order of first appearance)."""
 
     __slots__ = ("kind", "table", "chunks", "count", "null_id", "dtype", "_cats", "_cat_ids", "_vs", "_vs_ids",
-                 "_decoded")
+                 "_vs_in_order", "_decoded")
 
     def __init__(self, kind: str = "int"):
         self.kind = kind  # "int" (int64 table) or "object" (Python objects)
@@ -50,6 +50,7 @@ class _Column:
         self._cat_ids: np.ndarray | None = None
         self._vs = None  # Arrow strings known so far (a pyarrow Array), and their ids
         self._vs_ids = np.zeros(0, dtype="int64")
+        self._vs_in_order = True  # _vs_ids is 0, 1, 2 ...
         self._decoded: pd.Series | None = None  # every value, in the decoded dtype (made on demand)
 
     def values(self) -> np.ndarray:
@@ -155,7 +156,10 @@ class _Column:
             arr = arr.cast(vs.type)
         found = pc.index_in(arr, value_set=vs)
         if not found.null_count:
-            return self._vs_ids[found.to_numpy(zero_copy_only=False)]
+            pos = found.to_numpy(zero_copy_only=False)
+            if self._vs_in_order:  # the known strings are in id order: their positions are the ids
+                return pos.astype("int64")
+            return self._vs_ids[pos]
         pos = found.fill_null(-1).to_numpy(zero_copy_only=False)
         miss = pos < 0
         ids = self._vs_ids[np.where(miss, 0, pos)] if len(self._vs_ids) else np.zeros(len(pos), dtype="int64")
@@ -172,6 +176,8 @@ class _Column:
         if self._vs is not None and strings.type != self._vs.type:
             strings = strings.cast(self._vs.type)
         self._vs = strings if self._vs is None else _concat([self._vs, strings])
+        start = len(self._vs_ids)
+        self._vs_in_order = self._vs_in_order and bool(np.array_equal(ids, np.arange(start, start + len(ids))))
         self._vs_ids = np.concatenate([self._vs_ids, ids])
 
     def _encode_dictionary(self, arr) -> np.ndarray:
