@@ -1,7 +1,8 @@
 """Throughput and memory of streamlab windows against a pandas groupby and a per-event streamz pipeline.
 
 Run: ``python benchmarks/bench_windows.py [--events 2000000] [--repeat 3]``. It prints a table and
-writes ``benchmarks/RESULTS.md``. The machine is shared and noisy: each figure is the median of
+rewrites its own section of ``benchmarks/RESULTS.md`` (between the ``bench_windows`` markers; the
+rest of the file is left alone). The machine is shared and noisy: each figure is the median of
 ``--repeat`` runs, and the ratios are what to read.
 """
 
@@ -22,6 +23,8 @@ import streamz
 import streamlab as sl
 
 HERE = Path(__file__).resolve().parent
+START = "<!-- bench_windows: start -->"
+END = "<!-- bench_windows: end -->"
 
 
 def make_data(n: int, seed: int = 0) -> pd.DataFrame:
@@ -153,7 +156,7 @@ def main(argv=None):
         ("Q1 batch 10k vs streamz per-event", eps["Q1 Tumble 1s, batch 10k"] / eps["streamz per-event accumulate"], "(speed-up)"),
     ]
     lines = [
-        "# Benchmark results",
+        "## Windows (CPU time)",
         "",
         f"`python benchmarks/bench_windows.py --events {n} --repeat {args.repeat}` on {platform.machine()}, "
         f"Python {platform.python_version()}, pandas {pd.__version__}, numpy {np.__version__}; "
@@ -172,7 +175,20 @@ def main(argv=None):
     ]
     text = "\n".join(lines)
     print(text)
-    Path(args.out).write_text(text)
+    update_results(Path(args.out), text)
+
+
+def update_results(path: Path, section: str) -> None:
+    """Replace this script's section of RESULTS.md (at the top when new), keeping everything else."""
+    block = f"{START}\n{section.rstrip()}\n\n{END}\n"
+    text = path.read_text() if path.exists() else ""
+    if START in text and END in text:
+        head, rest = text.split(START, 1)
+        tail = rest.split(END, 1)[1].lstrip("\n")
+        text = head + block + ("\n" + tail if tail else "")
+    else:
+        text = block + ("\n" + text if text.strip() else "")
+    path.write_text(text)
 
 
 if __name__ == "__main__":

@@ -342,10 +342,21 @@ class SideOutput(Node):
         self.push(x)
 
     def _remember(self, df: pd.DataFrame) -> None:
+        """Keep the last ``max_recent_rows`` rows, as copies of those rows only: a ledger frame never
+        pins the batch it was cut from (its other rows, its marks)."""
+        if not len(df) or self.max_recent_rows <= 0:
+            return
+        if len(df) > self.max_recent_rows:
+            df = df.iloc[len(df) - self.max_recent_rows:]
+        df = df.copy()  # the rows alone (a slice or a frame with attrs may hold a whole batch)
+        df.attrs.clear()
         self.recent.append(df)
         total = sum(len(f) for f in self.recent)
         while self.recent and total - len(self.recent[0]) >= self.max_recent_rows:
             total -= len(self.recent.pop(0))
+        extra = total - self.max_recent_rows
+        if extra > 0:
+            self.recent[0] = self.recent[0].iloc[extra:].copy()
 
     def ledger(self, limit: int = 100) -> pd.DataFrame:
         """The most recent rows (bounded)."""

@@ -279,6 +279,17 @@ class Partials:
             out[f"m2:{column}"] = m2
         return Partials(self.fields, out)
 
+    #: Partial kinds ``merge_dense`` can add without an index (the additive ones).
+    DENSE_KINDS = frozenset({"n", "c", "s"})
+
+    def merge_dense(self, other: Partials) -> None:
+        """In place: ``self[:len(other)] += other`` for tables whose kinds are all ``DENSE_KINDS``
+        (a row of ``other`` with no input is zero, so it leaves ``self`` unchanged)."""
+        a, b = self.a, other.a
+        m = len(other)
+        for field, _kind, _column in self.fields:
+            a[field][:m] += b[field]
+
     def merge_into(self, idx: np.ndarray, other: Partials) -> None:
         """In place: ``self[idx] ⊕= other`` (``idx`` unique, ``len(idx) == len(other)``)."""
         a, b = self.a, other.a

@@ -1,129 +1,386 @@
-"""Group keys: factorised once into stable integer ids, so state is indexed by ints."""
+"""Group keys: factorised into dense integer ids kept across batches, so state is indexed by ints.
+
+One path for every key dtype. Each key column has a persistent hash table (pandas' incremental
+factorizer) from values to column ids:
+
+- ``object`` columns are hashed as they are (Python hashes of ``str`` are cached in the objects);
+- Arrow strings (pandas ``str``) are dictionary-encoded by Arrow, and only the batch's distinct
+  values are looked up; ``category`` columns look up their categories once per categories object;
+- integer columns hash their int64 values; anything else is hashed as Python objects.
+
+A NULL key (None, NaN, NA, NaT) is one group of its own. Several columns combine their column ids
+pairwise through int64 tables, so a batch never builds tuples per row. ``compact`` renumbers the
+ids of the keys that are still live and forgets the others, so memory and per-batch cost follow
+the live keys, not every key ever seen.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from pandas._libs import hashtable as _ht
+
+
+class _Null:
+    """The table entry standing for NULL keys (NaN, None, NA, NaT are one group)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NULL"
+
+
+_NULL = _Null()
+
+
+class _Column:
+    """Values of one key column <-> dense column ids (in order of first appearance)."""
+
+    __slots__ = ("kind", "table", "chunks", "count", "null_id", "dtype", "_cats", "_cat_ids", "_vs", "_vs_ids",
+                 "_vs_in_order", "_decoded")
+
+    def __init__(self, kind: str = "int"):
+        self.kind = kind  # "int" (int64 table) or "object" (Python objects)
+        self.table = _ht.Int64Factorizer(1024) if kind == "int" else _ht.ObjectFactorizer(1024)
+        self.chunks: list[np.ndarray] = []  # values of ids 0, 1, 2 ... (None at the null id)
+        self.count = 0
+        self.null_id: int | None = None
+        self.dtype = None  # the dtype decoded columns get
+        self._cats: pd.Index | None = None  # last categories seen, and their ids
+        self._cat_ids: np.ndarray | None = None
+        self._vs = None  # Arrow strings known so far (a pyarrow Array), and their ids
+        self._vs_ids = np.zeros(0, dtype="int64")
+        self._vs_in_order = True  # _vs_ids is 0, 1, 2 ...
+        self._decoded: pd.Series | None = None  # every value, in the decoded dtype (made on demand)
+
+    def values(self) -> np.ndarray:
+        if len(self.chunks) != 1:
+            dtype = "int64" if self.kind == "int" else object
+            self.chunks = [np.concatenate(self.chunks) if self.chunks else np.zeros(0, dtype=dtype)]
+        return self.chunks[0]
+
+    def decoded(self) -> pd.Series:
+        """The values of every id, as a Series of the decoded dtype (kept until new keys come)."""
+        if self._decoded is None or len(self._decoded) != self.count:
+            self._decoded = _series(self.values(), self.dtype, None)
+        return self._decoded
+
+    def _note_dtype(self, dtype) -> None:
+        if self.dtype is dtype:
+            return
+        self._decoded = None
+        if self.dtype is None or self.dtype == dtype:
+            self.dtype = dtype
+        elif isinstance(self.dtype, np.dtype) and isinstance(dtype, np.dtype) and \
+                self.dtype.kind in "iu" and dtype.kind in "iu":
+            self.dtype = np.promote_types(self.dtype, dtype)
+        else:
+            self.dtype = np.dtype(object)
+
+    def _to_object(self) -> None:
+        """Switch an int table to Python objects (a later batch brought other types)."""
+        values = self.values()
+        self.kind = "object"
+        self.table = _ht.ObjectFactorizer(max(1024, 2 * len(values)))
+        obj = values.astype(object)
+        if self.null_id is not None:
+            obj[self.null_id] = _NULL
+        self.table.factorize(obj)
+        if self.null_id is not None:
+            obj[self.null_id] = None
+        self.chunks = [obj]
+
+    def lookup(self, values: np.ndarray) -> np.ndarray:
+        """Column ids of ``values`` (int64, or objects where None, NaN, NA and NaT mean NULL)."""
+        before = self.count
+        if values.dtype.kind in "iu" and self.kind == "int":
+            labels = self.table.factorize(values.astype("int64", copy=False))
+        else:
+            if self.kind == "int":
+                self._to_object()
+                before = self.count
+            if values.dtype != object:
+                values = values.astype(object)
+            labels = self.table.factorize(values, na_sentinel=-1)
+            null = labels < 0
+            if null.any():
+                if self.null_id is None:
+                    self.null_id = int(self.table.factorize(np.array([_NULL], dtype=object))[0])
+                labels = np.where(null, self.null_id, labels)
+        labels = labels.astype("int64", copy=False)
+        if self.table.count > before:
+            new = np.flatnonzero(labels >= before)
+            ids, first = np.unique(labels[new], return_index=True)
+            vals = values[new[first]]
+            if self.kind == "object":
+                vals = np.array(vals, dtype=object)
+                if self.null_id is not None and self.null_id >= before:
+                    vals[ids == self.null_id] = None
+            self.chunks.append(vals)
+            self.count = self.table.count
+        return labels
+
+    def encode(self, col: pd.Series) -> np.ndarray:
+        dtype = col.dtype
+        self._note_dtype(dtype)
+        if isinstance(dtype, pd.CategoricalDtype):
+            cats = dtype.categories
+            if self._cats is None or not (cats is self._cats or cats.equals(self._cats)):
+                self._cats, self._cat_ids = cats, self.lookup(cats.to_numpy(dtype=object))
+            codes = col.array.codes
+            ids = self._cat_ids
+            assert ids is not None
+            if (codes < 0).any():
+                ids = np.append(ids, self.lookup(np.array([None], dtype=object)))
+            return ids[codes]  # code -1 (NULL) takes the last entry
+        if dtype.kind in "iu" and isinstance(dtype, np.dtype):
+            values = col.to_numpy()
+            if dtype.kind == "u" and len(values) and values.max() > np.iinfo("int64").max:
+                return self.lookup(values.astype(object))
+            return self.lookup(values)
+        arrow = _arrow_strings(col)
+        if arrow is not None:
+            return self._encode_arrow(arrow)
+        return self.lookup(col.to_numpy(dtype=object))
+
+    def _encode_arrow(self, arr) -> np.ndarray:
+        """Arrow strings: one hash lookup of every row in the known strings (while they are few
+        next to the batch), else Arrow's dictionary encoding of the batch."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        vs = self._vs
+        if vs is None or len(vs) > 2 * len(arr) + 4096:
+            return self._encode_dictionary(arr)
+        if arr.type != vs.type:
+            arr = arr.cast(vs.type)
+        found = pc.index_in(arr, value_set=vs)
+        if not found.null_count:
+            pos = found.to_numpy(zero_copy_only=False)
+            if self._vs_in_order:  # the known strings are in id order: their positions are the ids
+                return pos.astype("int64")
+            return self._vs_ids[pos]
+        pos = found.fill_null(-1).to_numpy(zero_copy_only=False)
+        miss = pos < 0
+        ids = self._vs_ids[np.where(miss, 0, pos)] if len(self._vs_ids) else np.zeros(len(pos), dtype="int64")
+        missing = arr.filter(pa.array(miss))
+        ids[miss] = self.lookup(missing.to_numpy(zero_copy_only=False).astype(object, copy=False))
+        self._learn(pc.unique(missing.drop_null()))
+        return ids
+
+    def _learn(self, strings) -> None:
+        """Add distinct Arrow strings (whose ids exist already) to the known strings."""
+        if not len(strings):
+            return
+        ids = self.lookup(strings.to_numpy(zero_copy_only=False).astype(object, copy=False))
+        if self._vs is not None and strings.type != self._vs.type:
+            strings = strings.cast(self._vs.type)
+        self._vs = strings if self._vs is None else _concat([self._vs, strings])
+        start = len(self._vs_ids)
+        self._vs_in_order = self._vs_in_order and bool(np.array_equal(ids, np.arange(start, start + len(ids))))
+        self._vs_ids = np.concatenate([self._vs_ids, ids])
+
+    def _encode_dictionary(self, arr) -> np.ndarray:
+        import pyarrow.compute as pc
+
+        enc = pc.dictionary_encode(arr)
+        dictionary = enc.dictionary.to_numpy(zero_copy_only=False)
+        if dictionary.dtype != object:
+            dictionary = dictionary.astype(object)
+        ids = self.lookup(dictionary)
+        if self._vs is None and len(dictionary) <= 2 * len(arr) + 4096:
+            self._vs = enc.dictionary[:0]
+            self._learn(enc.dictionary)  # the next batches look their rows up directly
+        indices = enc.indices
+        if indices.null_count:
+            ids = np.append(ids, self.lookup(np.array([None], dtype=object)))
+            indices = pc.fill_null(indices, len(ids) - 1)
+        return ids[indices.to_numpy(zero_copy_only=False)]
+
+    def compacted(self, live: np.ndarray) -> _Column:
+        """A column holding only ids ``live`` (renumbered 0, 1, 2 ... in that order)."""
+        null_id = None
+        if self.null_id is not None:
+            where = np.flatnonzero(live == self.null_id)
+            null_id = int(where[0]) if len(where) else None
+        return _Column.holding(self.kind, self.values()[live], self.dtype, null_id)
+
+    @classmethod
+    def holding(cls, kind: str, values: np.ndarray, dtype, null_id: int | None) -> _Column:
+        """A column whose ids are the positions of distinct ``values`` (``null_id``: the NULL's)."""
+        out = cls(kind)
+        out.dtype = dtype
+        out.null_id = null_id
+        if len(values):
+            feed = values
+            if null_id is not None:
+                feed = values.copy()
+                feed[null_id] = _NULL
+            labels = out.table.factorize(feed)
+            if out.table.count != len(values) or (labels < 0).any():
+                raise ValueError("key values are not distinct")
+        out.chunks = [values]
+        out.count = len(values)
+        return out
+
+
+def _concat(arrays):
+    import pyarrow as pa
+
+    return pa.concat_arrays(arrays)
+
+
+def _arrow_strings(col: pd.Series):
+    """The Arrow string array behind ``col`` (one chunk), or None when it is not Arrow strings."""
+    if not isinstance(col.dtype, (pd.StringDtype, pd.ArrowDtype)):
+        return None
+    import pyarrow as pa
+
+    array = col.array
+
+    try:
+        arr = array.__arrow_array__()
+    except (TypeError, pa.ArrowException):
+        return None
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)
+            or pa.types.is_string_view(arr.type)):
+        return None
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
+    return arr
 
 
 class KeyIndex:
     """Maps group-key values (one or several columns, or none) to dense ids 0, 1, 2, ...
 
     >>> ki = KeyIndex(["k"])
-    >>> ki.encode(pd.DataFrame({"k": ["b", "a", "b"]})).tolist()
-    [0, 1, 0]
+    >>> ki.encode(pd.DataFrame({"k": ["b", "a", "b", None]})).tolist()
+    [0, 1, 0, 2]
     >>> ki.decode(np.array([1, 0]))["k"].tolist()
     ['a', 'b']
+    >>> two = KeyIndex(["k", "j"])
+    >>> two.encode(pd.DataFrame({"k": ["a", "a", "b"], "j": [1, 2, 1]})).tolist()
+    [0, 1, 2]
     """
 
     def __init__(self, by: list[str]):
         self.by = list(by)
-        self._index: list[pd.Index | None] = [None for _ in self.by]
-        self._value_set: list = [None for _ in self.by]
-        self._combo: dict[tuple, int] = {}
-        self._combo_parts: list[tuple] = []
+        self._reset()
+
+    def _reset(self) -> None:
+        self._cols: list[_Column | None] = [None for _ in self.by]
+        # several columns: level j maps (id of columns 0..j-1, id of column j) to the id of 0..j
+        self._levels: list[_ht.Int64Factorizer] = []
+        self._parts = np.zeros((0, len(self.by)), dtype="int64")  # column ids of each combined id
+        self._parts_chunks: list[np.ndarray] = []
+        self._count = 0
 
     def __len__(self) -> int:
         if not self.by:
             return 1
         if len(self.by) > 1:
-            return len(self._combo_parts)
-        return 0 if self._index[0] is None else len(self._index[0])
+            return self._count
+        col = self._cols[0]
+        return 0 if col is None else col.count
 
-    def _encode_column(self, i: int, col: pd.Series) -> np.ndarray:
-        fast = self._encode_arrow(i, col)
-        if fast is not None:
-            return fast
-        codes, uniques = pd.factorize(col, use_na_sentinel=False)
-        index = self._index[i]
-        if index is None:
-            self._index[i] = pd.Index(uniques, tupleize_cols=False)
-            mapped = np.arange(len(uniques), dtype="int64")
-        else:
-            mapped = index.get_indexer(uniques).astype("int64")
-            new = mapped < 0
-            if new.any():
-                mapped[new] = np.arange(len(index), len(index) + int(new.sum()))
-                self._index[i] = index.append(pd.Index(uniques[new], tupleize_cols=False))
-        if self._index[i] is not index or index is None:
-            self._value_set[i] = None
-        return mapped[codes] if len(codes) else np.zeros(0, dtype="int64")
-
-    def _encode_arrow(self, i: int, col: pd.Series) -> np.ndarray | None:
-        """Fast path for Arrow-backed strings: look every row up in the known keys in one pass."""
-        index = self._index[i]
-        if index is None or not hasattr(col.array, "__arrow_array__"):
-            return None
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        if self._value_set[i] is None:
-            if index.hasnans or index.dtype.kind not in "OUT" and str(index.dtype) not in ("str", "string"):
-                return None
-            try:
-                arr_type = col.array.__arrow_array__().type
-                if not (pa.types.is_string(arr_type) or pa.types.is_large_string(arr_type)):
-                    return None
-                self._value_set[i] = pa.array(index.to_numpy(dtype=object), type=arr_type)
-            except (pa.ArrowInvalid, pa.ArrowTypeError):
-                return None
-        try:
-            arr = col.array.__arrow_array__()
-            value_set = self._value_set[i]
-            if arr.type != value_set.type:
-                arr = arr.cast(value_set.type)
-            found = pc.index_in(arr, value_set=value_set)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-            return None
-        if found.null_count:
-            return None  # a new or missing key: take the general path (which extends the index)
-        return found.to_numpy().astype("int64", copy=False)
+    def _column(self, i: int, col: pd.Series) -> np.ndarray:
+        state = self._cols[i]
+        if state is None:
+            state = self._cols[i] = _Column("int" if col.dtype.kind in "iu" and isinstance(col.dtype, np.dtype)
+                                            else "object")
+        return state.encode(col)
 
     def encode(self, df, n: int | None = None) -> np.ndarray:
         """Global key ids for each row of ``df`` (a DataFrame or a dict of columns with ``n`` rows)."""
         n = len(df) if n is None else n
         if not self.by:
             return np.zeros(n, dtype="int64")
-        per_col = [self._encode_column(i, df[c]) for i, c in enumerate(self.by)]
+        per_col = [self._column(i, df[c]) for i, c in enumerate(self.by)]
         if len(self.by) == 1:
             return per_col[0]
-        stacked = np.stack(per_col, axis=1)
-        uniq, inverse = np.unique(stacked, axis=0, return_inverse=True)
-        mapped = np.empty(len(uniq), dtype="int64")
-        for j, row in enumerate(map(tuple, uniq.tolist())):
-            gid = self._combo.get(row)
-            if gid is None:
-                gid = self._combo[row] = len(self._combo_parts)
-                self._combo_parts.append(row)
-            mapped[j] = gid
-        return mapped[inverse.reshape(-1)]
+        return self._combine(per_col)
+
+    def _combine(self, per_col: list[np.ndarray]) -> np.ndarray:
+        while len(self._levels) < len(self.by) - 1:
+            self._levels.append(_ht.Int64Factorizer(1024))
+        gid = per_col[0]
+        for j, table in enumerate(self._levels):
+            gid = table.factorize((gid << 32) | per_col[j + 1]).astype("int64", copy=False)
+        total = self._levels[-1].count
+        if total > self._count:
+            new = np.flatnonzero(gid >= self._count)
+            ids, first = np.unique(gid[new], return_index=True)
+            self._parts_chunks.append(np.stack([c[new[first]] for c in per_col], axis=1))
+            self._count = total
+        return gid
+
+    def parts(self) -> np.ndarray:
+        """Column ids of every combined id (several columns), one row per id."""
+        if self._parts_chunks:
+            self._parts = np.concatenate([self._parts, *self._parts_chunks])
+            self._parts_chunks = []
+        return self._parts
 
     def decode(self, ids: np.ndarray) -> dict[str, pd.Series]:
         """Key columns (with their input dtypes) for the given ids."""
         out: dict[str, pd.Series] = {}
         if not self.by:
             return out
-        if len(self.by) == 1:
-            per_col = [ids]
-        else:
-            parts = np.array(self._combo_parts, dtype="int64").reshape(-1, len(self.by))
-            per_col = [parts[ids, i] for i in range(len(self.by))]
-        for i, col in enumerate(self.by):
-            index = self._index[i]
-            if index is None:
-                raise ValueError(f"KeyIndex.decode: no values of key column {col!r} have been encoded yet")
-            out[col] = pd.Series(index.take(per_col[i]), name=col)
+        ids = np.asarray(ids, dtype="int64")
+        per_col = [ids] if len(self.by) == 1 else [self.parts()[ids, i] for i in range(len(self.by))]
+        for i, name in enumerate(self.by):
+            state = self._cols[i]
+            if state is None:
+                raise ValueError(f"KeyIndex.decode: no values of key column {name!r} have been encoded yet")
+            out[name] = pd.Series(state.decoded().array.take(per_col[i]), name=name, copy=False)
         return out
+
+    # --- dead keys --------------------------------------------------------------------------
+    def compact(self, live: np.ndarray) -> np.ndarray:
+        """Keep only the ids in ``live`` (sorted, unique) and renumber them 0, 1, 2 ... in that order.
+
+        Returns the map from old ids to new ones (-1 for a forgotten id).
+
+        >>> ki = KeyIndex(["k"]); _ = ki.encode(pd.DataFrame({"k": ["a", "b", "c"]}))
+        >>> ki.compact(np.array([2])).tolist(), len(ki)
+        ([-1, -1, 0], 1)
+        >>> ki.encode(pd.DataFrame({"k": ["c", "a"]})).tolist()
+        [0, 1]
+        """
+        live = np.asarray(live, dtype="int64")
+        remap = np.full(len(self), -1, dtype="int64")
+        remap[live] = np.arange(len(live))
+        if not self.by:
+            return np.zeros(1, dtype="int64")
+        if len(self.by) == 1:
+            col = self._cols[0]
+            assert col is not None
+            self._cols[0] = col.compacted(live)
+            return remap
+        parts = self.parts()[live]
+        new_parts = np.empty_like(parts)
+        for i, col in enumerate(self._cols):
+            assert col is not None
+            used = np.unique(parts[:, i])
+            self._cols[i] = col.compacted(used)
+            new_parts[:, i] = np.searchsorted(used, parts[:, i])
+        self._levels, self._parts, self._parts_chunks, self._count = [], new_parts[:0], [], 0
+        if len(live):
+            self._combine([new_parts[:, i].copy() for i in range(len(self.by))])
+        return remap
 
     # --- checkpoints ----------------------------------------------------------------------
     def export(self) -> dict:
         """Known key values and ids as plain Python (checkpoints); ``load`` restores the same ids."""
-        return {
-            "by": list(self.by),
-            "columns": [None if ix is None else {"dtype": str(ix.dtype), "values": ix.tolist()}
-                        for ix in self._index],
-            "combos": [list(parts) for parts in self._combo_parts],
-        }
+        columns: list[dict | None] = []
+        for col in self._cols:
+            if col is None:
+                columns.append(None)
+                continue
+            values = _series(col.values(), col.dtype, None)
+            columns.append({"dtype": str(col.dtype), "values": values.tolist()})
+        return {"by": list(self.by), "columns": columns,
+                "combos": self.parts().tolist() if len(self.by) > 1 else []}
 
     def load(self, state: dict) -> None:
         """Restore what ``export`` wrote (the same ``by`` columns are required).
@@ -135,9 +392,39 @@ class KeyIndex:
         """
         if list(state["by"]) != self.by:
             raise ValueError(f"group keys differ: checkpoint has by={state['by']}, this operator by={self.by}")
-        self._index = [None if col is None else pd.Index(col["values"], dtype=pd.api.types.pandas_dtype(col["dtype"]),
-                                                         tupleize_cols=False)
-                       for col in state["columns"]]
-        self._value_set = [None for _ in self.by]
-        self._combo_parts = [tuple(int(v) for v in parts) for parts in state["combos"]]
-        self._combo = {parts: gid for gid, parts in enumerate(self._combo_parts)}
+        self._reset()
+        for i, saved in enumerate(state["columns"]):
+            if saved is None:
+                continue
+            dtype = pd.api.types.pandas_dtype(saved["dtype"])
+            is_int = isinstance(dtype, np.dtype) and dtype.kind in "iu"
+            values = np.asarray(saved["values"], dtype="int64" if is_int else object)
+            nulls = np.flatnonzero(pd.isna(values)) if not is_int else np.zeros(0, dtype="int64")
+            if len(nulls):
+                values[nulls] = None
+            try:
+                if len(nulls) > 1:
+                    raise ValueError("key values are not distinct")
+                self._cols[i] = _Column.holding("int" if is_int else "object", values, dtype,
+                                                int(nulls[0]) if len(nulls) else None)
+            except ValueError:
+                raise ValueError(f"key column {self.by[i]!r}: the checkpoint's key values are not distinct") from None
+        if len(self.by) > 1:
+            parts = np.asarray(state["combos"], dtype="int64").reshape(-1, len(self.by))
+            if len(parts):
+                self._combine([parts[:, i].copy() for i in range(len(self.by))])
+                if self._count != len(parts):
+                    raise ValueError("group keys: the checkpoint's key combinations are not distinct")
+
+
+def _series(values: np.ndarray, dtype, name) -> pd.Series:
+    """Decoded key values as a Series of the input's dtype (object when that cannot hold them)."""
+    if dtype is None or (isinstance(dtype, np.dtype) and dtype == values.dtype):
+        return pd.Series(values, dtype=values.dtype, name=name, copy=False)
+    try:
+        out = pd.Series(values, dtype=dtype, name=name)
+    except (TypeError, ValueError):
+        return pd.Series(values, dtype=object, name=name)
+    if isinstance(dtype, pd.CategoricalDtype) and out.isna().sum() != pd.isna(values).sum():
+        return pd.Series(values, dtype=object, name=name)  # values outside the categories
+    return out

@@ -52,6 +52,14 @@ class WindowLogic(Protocol):
         """Yield (start, end, key ids, partials) of every open window."""
         ...
 
+    def live_keys(self, nkeys: int) -> np.ndarray:
+        """Mask (``nkeys`` long) of the key ids that still hold state."""
+        ...
+
+    def compact(self, live: np.ndarray, remap: np.ndarray, nkeys: int) -> None:
+        """Keep only key ids ``live`` (sorted), renumbered by ``remap`` (old id -> new id)."""
+        ...
+
     def save(self) -> dict[str, Any]:
         """Full state as plain Python (checkpoints)."""
         ...

@@ -150,6 +150,7 @@ class WindowAgg(Node):
         self._schema: dict = {}
         self._samples: collections.deque = collections.deque()
         self._sampled = 0
+        self._compact_at = self.compact_min_keys
 
     def label(self) -> str:
         by = f" by {', '.join(self.by)}" if self.by else ""
@@ -281,7 +282,22 @@ class WindowAgg(Node):
                 self._send_late(df[late], wm[late], missed[late], total[late])
         if seen is not None:  # teaching views: what this batch was, once it has been judged
             self._tell(seen)
+        if len(self.keys) >= self._compact_at:
+            self._compact()
         return self._drain()
+
+    #: Dead keys are forgotten once this many key ids are held and at least half have no state left.
+    compact_min_keys = 65_536
+
+    def _compact(self) -> None:
+        """Forget the ids of keys whose windows have all fired; renumber the live ones (amortised:
+        the next check waits until the ids held have doubled)."""
+        nkeys = len(self.keys)
+        live = np.flatnonzero(self.logic.live_keys(nkeys))
+        if 2 * len(live) <= nkeys:
+            remap = self.keys.compact(live)
+            self.logic.compact(live, remap, nkeys)
+        self._compact_at = max(self.compact_min_keys, 2 * len(live))
 
     def _collect(self, starts, ends, keys, part, raw, revision, final):
         cols: dict[str, object] = {k: v.array for k, v in self.keys.decode(keys).items()}
@@ -546,6 +562,7 @@ class WindowAgg(Node):
         self.counted = int(state["counted"])
         self.int_columns = frozenset(state["int_columns"])
         self._schema = {c: pd.api.types.pandas_dtype(d) for c, d in state["schema"].items()}
+        self._compact_at = max(self.compact_min_keys, 2 * len(self.keys))
 
 
 def _array(values):

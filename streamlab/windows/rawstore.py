@@ -58,3 +58,13 @@ class RawStore:
         keep = ~predicate(self._key, self._ts)
         self._key, self._ts = self._key[keep], self._ts[keep]
         self._vals = {c: v[keep] for c, v in self._vals.items()}
+
+    def keys(self) -> np.ndarray:
+        """Key ids of the rows held."""
+        self._consolidate()
+        return self._key
+
+    def remap_keys(self, remap: np.ndarray) -> None:
+        """Renumber key ids (``remap[old] = new``; every key held must be kept)."""
+        self._consolidate()
+        self._key = remap[self._key]

@@ -219,6 +219,8 @@ class SessionLogic:
                            np.array([x[5]]), emit)
             if end - 1 + self.lateness > wm:
                 keep.append(x)
+            elif self.raw is not None:  # forgotten: so are its raw rows (else they outlive the key)
+                self._drop_raw(self.raw, np.array([k]), np.array([start]), np.array([end]))
         return keep
 
     def _append(self, k, start, end, part, fired, dirty, rev):
@@ -282,6 +284,21 @@ class SessionLogic:
 
     def state_size(self) -> int:
         return len(self.key)
+
+    # --- dead keys ------------------------------------------------------------------------
+    def live_keys(self, nkeys: int) -> np.ndarray:
+        """Mask of the key ids that still have a session (or raw rows)."""
+        live = np.zeros(nkeys, dtype=bool)
+        live[self.key] = True
+        if self.raw is not None:
+            live[self.raw.keys()] = True
+        return live
+
+    def compact(self, live: np.ndarray, remap: np.ndarray, nkeys: int) -> None:
+        """Renumber key ids by ``remap`` (``KeyIndex.compact``); every session's key is live."""
+        self.key = remap[self.key]
+        if self.raw is not None:
+            self.raw.remap_keys(remap)
 
     def save(self) -> dict:
         return {name: getattr(self, name).tolist() for name in ("key", "start", "end", "fired", "dirty", "rev")} | {

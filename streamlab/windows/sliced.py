@@ -136,8 +136,13 @@ class SlicedLogic:
         groups = span * nkeys
         if groups <= max(4 * n, 1 << 16):
             part = Partials.from_rows(self.fields, values, seq, n).reduce(combo, groups)
+            dense = all(kind in Partials.DENSE_KINDS for _, kind, _ in self.fields)
             for i, ps in enumerate(upanes.tolist()):
                 sub = part.take(slice(i * nkeys, (i + 1) * nkeys))
+                if dense and groups <= 4 * n:  # few groups per row: add whole key ranges, no gather
+                    if sub.a["n"].any():
+                        self._pane(ps, nkeys).merge_dense(sub)
+                    continue
                 present = np.flatnonzero(sub.a["n"])
                 if len(present):
                     self._pane(ps, nkeys).merge_into(present, sub.take(present))
@@ -254,6 +259,28 @@ class SlicedLogic:
 
     def state_size(self) -> int:
         return sum(len(p) for p in self.panes.values())
+
+    # --- dead keys ------------------------------------------------------------------------
+    def live_keys(self, nkeys: int) -> np.ndarray:
+        """Mask of the key ids that still have state (rows in an open pane, raw rows, revisions)."""
+        live = np.zeros(nkeys, dtype=bool)
+        for pane in self.panes.values():
+            n = pane.a["n"]
+            live[:len(n)] |= n > 0
+        if self.raw is not None:
+            live[self.raw.keys()] = True
+        for _, k in self.revisions:
+            live[k] = True
+        return live
+
+    def compact(self, live: np.ndarray, remap: np.ndarray, nkeys: int) -> None:
+        """Keep the rows of key ids ``live`` only, renumbered by ``remap`` (``KeyIndex.compact``)."""
+        for ps, pane in list(self.panes.items()):
+            self.panes[ps] = pane.grow(nkeys, self.value_dtypes).take(live)
+        if self.revisions:
+            self.revisions = {(e, int(remap[k])): r for (e, k), r in self.revisions.items()}
+        if self.raw is not None:
+            self.raw.remap_keys(remap)
 
     def save(self) -> dict:
         """Full state as plain Python (checkpoints)."""

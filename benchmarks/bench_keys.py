@@ -1,0 +1,266 @@
+"""Wall-time throughput per key dtype against pandas, polars and DuckDB (issue 14), and dead-key churn.
+
+Run: ``python benchmarks/bench_keys.py [--events 2000000] [--repeat 5] [--churn-keys 5000000]``.
+It prints tables and rewrites its own section of ``benchmarks/RESULTS.md`` (between the
+``bench_keys`` markers; the rest of the file is left alone).
+
+- **Data** (``bench_windows.make_data``): 2 M events at 100 k events/s of event time, up to 0.5 s
+  of disorder, 1,000 Zipf-skewed string keys, a float value. The same keys are given as ``object``,
+  ``str`` (Arrow) and ``category`` columns.
+- **Q1** is Tumble 1 s by key with count, sum and mean: streamlab over micro-batches of 10 k and
+  100 k rows, against one pandas groupby over the whole frame (per key dtype), polars (over a
+  polars frame converted beforehand) and DuckDB (SQL over the pandas frame, both cores).
+- Hop 10 s/1 s, Session 50 ms (against the pandas session computation: sort, diff, cumsum) and
+  rows pushed one at a time through ``from_streamz``.
+- **Wall time**, medians of ``--repeat`` runs, interleaved (each round runs every case once), so
+  that a busy moment on the shared machine hits all cases alike; read the ratios.
+- **Churn** (issue 13, item 11): ``--churn-keys`` distinct keys, 10,000 new ones per second of
+  event time, each seen twice, through ``Hop("10s", "1s")`` in 10 k-row batches. Per-batch time
+  and the live state are sampled along the run: flat means the cost follows the live keys.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import bench_windows as bw  # noqa: E402
+
+import streamlab as sl  # noqa: E402
+
+START = "<!-- bench_keys: start -->"
+END = "<!-- bench_keys: end -->"
+
+
+def many_keys(df: pd.DataFrame, keys: int = 10_000, seed: int = 1) -> pd.DataFrame:
+    """The same events with ``keys`` Zipf-skewed string keys instead of 1,000."""
+    rng = np.random.default_rng(seed)
+    ranks = np.minimum(rng.zipf(1.3, len(df)), keys) - 1
+    names = np.array([f"key-{i:05d}" for i in range(keys)], dtype=object)
+    return df.assign(key=pd.Series(names[ranks], dtype="str", index=df.index))
+
+
+def with_keys(df: pd.DataFrame, dtype: str) -> pd.DataFrame:
+    """The frame with its key column as ``object``, ``str`` (Arrow) or ``category``."""
+    out = df.copy()
+    if dtype == "object":
+        out["key"] = np.asarray(df["key"].to_numpy(dtype=object), dtype=object)
+        out["key"] = out["key"].astype(object)
+    else:
+        out["key"] = df["key"].astype(dtype)
+    return out
+
+
+# --- baselines (never dependencies of streamlab) ------------------------------------------------
+def polars_tumble(pdf):
+    import polars as pl
+
+    return (pdf.with_columns(pl.col("ts").dt.truncate("1s").alias("w"))
+            .group_by(["key", "w"]).agg(pl.len().alias("count"), pl.col("value").sum().alias("sum"),
+                                        pl.col("value").mean().alias("mean")))
+
+
+DUCK_Q1 = """SELECT key, time_bucket(INTERVAL 1 SECOND, ts) AS w, count(value), sum(value), avg(value)
+FROM df GROUP BY key, w"""
+
+
+def duckdb_tumble(con, df):
+    con.register("df", df)
+    try:
+        return con.execute(DUCK_Q1).fetchnumpy()
+    finally:
+        con.unregister("df")
+
+
+# --- churn ------------------------------------------------------------------------------------------
+def churn_data(keys: int, per_key: int = 2, new_per_s: int = 10_000, seed: int = 0) -> pd.DataFrame:
+    """``keys`` distinct keys, ``new_per_s`` new ones per second of event time, each seen ``per_key``
+    times within 2 s of its first event; arrival up to 0.5 s out of order."""
+    rng = np.random.default_rng(seed)
+    n = keys * per_key
+    key = np.repeat(np.arange(keys, dtype="int64"), per_key)
+    ts = key * 1000 // new_per_s + rng.integers(0, 2000, n)
+    order = np.argsort(ts + rng.uniform(0, 500, n), kind="stable")
+    return pd.DataFrame({"ts": ts[order], "key": key[order], "value": rng.normal(10, 3, n).round(2)})
+
+
+def rss_mb() -> float:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:  # pragma: no cover - not Linux
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def churn_run(keys: int, batch: int = 10_000, samples: int = 10):
+    df = churn_data(keys)
+    src = sl.from_frame(df, time="ts", unit="ms", batch_size=batch)
+    res = src.watermark("500ms").window(sl.Hop("10s", "1s"), by="key").agg(n=("value", "count"),
+                                                                             total=("value", "sum"))
+    res.sink(lambda out: None)
+    nbatches = -(-len(df) // batch)
+    every = max(1, nbatches // samples)
+    times: list[float] = []
+    points = []
+    gc.collect()
+    t_all = time.perf_counter()
+    for i, lo in enumerate(range(0, len(df), batch), 1):
+        part = df.iloc[lo:lo + batch]
+        t0 = time.perf_counter()
+        src.emit_batch(part)
+        times.append(time.perf_counter() - t0)
+        if i % every == 0 or i == nbatches:
+            points.append((lo + len(part), len(res.keys), res.logic.state_size(),
+                           statistics.median(times[-every:]) * 1000, rss_mb()))
+    src.on_flush()
+    res.on_flush()
+    return time.perf_counter() - t_all, points
+
+
+# --- the run ------------------------------------------------------------------------------------------
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", type=int, default=2_000_000)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--churn-keys", type=int, default=5_000_000, help="0 skips the churn run")
+    ap.add_argument("--out", default=str(HERE / "RESULTS.md"))
+    args = ap.parse_args(argv)
+    n = args.events
+    base = bw.make_data(n)
+    frames = {dt: with_keys(base, dt) for dt in ("object", "str", "category")}
+    small = base.iloc[: min(n, 200_000)]
+    rows = [{"ts": int(t), "key": k, "value": v} for t, k, v in zip(
+        small["ts"].to_numpy().view("int64") // 1_000_000, small["key"], small["value"])]
+
+    cases: dict[str, tuple[int, object]] = {}
+    for dt, f in frames.items():
+        cases[f"pandas groupby, {dt} keys"] = (n, lambda f=f: bw.pandas_tumble(f))
+    for dt, f in frames.items():
+        for bs in (10_000, 100_000):
+            cases[f"Q1 streamlab, {bs // 1000}k batches, {dt} keys"] = (n, lambda f=f, bs=bs: bw.q1(f, bs))
+    try:
+        import polars as pl
+
+        pdf = pl.from_pandas(frames["str"])
+        cases["polars (str keys)"] = (n, lambda: polars_tumble(pdf))
+    except ImportError:
+        print("polars not installed: pip install polars (benchmark only)")
+    try:
+        import duckdb
+
+        con = duckdb.connect()
+        con.execute("SET threads TO 2")
+        for dt in ("str", "object"):
+            cases[f"DuckDB over the pandas frame, {dt} keys, 2 threads"] = (
+                n, lambda f=frames[dt]: duckdb_tumble(con, f))
+    except ImportError:
+        print("duckdb not installed: pip install duckdb (benchmark only)")
+    cases["Q2 Hop 10s/1s, 10k batches, str keys"] = (n, lambda: bw.q2(frames["str"]))
+    cases["Q2 Hop 10s/1s, 10k batches, object keys"] = (n, lambda: bw.q2(frames["object"]))
+    cases["pandas sessions (sort, diff, cumsum), str keys"] = (n, lambda: bw.pandas_session(frames["str"]))
+    cases["Q3 Session 50ms, 10k batches, str keys"] = (n, lambda: bw.q3(frames["str"]))
+    cases["Q3 Session 50ms, 10k batches, object keys"] = (n, lambda: bw.q3(frames["object"]))
+    cases["single rows pushed (from_streamz)"] = (len(rows), lambda: bw.push_rows(rows))
+
+    for fn in (c[1] for c in cases.values()):  # warm up (imports, caches)
+        fn()
+    times: dict[str, list[float]] = {k: [] for k in cases}
+    for r in range(args.repeat):
+        for name, (_, fn) in cases.items():
+            gc.collect()
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+        print(f"round {r + 1}/{args.repeat} done", flush=True)
+    eps = {k: cases[k][0] / statistics.median(v) for k, v in times.items()}
+
+    def ratio(a, b):
+        return eps[a] / eps[b] if a in eps and b in eps else float("nan")
+
+    duck = "DuckDB over the pandas frame, str keys, 2 threads"
+    checks = [
+        ("Q1 10k, object keys vs str keys", ratio("Q1 streamlab, 10k batches, object keys",
+                                                   "Q1 streamlab, 10k batches, str keys"), ">= 0.9x"),
+        ("Q1 100k, object keys vs str keys", ratio("Q1 streamlab, 100k batches, object keys",
+                                                    "Q1 streamlab, 100k batches, str keys"), ">= 0.9x"),
+    ]
+    for dt in frames:
+        checks.append((f"Q1 10k vs pandas groupby, {dt} keys", ratio(
+            f"Q1 streamlab, 10k batches, {dt} keys", f"pandas groupby, {dt} keys"), ">= 1.0x"))
+    for dt in frames:
+        checks.append((f"Q1 100k vs pandas groupby, {dt} keys", ratio(
+            f"Q1 streamlab, 100k batches, {dt} keys", f"pandas groupby, {dt} keys"), ""))
+    checks += [
+        ("Q1 100k, str keys vs DuckDB (str keys)", ratio("Q1 streamlab, 100k batches, str keys", duck), ">= 1.0x"),
+        ("Q1 100k, str keys vs polars", ratio("Q1 streamlab, 100k batches, str keys", "polars (str keys)"), ""),
+        ("Q3 sessions vs pandas sessions (str keys)", ratio("Q3 Session 50ms, 10k batches, str keys",
+                                                           "pandas sessions (sort, diff, cumsum), str keys"),
+         ">= 0.5x"),
+    ]
+    wide = many_keys(base)
+    mem = bw.peak_added_mb(lambda: bw.q2(wide))
+    checks.append(("Q2 Hop 10s/1s with 10,000 keys: peak memory added over the input (MB)", mem, "<= 64"))
+    lines = [
+        "## Key dtypes and peers (wall time)",
+        "",
+        f"`python benchmarks/bench_keys.py --events {n} --repeat {args.repeat}` on {platform.machine()}, "
+        f"Python {platform.python_version()}, pandas {pd.__version__}, numpy {np.__version__}"
+        + "".join(f", {m} {sys.modules[m].__version__}" for m in ("polars", "duckdb") if m in sys.modules)
+        + f"; {time.strftime('%Y-%m-%d')}. Wall time, medians of {args.repeat} interleaved runs in one "
+        "process on a shared 2-core machine: read the ratios. polars runs over a polars frame converted "
+        "beforehand; DuckDB scans the pandas frame.",
+        "",
+        "| pipeline | events/s |",
+        "|---|---:|",
+        *[f"| {k} | {v:,.0f} |" for k, v in eps.items()],
+        "",
+        "| goal | measured | target |",
+        "|---|---:|---|",
+        *[f"| {name} | {r:.2f}{'' if 'MB' in name else 'x'} | {target} |" for name, r, target in checks],
+        "",
+    ]
+    if args.churn_keys:
+        total, points = churn_run(args.churn_keys)
+        lines += [
+            f"Dead-key churn: {args.churn_keys:,} distinct keys (10,000 new per second of event time, each "
+            f"seen twice) through Hop(10s, 1s) by key in 10k-row batches; {total:.1f} s in all. Per-batch "
+            "time is the median over the batches since the previous sample.",
+            "",
+            "| events in | key ids held | pane rows held | per-batch ms | RSS MB |",
+            "|---:|---:|---:|---:|---:|",
+            *[f"| {e:,} | {k:,} | {s:,} | {ms:.2f} | {m:,.0f} |" for e, k, s, ms, m in points],
+            "",
+        ]
+    section = "\n".join(lines)
+    print(section)
+    update_results(Path(args.out), section)
+
+
+def update_results(path: Path, section: str, start: str = START, end: str = END) -> None:
+    """Replace this script's section of RESULTS.md (or append it), keeping everything else."""
+    block = f"{start}\n{section.rstrip()}\n\n{end}\n"
+    text = path.read_text() if path.exists() else ""
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        tail = rest.split(end, 1)[1].lstrip("\n")
+        text = head + block + ("\n" + tail if tail else "")
+    else:
+        text = (text.rstrip("\n") + "\n\n" if text.strip() else "") + block
+    path.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,216 @@
+"""Group keys (issue 14): one key path for every dtype; dead keys are forgotten (issue 13, items 11, 12)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import streamlab as sl
+from streamlab.windows.keys import KeyIndex
+from streamlab.windows.operator import WindowAgg
+
+
+def frame(n=3_000, seed=0):
+    rng = np.random.default_rng(seed)
+    names = np.array(["a", "b", "c", "dd", "é", "", "key-7"], dtype=object)
+    k = names[rng.integers(0, len(names), n)]
+    k[rng.random(n) < 0.1] = None
+    return pd.DataFrame({
+        "ts": np.sort(rng.integers(0, 10_000, n)),
+        "k": k,
+        "j": rng.integers(-3, 3, n),
+        "v": rng.normal(0, 1, n).round(3),
+    })
+
+
+def reference(df, by, size=1000):
+    ws = df["ts"] // size * size
+    g = df.assign(window_start=ws).groupby([*by, "window_start"], dropna=False, sort=False)["v"]
+    out = g.agg(n="count", s="sum").reset_index()
+    return out
+
+
+def run(df, by, size=1000, batch_size=257):
+    res = sl.from_frame(df, time="ts", unit="ms", batch_size=batch_size).watermark("10ms").window(
+        sl.Tumble(size), by=by).agg(n=("v", "count"), s=("v", "sum"))
+    return res.collect()
+
+
+def canon(out, by):
+    out = out[[*by, "window_start", "n", "s"]].copy()
+    for c in by:
+        out[c] = out[c].astype(object).where(out[c].notna(), None)
+    out["s"] = out["s"].round(6)
+    return out.sort_values([*by, "window_start"], key=lambda s: s.astype(str)).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("dtype", ["object", "str", "category", "string[pyarrow]"])
+def test_every_string_key_dtype_gives_the_same_groups_nulls_included(dtype):
+    df = frame()
+    df["k"] = df["k"].astype(dtype)
+    got = run(df, ["k"])
+    if dtype != "object":  # object strings come out as pandas infers them (str), as before
+        assert got["k"].dtype == df["k"].dtype
+    pd.testing.assert_frame_equal(canon(got, ["k"]), canon(reference(df, ["k"]), ["k"]), check_dtype=False)
+
+
+@pytest.mark.parametrize("by", [["j"], ["k", "j"], ["j", "k"]])
+def test_integer_and_several_key_columns(by):
+    df = frame(seed=1)
+    got = run(df, by)
+    pd.testing.assert_frame_equal(canon(got, by), canon(reference(df, by), by), check_dtype=False)
+    if by == ["j"]:
+        assert got["j"].dtype == np.int64
+
+
+def test_key_index_mixed_batches():
+    ki = KeyIndex(["k"])
+    assert ki.encode(pd.DataFrame({"k": pd.Series([1, 2, 1])})).tolist() == [0, 1, 0]
+    # a later batch of another type: ints and strings are told apart, 1 and 1.0 are one key
+    assert ki.encode(pd.DataFrame({"k": pd.Series(["1", 1.0, None, np.nan], dtype=object)})).tolist() == [2, 0, 3, 3]
+    assert ki.encode(pd.DataFrame({"k": pd.Series(["2", None], dtype="str")})).tolist() == [4, 3]
+    assert ki.encode(pd.DataFrame({"k": pd.Series(["2", "1"], dtype="category")})).tolist() == [4, 2]
+    assert ki.decode(np.arange(5))["k"].tolist()[:3] == [1, 2, "1"]
+    again = KeyIndex(["k"])
+    again.load(ki.export())
+    assert again.encode(pd.DataFrame({"k": pd.Series(["2", 2, None], dtype=object)})).tolist() == [4, 1, 3]
+
+
+def test_compact_renumbers_live_keys_and_forgets_the_rest():
+    ki = KeyIndex(["k", "j"])
+    ids = ki.encode(pd.DataFrame({"k": ["a", "b", "c", None], "j": [1, 2, 3, 4]}))
+    assert ids.tolist() == [0, 1, 2, 3]
+    remap = ki.compact(np.array([1, 3]))
+    assert remap.tolist() == [-1, 0, -1, 1] and len(ki) == 2
+    decoded = ki.decode(np.array([0, 1]))
+    assert decoded["k"].iloc[0] == "b" and pd.isna(decoded["k"].iloc[1]) and decoded["j"].tolist() == [2, 4]
+    assert ki.encode(pd.DataFrame({"k": [None, "a", "b"], "j": [4, 1, 2]})).tolist() == [1, 2, 0]
+
+
+def churn(batches=120, per_batch=50, step=10, seed=0):
+    """Every batch brings ``per_batch`` new keys; each key is seen in 3 batches in a row."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for b in range(batches):
+        keys = np.concatenate([np.arange(b - d, b - d + 1).repeat(per_batch) * per_batch + np.arange(per_batch)
+                               for d in range(3) if b - d >= 0])
+        ts = b * step + rng.integers(0, step, len(keys))
+        parts.append(pd.DataFrame({"ts": ts, "key": [f"u{k}" for k in keys], "v": rng.normal(0, 1, len(keys)),
+                                   "i": keys}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def ordered(out: pd.DataFrame) -> pd.DataFrame:
+    cols = [c for c in ("window_end", "window_start", "key", "i", "revision") if c in out.columns]
+    return out.sort_values(cols, kind="stable").reset_index(drop=True)
+
+
+SPECS = {
+    "tumble": lambda: sl.Tumble(20),
+    "hop": lambda: sl.Hop(40, 10),
+    "cumulate": lambda: sl.Cumulate(40, 10),
+    "session": lambda: sl.Session(5),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(SPECS))
+@pytest.mark.parametrize("by", [["key"], ["key", "i"]])
+def test_dead_keys_are_forgotten_and_results_do_not_change(monkeypatch, kind, by):
+    """Issue 13, item 11: the key ids held follow the live keys, not every key ever seen."""
+    df = churn()
+    per_batch = len(df) // 120
+
+    def build(lateness=None):
+        return (sl.from_frame(df, time="ts", unit="ms", batch_size=per_batch).watermark("3ms")
+                .window(SPECS[kind](), by=by, allowed_lateness=lateness)
+                .agg(n=("v", "count"), s=("v", "sum"), med=("v", "median"), first=("i", "first")))
+
+    monkeypatch.setattr(WindowAgg, "compact_min_keys", 10**9)
+    whole = build().collect()
+    late_whole = build("5ms").collect()
+    monkeypatch.setattr(WindowAgg, "compact_min_keys", 64)
+    res = build()
+    held = []
+    res.sink(lambda out: held.append((len(res.keys), res.logic.state_size())))
+    got = res.collect()
+    # the same rows; within one window a key that came back after being forgotten sorts as new
+    pd.testing.assert_frame_equal(ordered(got), ordered(whole))
+    pd.testing.assert_frame_equal(ordered(build("5ms").collect()), ordered(late_whole))
+    distinct = df["key"].nunique()
+    assert distinct == 6_000
+    assert held and max(k for k, _ in held) <= 1_000, max(held)
+    assert max(s for _, s in held) <= 4_000
+
+
+def test_compaction_survives_a_checkpoint(tmp_path, monkeypatch):
+    monkeypatch.setattr(WindowAgg, "compact_min_keys", 64)
+    df = churn(batches=40)
+    per_batch = len(df) // 40
+
+    def build():
+        return sl.from_frame(df, time="ts", unit="ms", batch_size=per_batch).watermark("3ms").window(
+            sl.Hop(40, 10), by="key").agg(n=("v", "count"))
+
+    whole = build().collect()
+    res = build()
+    before: list[pd.DataFrame] = []
+    res.sink(before.append)
+    for _ in range(25):
+        res.step()
+    assert len(res.keys) < 1_000 and df["key"].nunique() > 1_000
+    res.checkpoint(tmp_path / "c.json")
+    again = build()
+    sl.restore(tmp_path / "c.json", again)
+    got = pd.concat([*before, again.collect()], ignore_index=True)
+    pd.testing.assert_frame_equal(ordered(got), ordered(whole))
+
+
+def reachable_bytes(frame: pd.DataFrame) -> int:
+    """Bytes of the buffers a frame's columns keep alive (numpy bases, Arrow buffers) and its attrs."""
+    total = 0
+    for name in frame.columns:
+        arr = frame[name].array
+        arrow = getattr(arr, "_pa_array", None)
+        if arrow is not None:
+            total += arrow.get_total_buffer_size()
+            continue
+        values = np.asarray(arr) if not hasattr(arr, "_ndarray") else arr._ndarray
+        while isinstance(values.base, np.ndarray):
+            values = values.base
+        total += values.nbytes
+    assert not frame.attrs, f"ledger frame keeps attrs {list(frame.attrs)}"
+    return total
+
+
+def test_late_and_errors_ledgers_keep_only_their_rows():
+    """Issue 13, item 12: a ledger frame holds its rows, not the batch it was cut from."""
+    n = 100_000
+    rng = np.random.default_rng(0)
+    ts = np.arange(n) * 10
+    late = rng.choice(n // 2, 40, replace=False) + n // 2
+    ts[late] = 0  # far behind the watermark: late
+    v = rng.normal(0, 1, n).astype(object)
+    v[late[:5] + 1] = "x"  # not numeric: errors
+    df = pd.DataFrame({"ts": ts, "k": pd.Series(rng.integers(0, 1000, n).astype(str), dtype="str"), "v": v,
+                       "pad": rng.normal(0, 1, n)})
+    res = sl.from_frame(df, time="ts", unit="ms", batch_size=n).watermark("0ms").window(
+        sl.Tumble(100), by="k").agg(s=("v", "sum"))
+    res.collect()
+    for side in (res.late, res.errors):
+        assert side.recent, side
+        rows = sum(len(f) for f in side.recent)
+        assert rows <= side.max_recent_rows
+        held = sum(reachable_bytes(f) for f in side.recent)
+        assert held < 200 * rows + 10_000, (side, rows, held)
+
+
+def test_ledger_trims_a_large_frame_to_its_last_rows():
+    res = sl.from_frame(pd.DataFrame({"ts": [0]}), time="ts", unit="ms").window(sl.Tumble(10)).agg(n=("ts", "size"))
+    big = pd.DataFrame({"a": np.arange(5_000)})
+    res.late.max_recent_rows = 100
+    res.late.push(big.iloc[10:])
+    res.late.push(big.iloc[:30])
+    assert [len(f) for f in res.late.recent] == [70, 30]
+    assert res.late.ledger(100)["a"].tolist() == list(range(4930, 5000)) + list(range(30))
+    assert all(reachable_bytes(f) <= 8 * len(f) for f in res.late.recent)
