@@ -202,6 +202,9 @@ FACTORIES = {
     "Project": sql_select,
     "SideOutput": lambda df, env: window(df, env).late,
     "ParquetSink": lambda df, env: frame(df, env).to_parquet(env.once("sink", lambda: env.path("out"))),
+    "GroupAgg": lambda df, env: frame(df, env).groupby("k").agg(n=("v", "size"), s=("v", "sum")),
+    "WindowRank": lambda df, env: frame(df, env).watermark("0ms").window(sl.Tumble(1000), by="k").nlargest(1, "v"),
+    "AggRank": lambda df, env: window(df, env).nlargest(1, "s"),
     "KafkaSink": lambda df, env: frame(df, env).to_kafka(
         env.once("sink", lambda: new_topic(env.kafka, prefix="out")), bootstrap=env.kafka),
 }
