@@ -208,11 +208,12 @@ class AggRank(Node):
         super().__init__(upstream, time_meta=upstream.meta)
         self.order = order
         self.by = by
-        missing = [c for c in [*by, order.column] if c not in upstream.columns]
+        columns = list(upstream.columns or [])
+        missing = [c for c in [*by, order.column] if c not in columns]
         if missing:
-            raise ValueError(f"column {missing[0]!r} not found; available columns: {', '.join(upstream.columns)}")
+            raise ValueError(f"column {missing[0]!r} not found; available columns: {', '.join(columns)}")
         self.upstream_agg = upstream
-        self.columns = [*upstream.columns, RANK]
+        self.columns = [*columns, RANK]
 
     def label(self) -> str:
         by = f" by {', '.join(self.by)}" if self.by else ""
@@ -290,8 +291,8 @@ def drop_duplicates(self, keep: str = "first"):
                       rank_column=False)
 
 
-Windowed.nlargest = nlargest  # type: ignore[attr-defined]
-Windowed.nsmallest = nsmallest  # type: ignore[attr-defined]
+_WINDOW_FORMS = {"nlargest": nlargest, "nsmallest": nsmallest}
+for _cls in (Windowed, WindowAgg):  # the window forms of the fluent methods
+    for _name, _fn in _WINDOW_FORMS.items():
+        setattr(_cls, _name, _fn)
 Windowed.drop_duplicates = drop_duplicates  # type: ignore[attr-defined]
-WindowAgg.nlargest = nlargest  # type: ignore[attr-defined]
-WindowAgg.nsmallest = nsmallest  # type: ignore[attr-defined]
