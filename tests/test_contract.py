@@ -100,7 +100,7 @@ def discover() -> dict[str, type]:
 
 
 #: Abstract bases: never built themselves; each must have subclasses (which need factories).
-BASES = {"Source", "DemoSource", "SinkNode"}
+BASES = {"Source", "DemoSource", "SinkNode", "KeyedRank"}
 
 #: The input every factory is given (or mirrors into its own medium): ms event times, one late row.
 SAMPLE = pd.DataFrame({"ts": [0, 500, 1500, 2500, 100, 3500], "k": ["a", "b", "a", "b", "a", "b"],
@@ -205,6 +205,8 @@ FACTORIES = {
     "GroupAgg": lambda df, env: frame(df, env).groupby("k").agg(n=("v", "size"), s=("v", "sum")),
     "WindowRank": lambda df, env: frame(df, env).watermark("0ms").window(sl.Tumble(1000), by="k").nlargest(1, "v"),
     "AggRank": lambda df, env: window(df, env).nlargest(1, "s"),
+    "ContinuousRank": lambda df, env: frame(df, env).nlargest(1, "v", by="k"),
+    "FirstByTime": lambda df, env: frame(df, env).watermark("0ms").drop_duplicates("k"),
     "KafkaSink": lambda df, env: frame(df, env).to_kafka(
         env.once("sink", lambda: new_topic(env.kafka, prefix="out")), bootstrap=env.kafka),
 }
