@@ -207,6 +207,7 @@ FACTORIES = {
     "AggRank": lambda df, env: window(df, env).nlargest(1, "s"),
     "ContinuousRank": lambda df, env: frame(df, env).nlargest(1, "v", by="k"),
     "FirstByTime": lambda df, env: frame(df, env).watermark("0ms").drop_duplicates("k"),
+    "OverAgg": lambda df, env: frame(df, env).watermark("0ms").rolling("1s", by="k").agg(s=("v", "sum")),
     "KafkaSink": lambda df, env: frame(df, env).to_kafka(
         env.once("sink", lambda: new_topic(env.kafka, prefix="out")), bootstrap=env.kafka),
 }

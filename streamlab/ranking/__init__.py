@@ -3,7 +3,7 @@ deduplication and OVER aggregations. Importing it attaches ``groupby``, ``nlarge
 ``nsmallest``, ``drop_duplicates``, ``rolling`` and ``materialize`` to every node.
 """
 
-from . import changelog, continuous, groupby, windowrank  # noqa: F401 - fluent methods
+from . import changelog, continuous, groupby, over, windowrank  # noqa: F401 - fluent methods
 from .changelog import OP, apply_changelog
 from .groupby import GroupAgg
 
