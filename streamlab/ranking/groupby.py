@@ -54,6 +54,17 @@ def check_columns(columns: list[str] | None, wanted: list[str], what: str) -> No
         raise ValueError(f"{what}: column {missing[0]!r} not found; available columns: {', '.join(map(str, columns))}")
 
 
+def sql_mean(mean: np.ndarray, truncate: bool) -> np.ndarray:
+    """A mean as SQL types it: of an integer column, an integer truncated toward zero (Flink).
+
+    >>> sql_mean(np.array([3.75, -1.5]), True).tolist(), sql_mean(np.array([3.75]), False).tolist()
+    ([3, -1], [3.75])
+    """
+    if not truncate or np.isnan(mean).any():
+        return np.trunc(mean) if truncate else mean
+    return np.trunc(mean).astype("int64")
+
+
 class Grouped:
     """A stream grouped by keys, waiting for ``.agg(...)``."""
 
@@ -82,6 +93,8 @@ class GroupAgg(Node):
 
     kind = "groupby"
     result_operator = True
+    #: SQL result types (set by ``%%streamlab``): AVG of an integer column is an integer, truncated.
+    flink_types = False
 
     def __init__(self, upstream: Node, by: list[str], specs: list[AggSpec]):
         super().__init__(upstream)
@@ -178,7 +191,8 @@ class GroupAgg(Node):
                        "max": self.part[f"max:{col}"][ids]}
                 if spec.func == "mean":
                     with np.errstate(invalid="ignore", divide="ignore"):
-                        cols[spec.name] = np.where(cnt > 0, raw["sum"] / np.maximum(cnt, 1), np.nan)
+                        mean = np.where(cnt > 0, raw["sum"] / np.maximum(cnt, 1), np.nan)
+                    cols[spec.name] = sql_mean(mean, self.flink_types and col in self.int_columns)
                     continue
                 value = np.where(cnt > 0, raw[str(spec.func)], np.nan)
                 if col in self.int_columns and (cnt > 0).all():

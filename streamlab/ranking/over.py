@@ -20,7 +20,7 @@ from ..core.watermarks import Marks
 from ..windows.aggregates import AggSpec, parse_aggs
 from ..windows.keys import KeyIndex
 from .frames import EventClock, frame_from_state, frame_state, late_frame, records
-from .groupby import check_columns, key_list
+from .groupby import check_columns, key_list, sql_mean
 from .window_math import RangeMin, prefix, prior_max_per_key, range_bounds
 
 #: Aggregates an OVER window supports.
@@ -82,6 +82,8 @@ class OverAgg(Node):
 
     kind = "over"
     result_operator = True
+    #: SQL result types (set by ``%%streamlab``): AVG of an integer column is an integer, truncated.
+    flink_types = False
 
     def __init__(self, rolling: Rolling, specs: list[AggSpec]):
         super().__init__(rolling.upstream)
@@ -212,7 +214,7 @@ class OverAgg(Node):
             s = total[hi] - total[lo]
             if spec.func == "mean":
                 with np.errstate(invalid="ignore", divide="ignore"):
-                    return np.where(count > 0, s / np.maximum(count, 1), np.nan)
+                    return sql_mean(np.where(count > 0, s / np.maximum(count, 1), np.nan), self.flink_types and is_int)
             return s if is_int else np.where(count > 0, s, np.nan)
         table = RangeMin(v, np.fmin if spec.func == "min" else np.fmax)
         result = table.query(lo, hi)
