@@ -251,3 +251,31 @@ def test_keep_first_dedup_is_append_only_like_flink(sl, events, flink, batch):
     assert set(want["op"]) == {"+I"}  # Flink 2.3: append-only too
     same(got, want, ["id", "g"])
     assert len(res.late.collect()) > 0
+
+
+@pytest.mark.parametrize("batch", BATCHES)
+def test_the_same_sql_text_gives_flinks_rows(sl, events, flink, batch):
+    """Every query above, run verbatim by ``sl.sql.query`` (what ``%%streamlab`` runs)."""
+    import streamlab.sql  # noqa: F401 - makes sl.sql available
+    from streamlab.ranking.changelog import apply_changelog
+
+    compare = {"wtopn": ["id", "window_start", "window_end", "rownum", "v"],
+               "wbottom_hop": ["id", "window_start", "window_end", "rownum"],
+               "wfirst": ["id", "window_start", "window_end", "rownum"],
+               "wlast": ["id", "window_start", "window_end", "rownum"],
+               "aggtop": ["window_start", "window_end", "rownum", "s"], "over_rows": ["id", "c", "s", "lo", "hi"]}
+    for name, cols in compare.items():
+        got = sl.sql.query(APPEND[name], src=source(sl, events, batch)).collect()
+        if "rownum" in cols and "rownum" not in got.columns:  # deduplication: rownum is 1
+            got["rownum"] = 1
+        for c in ("window_start", "window_end"):
+            if c in got.columns:
+                got[c] = ms(got[c])
+        same(got, flink_rows(flink, name), cols)
+    keys = {"groupby": ["k", "n", "s", "lo", "hi"], "topn": ["id", "k", "v"], "dedup_last": ["id", "k"]}
+    for name, cols in keys.items():
+        log = sl.sql.query(CHANGELOG[name], src=source(sl, events, batch)).collect()
+        assert list(log.columns) == ["op", *cols]
+        same(apply_changelog(log), apply_changelog(flink_changelog(flink, name, cols)), cols)
+    first = sl.sql.query(CHANGELOG["dedup_first"], src=source(sl, events, batch)).collect()
+    same(first, flink_changelog(flink, "dedup_first", ["id", "g"]), ["id", "g"])

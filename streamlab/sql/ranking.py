@@ -25,6 +25,8 @@ from typing import Any
 import pandas as pd
 from sqlglot import exp
 
+from streamlab.ranking.order import Order
+from streamlab.ranking.windowrank import WindowRank
 from streamlab.sql.analyze import _Analyzer, catalog_of
 from streamlab.sql.compile import _has_watermark, window_spec
 from streamlab.sql.errors import SQLError
@@ -213,8 +215,8 @@ class _Builder:
                                  "PARTITION BY window_start, window_end[, keys]", win)
             keys = [p for p in partition if p not in ("window_start", "window_end")]
             windowed = stream.window(window_spec(window), by=keys or None)
-            if column == time_col and n == 1:
-                result = windowed.drop_duplicates("last" if desc else "first")
+            if column == time_col and n == 1:  # window deduplication, with its rownum (always 1)
+                result = WindowRank(windowed, Order(time_col, desc, tie_last=desc, by_time=True), rank_column=True)
             else:
                 result = windowed.nlargest(n, column) if desc else windowed.nsmallest(n, column)
         else:
