@@ -145,8 +145,12 @@ class OverAgg(Node):
         ev_key = np.concatenate([pend_key, key])
         released = np.searchsorted(wm, ev_ms, side="left")  # first row whose watermark reaches it
         released[len(pend_ms):] = np.maximum(released[len(pend_ms):], np.arange(1, n + 1))
-        prior = prior_max_per_key(ev_key, ev_ms, released, key, np.arange(n))
-        late = ms <= np.maximum(prior, self.last[key])
+        late = ms <= self.last[key]
+        # only a row behind its watermark can be at or before a time released by that watermark
+        behind = np.flatnonzero(ms <= wm)
+        if len(behind):
+            prior = prior_max_per_key(ev_key, ev_ms, released, key[behind], behind)
+            late[behind] |= ms[behind] <= prior
         if late.any():
             self.counters.late += int(late.sum())
             self.late.push(late_frame(df[late], wm[late], self.meta.unit, 1,
