@@ -13,10 +13,11 @@ micro-batches, on a streamz dataflow graph.
 # Layers, bottom up (each imports only the ones below it; each attaches its fluent methods to Node):
 # core -> operators (sources, transforms, windows) -> runtime -> production (sinks, kafka, flink,
 # checkpoint) -> front ends (viz, widgets, teach) -> shell (this package, magics, sql, cli).
-from . import checkpoint, demo, flink_sql, kafka, sinks, teach, viz, widgets  # noqa: F401 - fluent methods
+from . import checkpoint, demo, flink_sql, kafka, ranking, sinks, teach, viz, widgets  # noqa: F401 - fluent methods
 from .core.errors import PipelineStateError, StreamlabWarning
 from .core.node import Node
 from .core.state import PipelineState
+from .ranking import apply_changelog
 from .runtime import Pipeline, pipelines
 from .sources import from_csv, from_frame, from_parquet, from_streamz
 from .transforms import assign, watermark, where  # noqa: F401 - registers the operators
@@ -37,7 +38,7 @@ def restore(path, *streams, **options):
 
 __all__ = [
     "Cumulate", "Hop", "Node", "Pipeline", "PipelineState", "PipelineStateError", "Session", "StreamlabWarning", "Tumble",
-    "WindowAgg", "demo", "from_csv", "from_frame", "from_kafka", "from_parquet", "from_streamz", "pipelines",
+    "WindowAgg", "apply_changelog", "demo", "from_csv", "from_frame", "from_kafka", "from_parquet", "from_streamz", "pipelines",
     "load_ipython_extension", "restore", "teach", "unload_ipython_extension",
 ]
 

@@ -18,6 +18,8 @@ from traitlets import Bool, Int, Unicode
 from streamlab.sql import commands as control
 from streamlab.sql.analyze import catalog_of, plan_query
 from streamlab.sql.errors import SQLError, did_you_mean, listing
+from streamlab.sql.ranking import build as build_updating
+from streamlab.sql.ranking import is_updating
 
 PLOT_KINDS = ("line", "bar", "scatter", "step", "heatmap")
 
@@ -132,6 +134,9 @@ class StreamlabMagics(Magics):
             raise StreamlabUsageError("usage", f"--name {args.name!r} is not a Python name",
                                       "use letters, digits and _, e.g. --name hot_sensors")
         streams = streams_in(self.user_ns)
+        if is_updating(cell):  # Top-N, deduplication, OVER, continuous GROUP BY (sql/ranking.py)
+            result = build_updating(cell, streams, args.watermark or self.default_watermark or None)
+            return self._finish(args, result, parse_plot(args.plot) if args.plot else None)
         plan = plan_query(cell, catalog_of(streams))
         plot = parse_plot(args.plot) if args.plot else None
         if plot is not None:
@@ -145,6 +150,9 @@ class StreamlabMagics(Magics):
             return None
         result = control.build(plan, streams[plan.source],
                                args.watermark or self.default_watermark or None)
+        return self._finish(args, result, plot)
+
+    def _finish(self, args: Any, result: Any, plot: Any) -> Any:
         if args.name:
             control.rename(result, args.name)
         if args.flink:

@@ -100,7 +100,7 @@ def discover() -> dict[str, type]:
 
 
 #: Abstract bases: never built themselves; each must have subclasses (which need factories).
-BASES = {"Source", "DemoSource", "SinkNode"}
+BASES = {"Source", "DemoSource", "SinkNode", "KeyedRank"}
 #: Rows of a job on a Flink cluster (no factory without a cluster): tests/test_flink_cluster.py.
 REMOTE = {"FlinkRun"}
 
@@ -204,6 +204,12 @@ FACTORIES = {
     "Project": sql_select,
     "SideOutput": lambda df, env: window(df, env).late,
     "ParquetSink": lambda df, env: frame(df, env).to_parquet(env.once("sink", lambda: env.path("out"))),
+    "GroupAgg": lambda df, env: frame(df, env).groupby("k").agg(n=("v", "size"), s=("v", "sum")),
+    "WindowRank": lambda df, env: frame(df, env).watermark("0ms").window(sl.Tumble(1000), by="k").nlargest(1, "v"),
+    "AggRank": lambda df, env: window(df, env).nlargest(1, "s"),
+    "ContinuousRank": lambda df, env: frame(df, env).nlargest(1, "v", by="k"),
+    "FirstByTime": lambda df, env: frame(df, env).watermark("0ms").drop_duplicates("k"),
+    "OverAgg": lambda df, env: frame(df, env).watermark("0ms").rolling("1s", by="k").agg(s=("v", "sum")),
     "KafkaSink": lambda df, env: frame(df, env).to_kafka(
         env.once("sink", lambda: new_topic(env.kafka, prefix="out")), bootstrap=env.kafka),
 }

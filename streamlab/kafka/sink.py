@@ -16,6 +16,7 @@ from ..core.snapshot import OperatorSnapshot
 from ..sinks import SinkNode
 from .loop import in_loop
 from .source import _log, kafka_module
+from .upsert import upsert_messages
 
 SINK_FORMATS = ("json", "csv", "raw")
 DRAIN_POLL_S = 0.005  # on the loop: pause between non-blocking poll(0)/flush(0) calls while draining
@@ -62,6 +63,9 @@ class KafkaSink(SinkNode):
             raise ValueError(f"to_kafka format={format!r} is not supported; use one of {SINK_FORMATS}")
         if isinstance(flush_timeout, bool) or not isinstance(flush_timeout, (int, float)) or not flush_timeout >= 0:
             raise ValueError(f"flush_timeout must be a number of seconds >= 0, got {flush_timeout!r}")
+        if key is None and "op" in (getattr(upstream, "columns", None) or []):
+            raise ValueError("to_kafka of a changelog (an 'op' column) writes upserts: give key=, "
+                             "e.g. the groupby keys (key='page' or key=['page', 'day'])")
         super().__init__(upstream)
         self.topic, self.bootstrap, self.format, self.key = topic, bootstrap, format, key
         self.config = dict(config or {})
@@ -121,9 +125,12 @@ class KafkaSink(SinkNode):
     def on_batch(self, df: pd.DataFrame, port: int = 0, marks=None) -> pd.DataFrame:
         if not len(df):
             return df
-        values = encode_rows(df, self.format)
-        keys = [None] * len(values) if self.key is None else [str(k).encode() for k in df[self.key].tolist()]
-        self._waiting.extend(zip(keys, values))
+        if "op" in df.columns:  # a changelog: upserts keyed by key=, tombstones for -D (upsert.py)
+            self._waiting.extend(upsert_messages(df, self.key, lambda rows: encode_rows(rows, self.format)))
+        else:
+            values = encode_rows(df, self.format)
+            keys = [None] * len(values) if self.key is None else [str(k).encode() for k in df[self.key].tolist()]
+            self._waiting.extend(zip(keys, values))
         self._hand_over(None if in_loop() else math.inf)
         self._get().poll(0)  # the producer _hand_over made or found
         return df
@@ -204,6 +211,9 @@ class KafkaSink(SinkNode):
 def to_kafka(stream, topic, bootstrap="127.0.0.1:9092", format="json", key=None, config=None,
              flush_timeout=30.0) -> KafkaSink:
     """Write every row ``stream`` emits to ``topic`` (JSON objects by default; ``key=`` a column).
+
+    A changelog (rows with ``op``) is written as upserts keyed by ``key=`` (required): ``+I``/``+U``
+    give the row without ``op``, ``-D`` a tombstone, ``-U`` nothing (Flink's ``upsert-kafka``).
 
     ``config``: extra librdkafka producer settings. At the end of the input and at ``stop()`` the
     sink delivers what it queued, waiting at most ``flush_timeout`` seconds; on a running loop it

@@ -29,7 +29,10 @@ def query(sql: str, **streams: Any) -> Any:
     ``sl.sql.query("SELECT ... FROM TABLE(TUMBLE(TABLE src, ...)) ...", src=src).collect()``
     """
     from streamlab.sql.compile import compile_plan
+    from streamlab.sql.ranking import build, is_updating
 
+    if is_updating(sql):  # Top-N, deduplication, OVER, continuous GROUP BY
+        return build(sql, streams)
     plan = plan_query(sql, catalog_of(streams))
     return compile_plan(plan, streams[plan.source])
 

@@ -18,6 +18,7 @@ import pandas as pd
 from ipywidgets import HTML
 from traitlets import Float, Int, validate
 
+from ..ranking.changelog import INSERT, OP, apply_changelog
 from .columns import is_time_dtype
 from .feed import Feeder
 
@@ -60,7 +61,11 @@ def _texts(s: pd.Series) -> list[str]:
 
 
 class LiveTable(HTML):
-    """The latest ``max_rows`` rows of a stream, newest first, refreshed on the kernel's loop."""
+    """The latest ``max_rows`` rows of a stream, newest first, refreshed on the kernel's loop.
+
+    A changelog (rows with an ``op`` column) is applied instead: the table shows the current
+    result, updated in place (Zeppelin's "update" mode).
+    """
 
     max_rows = Int(20, help="How many of the latest rows are kept and shown.")
     max_rate = Float(4.0, help="Most refreshes sent to the browser per second.")
@@ -84,12 +89,25 @@ class LiveTable(HTML):
         if not frames:
             return
         self.received += sum(len(f) for f in frames)
+        if OP in frames[0].columns:  # a changelog: keep the table it describes, updated in place
+            self.rows = apply_changelog(pd.concat([*self._as_inserts(), *frames], ignore_index=True))
+            caption = (f'<div class="streamlab-caption">{self.received:,} changes applied; '
+                       f"{len(self.rows)} rows, updated in place</div>")
+            self.value = caption + scrolling(frame_html(self.rows.head(self.max_rows), newest_first=False))
+            return
         keep = [self.rows] if self.rows is not None else []
         self.rows = pd.concat([*keep, *frames], ignore_index=True).tail(self.max_rows)
         self.rows = self.rows.reset_index(drop=True)
         caption = (f'<div class="streamlab-caption">{self.received:,} rows received; '
                    f"latest {len(self.rows)} shown, newest first</div>")
         self.value = caption + scrolling(frame_html(self.rows))
+
+    def _as_inserts(self) -> list[pd.DataFrame]:
+        if self.rows is None:
+            return []
+        table = self.rows.copy()
+        table.insert(0, OP, INSERT)
+        return [table]
 
     def detach(self) -> None:
         """Stop following the stream."""

@@ -14,7 +14,9 @@ Run it with the Flink virtualenv's interpreter (``.venv-flink/bin/python``), nev
      "output_dir": "/abs/out",
      "extra_sources": {"src_d0": 0},             # optional: more tables on the same file,
                                                  # each with its own watermark delay (ms)
-     "config": {"some.flink.option": "value"}}   # optional, added to the defaults below
+     "config": {"some.flink.option": "value"},   # optional, added to the defaults below
+     "changelog_queries": {"name": "SELECT ..."}} # optional: updating queries, collected with
+                                                 # their row kinds (one short job each)
 
 The source table is called ``src``. Its event-time column is ``TIMESTAMP(3)`` with
 ``WATERMARK FOR ts AS ts - INTERVAL 'x' SECOND``. Every query gets its own filesystem CSV sink
@@ -27,6 +29,8 @@ Outputs, under ``output_dir``:
 
 - ``<name>/``: the query's rows as headerless CSV part files (Flink's own names);
 - ``<name>.schema.json``: ``[[column, flink_type], ...]`` for those files;
+- ``<name>.changelog.jsonl``: for each changelog query, one ``{"op": "+I", "values": [...]}`` line
+  per row, in the order Flink's ``TableResult.collect()`` gave them (timestamps as text);
 - ``job.json``: Flink version, settings, the optimised plan and the job's wall time.
 """
 
@@ -141,9 +145,16 @@ def run(job: dict) -> dict:
         stmt.add_insert(f"sink_{name}", table)
         (out / f"{name}.schema.json").write_text(json.dumps(schemas[name]))
 
-    plan = stmt.explain()
     planned = time.monotonic()
-    stmt.execute().wait()
+    plan = ""
+    if job["queries"]:
+        plan = stmt.explain()
+        planned = time.monotonic()
+        stmt.execute().wait()
+    for name, sql in (job.get("changelog_queries") or {}).items():
+        if not _NAME.match(name):
+            raise ValueError(f"query name {name!r} must be a plain identifier")
+        collect_changelog(t_env, sql, out / f"{name}.changelog.jsonl")
     finished = time.monotonic()
 
     from pyflink.version import __version__ as flink_version
@@ -159,6 +170,18 @@ def run(job: dict) -> dict:
     }
     (out / "job.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+_KINDS = {"INSERT": "+I", "UPDATE_BEFORE": "-U", "UPDATE_AFTER": "+U", "DELETE": "-D"}
+
+
+def collect_changelog(t_env: TableEnvironment, sql: str, path: Path) -> None:
+    """Run ``sql`` and write every row Flink returns with its row kind, as JSON lines."""
+    with t_env.execute_sql(sql).collect() as rows, path.open("w") as fh:
+        for row in rows:
+            kind = _KINDS[row.get_row_kind().name]
+            fh.write(json.dumps({"op": kind, "values": [v if v is None or isinstance(v, (int, float, str))
+                                                        else str(v) for v in row]}) + "\n")
 
 
 def main(argv: list[str]) -> int:

@@ -1,0 +1,93 @@
+"""Changelog results: an ``op`` column with Flink's row kinds, and applying it to get the table.
+
+A result that can change (continuous GROUP BY, continuous Top-N, keep-last deduplication) carries
+an ``op`` column first, with ``+I`` (insert), ``-U`` (the row before an update), ``+U`` (the row
+after it) and ``-D`` (delete), as Flink's ``TableResult.collect()`` shows them. ``collect()`` returns
+that changelog; ``res.materialize()`` returns the table it describes now.
+
+>>> import pandas as pd
+>>> log = pd.DataFrame({"op": ["+I", "+I", "-U", "+U"], "page": ["a", "b", "a", "a"], "n": [1, 1, 1, 2]})
+>>> apply_changelog(log)
+  page  n
+0    b  1
+1    a  2
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..core.node import Node
+
+#: The changelog column and Flink's row kinds.
+OP = "op"
+INSERT, UPDATE_BEFORE, UPDATE_AFTER, DELETE = "+I", "-U", "+U", "-D"
+ROW_KINDS = (INSERT, UPDATE_BEFORE, UPDATE_AFTER, DELETE)
+_SIGN = {INSERT: 1, UPDATE_AFTER: 1, UPDATE_BEFORE: -1, DELETE: -1}
+
+
+def is_changelog(df: pd.DataFrame) -> bool:
+    """Whether ``df`` is a changelog (has an ``op`` column)."""
+    return OP in df.columns
+
+
+def apply_changelog(changes: pd.DataFrame) -> pd.DataFrame:
+    """The table a changelog describes (rows as a multiset: ``+I``/``+U`` add a row, ``-U``/``-D``
+    remove an equal one), in the order the rows got their current values. An append-only frame
+    (no ``op``) is returned as it is.
+
+    Raises ``ValueError`` for an unknown row kind or a retraction of a row that is not there.
+    """
+    if not is_changelog(changes):
+        return changes.reset_index(drop=True)
+    cols = [c for c in changes.columns if c != OP]
+    ops = changes[OP].astype(object)
+    bad = ~ops.isin(ROW_KINDS)
+    if bad.any():
+        raise ValueError(f"unknown row kind {ops[bad].iloc[0]!r} in the op column; expected one of {ROW_KINDS}")
+    if not len(changes):
+        return changes[cols].reset_index(drop=True)
+    body = changes[cols].reset_index(drop=True)
+    if not cols:
+        raise ValueError("a changelog needs columns besides op")
+    group = body.groupby(cols, dropna=False, sort=False).ngroup().to_numpy()
+    sign = ops.map(_SIGN).to_numpy(dtype="int64")
+    order = np.arange(len(body))
+    running = pd.Series(sign).groupby(group).cumsum().to_numpy()
+    if (running < 0).any():
+        at = int(np.flatnonzero(running < 0)[0])
+        raise ValueError(f"invalid changelog: row {at} retracts {body.iloc[at].to_dict()} which is not in the table")
+    net = np.bincount(group, weights=sign).astype("int64")
+    first = pd.Series(order).groupby(group).min().to_numpy()
+    keep = np.flatnonzero(net > 0)
+    keep = keep[np.argsort(first[keep], kind="stable")]
+    rows = np.repeat(first[keep], net[keep])
+    return body.iloc[rows].reset_index(drop=True)
+
+
+def with_op(df: pd.DataFrame, ops) -> pd.DataFrame:
+    """``df`` with an ``op`` column in front."""
+    out = df.reset_index(drop=True)
+    out.insert(0, OP, pd.Series(ops, dtype=object) if not isinstance(ops, str) else ops)
+    if not len(out):
+        out[OP] = out[OP].astype(object)
+    return out
+
+
+@Node.register_api()
+def materialize(self, n: int | None = None, timeout: float | None = None) -> pd.DataFrame:
+    """Run like ``collect()`` and return the current table: the changelog applied (an
+    append-only result is returned as ``collect()`` gives it).
+
+    >>> import streamlab as sl, pandas as pd
+    >>> df = pd.DataFrame({"ts": [0, 1, 2], "page": ["a", "b", "a"]})
+    >>> res = sl.from_frame(df, time="ts", unit="s", batch_size=1).groupby("page").agg(n=("page", "size"))
+    >>> res.collect()["op"].tolist()
+    ['+I', '+I', '-U', '+U']
+    >>> res.materialize()
+      page  n
+    0    b  1
+    1    a  2
+    """
+    return apply_changelog(self.collect(n=n, timeout=timeout))

@@ -1,0 +1,283 @@
+"""Continuous Top-N and deduplication (no window): ``s.nlargest(3, "price", by="k")``,
+``s.drop_duplicates("user", keep="last")`` give changelogs; ``s.drop_duplicates("user")``
+(keep first, by event time) is append-only.
+
+- Top-N and keep-last: every row counts, late or not; the result's final state equals Flink's.
+  Only the best ``n`` rows per key are kept. A changed Top-N emits ``-D`` for the row that left
+  and ``+I`` for the row that entered; a replaced keep-last row emits ``-U`` and ``+U``.
+- Keep-first (DESIGN §2b): a row with ``ts < W_i`` is late; the earliest row per key (first
+  arrival among equal times) is emitted once the watermark reaches it and never changes; later
+  rows of that key are duplicates.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..core.node import Node
+from ..core.timecol import POS_INF
+from ..core.watermarks import Marks
+from ..windows.keys import KeyIndex
+from .changelog import DELETE, INSERT, OP, UPDATE_AFTER, UPDATE_BEFORE
+from .frames import EventClock, frame_from_state, frame_state, late_frame, records
+from .groupby import check_columns, key_list
+from .order import Order, order_values, top_positions
+
+_INTERNAL = ["__key", "__seq", "__ord"]
+
+
+class KeyedRank(Node):
+    """Shared by the continuous rank operators: key ids, arrival numbers, the kept rows."""
+
+    result_operator = True
+
+    def __init__(self, upstream: Node, by: list[str], order: Order):
+        super().__init__(upstream)
+        self.by = by
+        self.order = order
+        self.reset_state()
+
+    def reset_state(self) -> None:
+        super().reset_state()
+        self.keys = KeyIndex(self.by)
+        self.seq = 0
+        self.kept = pd.DataFrame()
+        self.schema: dict[str, str] = {}
+
+    def _tag(self, df: pd.DataFrame, ms: np.ndarray | None) -> pd.DataFrame:
+        """``df`` with key ids, arrival numbers and order values in front."""
+        n = len(df)
+        if not self.schema:
+            self.schema = {str(c): str(t) for c, t in df.dtypes.items()}
+        seq = np.arange(self.seq, self.seq + n, dtype="int64")
+        self.seq += n
+        ordv = order_values(None if self.order.by_time else df[self.order.column], ms if self.order.by_time else None)
+        body = df.reset_index(drop=True)
+        body.attrs.clear()
+        tags = pd.DataFrame({"__key": self.keys.encode(df), "__seq": seq, "__ord": ordv})
+        return pd.concat([tags, body], axis=1)
+
+    def _missing(self, df: pd.DataFrame) -> bool:
+        need = [*self.by, *([] if self.order.by_time else [self.order.column])]
+        missing = [c for c in need if c not in df.columns]
+        if missing:
+            self.send_errors(df, f"missing column {missing[0]!r}")
+        return bool(missing)
+
+    def body_columns(self) -> list[str]:
+        return list(self.schema) or list(self.input_columns() or [])
+
+    def snapshot_node(self, limit: int | None = 50):
+        snap = super().snapshot_node(limit)
+        kept = self.kept.drop(columns=_INTERNAL, errors="ignore")
+        snap["state"] = {"by": list(self.by), "order": self.order.label(), "kept_rows": len(self.kept),
+                         "kept": records(kept, limit), "keys": len(self.keys) if self.by else 1}
+        return snap
+
+    def save_state(self) -> dict:
+        return {"keys": self.keys.export(), "seq": int(self.seq), "kept": frame_state(self.kept),
+                "schema": dict(self.schema)}
+
+    def load_state(self, state: dict) -> None:
+        self.keys = KeyIndex(self.by)
+        self.keys.load(state["keys"])
+        self.seq = int(state["seq"])
+        self.kept = frame_from_state(state["kept"])
+        self.schema = dict(state["schema"])
+
+
+class ContinuousRank(KeyedRank):
+    """Top-N per key, or keep-last deduplication (``n=1``, latest time): a changelog."""
+
+    kind = "rank"
+
+    def __init__(self, upstream: Node, by: list[str], order: Order):
+        super().__init__(upstream, by, order)
+        cols = upstream.columns if isinstance(upstream, Node) else None
+        self.columns = None if cols is None else [OP, *cols]
+
+    def label(self) -> str:
+        by = f" per {', '.join(self.by)}" if self.by else ""
+        what = "last row" if self.order.tie_last else self.order.label()
+        return f"{what}{by}"
+
+    def on_batch(self, df: pd.DataFrame, port: int, marks: Marks | None):
+        if self._missing(df) or not len(df):
+            return None
+        ms = None
+        if self.order.by_time:
+            ms = marks.ms if marks is not None else None
+            if ms is None:
+                from ..core.timecol import event_ms
+
+                ms, ok = event_ms(df[self.meta.column], self.meta.unit)
+                if not ok.all():
+                    self.send_errors(df[~ok], f"time column {self.meta.column!r} is missing or unparseable")
+                    df, ms = df[ok], ms[ok]
+        new = self._tag(df, ms)
+        both = new if not len(self.kept) else pd.concat([self.kept, new], ignore_index=True)
+        top = top_positions(both["__key"].to_numpy(), both["__ord"].to_numpy(), both["__seq"].to_numpy(),
+                            self.order.n, self.order.descending, self.order.tie_last)
+        kept = both.iloc[np.sort(top)].reset_index(drop=True)
+        old_seq = self.kept["__seq"].to_numpy() if len(self.kept) else np.zeros(0, dtype="int64")
+        gone = self.kept[~np.isin(old_seq, kept["__seq"].to_numpy())] if len(self.kept) else new.iloc[:0]
+        came = kept[~np.isin(kept["__seq"].to_numpy(), old_seq)]
+        self.kept = kept
+        if not len(came) and not len(gone):
+            return None
+        if self.order.n == 1:  # one row per key: a replacement is an update
+            replaced = np.isin(came["__key"].to_numpy(), gone["__key"].to_numpy())
+            before = gone.assign(**{OP: UPDATE_BEFORE, "__pos": gone["__key"].map(
+                dict(zip(came["__key"], range(len(came))))).to_numpy(dtype="float64") * 2})
+            after = came.assign(**{OP: np.where(replaced, UPDATE_AFTER, INSERT), "__pos": np.arange(len(came)) * 2 + 1.0})
+            out = pd.concat([before, after], ignore_index=True).sort_values("__pos", kind="stable")
+        else:
+            out = pd.concat([gone.assign(**{OP: DELETE}), came.assign(**{OP: INSERT})], ignore_index=True)
+        return out[[OP, *self.body_columns()]].reset_index(drop=True)
+
+    def current(self) -> pd.DataFrame:
+        """The current result: the kept rows."""
+        return self.kept[self.body_columns()].reset_index(drop=True) if len(self.kept) else self.empty_output().drop(columns=OP)
+
+    def empty_output(self) -> pd.DataFrame:
+        out = pd.DataFrame({OP: pd.Series([], dtype=object)})
+        for c in self.body_columns():
+            out[c] = pd.Series([], dtype=self.schema.get(c, "object"))
+        return out
+
+
+class FirstByTime(KeyedRank):
+    """Keep-first deduplication by event time: append-only, late rows to ``late``."""
+
+    kind = "dedup"
+
+    def __init__(self, upstream: Node, by: list[str]):
+        super().__init__(upstream, by, Order(upstream.meta.column, False, by_time=True))
+        self.columns = None if upstream.columns is None else list(upstream.columns)
+        self.late = self.side("late")
+
+    def reset_state(self) -> None:
+        super().reset_state()
+        self.clock = EventClock()
+        self.done: set[int] = set()
+        self.duplicates = 0
+
+    def label(self) -> str:
+        return f"first row per {', '.join(self.by) or '(all)'} by {self.order.column}"
+
+    def on_batch(self, df: pd.DataFrame, port: int, marks: Marks | None):
+        if self._missing(df):
+            return None
+        df, ms, wm, end = self.clock.read(self, df, marks)
+        if len(df):
+            late = ms < wm
+            if late.any():
+                self.counters.late += int(late.sum())
+                self.late.push(late_frame(df[late], wm[late], self.meta.unit, 1,
+                                          "late: event time before the watermark (keep-first deduplication)"))
+                df, ms = df[~late], ms[~late]
+            new = self._tag(df, ms)
+            fresh = ~np.isin(new["__key"].to_numpy(), list(self.done))
+            self.duplicates += int((~fresh).sum())
+            new = new[fresh]
+            both = new if not len(self.kept) else pd.concat([self.kept, new], ignore_index=True)
+            top = top_positions(both["__key"].to_numpy(), both["__ord"].to_numpy(), both["__seq"].to_numpy(), 1, False)
+            self.duplicates += len(both) - len(top)  # rows that lost to an earlier one of their key
+            self.kept = both.iloc[np.sort(top)].reset_index(drop=True)
+        return self._release(end)
+
+    def _release(self, wm: int) -> pd.DataFrame | None:
+        if not len(self.kept):
+            return None
+        due = self.kept["__ord"].to_numpy() <= wm
+        if not due.any():
+            return None
+        out = self.kept[due].sort_values(["__ord", "__seq"], kind="stable")
+        self.kept = self.kept[~due].reset_index(drop=True)
+        self.done.update(out["__key"].tolist())
+        return out[self.body_columns()].reset_index(drop=True)
+
+    def on_flush(self) -> None:
+        out = self._release(POS_INF)
+        if out is not None:
+            self.emit_out(out)
+
+    def empty_output(self) -> pd.DataFrame:
+        return pd.DataFrame({c: pd.Series([], dtype=self.schema.get(c, "object")) for c in self.body_columns()})
+
+    def snapshot_node(self, limit: int | None = 50):
+        snap = super().snapshot_node(limit)
+        snap["state"].update({"emitted_keys": len(self.done), "duplicates": self.duplicates,
+                              "late_ledger": records(self.late.ledger(20))})
+        return snap
+
+    def save_state(self) -> dict:
+        return {**super().save_state(), "clock": self.clock.save(), "done": sorted(int(k) for k in self.done),
+                "duplicates": int(self.duplicates)}
+
+    def load_state(self, state: dict) -> None:
+        super().load_state(state)
+        self.clock.load(state["clock"])
+        self.done = set(state["done"])
+        self.duplicates = int(state["duplicates"])
+
+
+def _by(self, by) -> list[str]:
+    keys = [] if by is None else key_list(by)
+    check_columns(self.columns, keys, "by")
+    return keys
+
+
+def _rank(self, n, column, by, descending: bool) -> ContinuousRank:
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"n must be a positive whole number of rows, got {n!r}")
+    if not isinstance(column, str):
+        raise TypeError(f"the column to rank by must be a column name, got {column!r}")
+    check_columns(self.columns, [column], "nlargest" if descending else "nsmallest")
+    return ContinuousRank(self, _by(self, by), Order(column, descending, n=n))
+
+
+@Node.register_api()
+def nlargest(self, n: int, columns: str, by=None) -> ContinuousRank:
+    """Continuous Top-N: the ``n`` rows with the largest ``columns`` per ``by`` key, as a changelog.
+
+    >>> import streamlab as sl, pandas as pd
+    >>> df = pd.DataFrame({"ts": [0, 1, 2], "k": ["a", "a", "a"], "p": [5, 9, 7]})
+    >>> sl.from_frame(df, time="ts", unit="s", batch_size=1).nlargest(1, "p", by="k").collect()
+       op  ts  k  p
+    0  +I   0  a  5
+    1  -U   0  a  5
+    2  +U   1  a  9
+    """
+    return _rank(self, n, columns, by, True)
+
+
+@Node.register_api()
+def nsmallest(self, n: int, columns: str, by=None) -> ContinuousRank:
+    """Continuous Top-N by the smallest values (see ``nlargest``)."""
+    return _rank(self, n, columns, by, False)
+
+
+@Node.register_api()
+def drop_duplicates(self, subset=None, keep: str = "first") -> Node:
+    """Deduplicate per ``subset`` key by event time: ``keep="first"`` is append-only (late rows to
+    ``late``), ``keep="last"`` a changelog. ``subset=None`` means every column but the time.
+
+    >>> import streamlab as sl, pandas as pd
+    >>> df = pd.DataFrame({"ts": [0, 1, 2], "user": ["a", "b", "a"]})
+    >>> sl.from_frame(df, time="ts", unit="s").drop_duplicates("user").collect()
+       ts user
+    0   0    a
+    1   1    b
+    """
+    if keep not in ("first", "last"):
+        raise ValueError(f"keep must be 'first' or 'last', got {keep!r}")
+    if subset is None:
+        if self.columns is None:
+            raise ValueError("drop_duplicates() needs subset= when the columns are not known")
+        subset = [c for c in self.columns if c != self.meta.column]
+    keys = _by(self, subset)
+    if keep == "first":
+        return FirstByTime(self, keys)
+    return ContinuousRank(self, keys, Order(self.meta.column, True, tie_last=True, by_time=True))
