@@ -348,7 +348,7 @@ def _valid_command(message: Any, pipelines: dict[str, FakePipeline]) -> bool:
         isinstance(mid, str) and 0 < len(mid) <= 64)
     version = message.get("version")
     return (good_id and message.get("kind") == "command"
-            and not isinstance(version, bool) and version == PROTOCOL_VERSION
+            and type(version) is int and version == PROTOCOL_VERSION
             and isinstance(message.get("action"), str) and message["action"] in COMMAND_ACTIONS
             and isinstance(message.get("pipeline"), str) and message["pipeline"] in pipelines
             and PipelineState(pipelines[message["pipeline"]].state).allows(message["action"]))
