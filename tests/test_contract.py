@@ -186,7 +186,13 @@ def sql_select(df, env):
                         "GROUP BY k, window_start, window_end", src=frame(df, env))
 
 
+def interval_join(df, env):
+    right = frame(df, env).watermark("0ms")
+    return frame(df, env).watermark("0ms").join(right, on="k", between=(-500, 500), how="full")
+
+
 FACTORIES = {
+    "IntervalJoin": interval_join,
     "FrameSource": frame,
     "CsvSource": csv,
     "ParquetSource": parquet,

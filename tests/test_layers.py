@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1] / "streamlab"
 
 LAYERS = {  # first dotted part after "streamlab." -> layer number (higher imports lower)
     "core": 0,
-    "sources": 1, "transforms": 1, "windows": 1, "demo": 1,
+    "sources": 1, "transforms": 1, "windows": 1, "demo": 1, "joins": 1,
     "runtime": 2,
     "sinks": 3, "kafka": 3, "flink": 3, "flink_sql": 3, "checkpoint": 3,
     "viz": 4, "widgets": 4, "teach": 4, "comm": 4,

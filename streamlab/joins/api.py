@@ -1,0 +1,37 @@
+"""The fluent join methods, attached to :class:`~streamlab.core.node.Node` by this layer."""
+
+from __future__ import annotations
+
+from ..core.node import Node
+from .common import key_lists
+from .interval import IntervalJoin
+
+
+@Node.register_api()
+def join(self, other, on=None, *, left_on=None, right_on=None, between=None, how="inner",
+         suffixes=("_x", "_y"), inclusive="both"):
+    """Join two streams: an interval join with ``between=(lower, upper)``, or, on two window
+    aggregations, a window join on the keys plus ``window_start`` and ``window_end``.
+
+    >>> import streamlab as sl, pandas as pd
+    >>> a = sl.from_frame(pd.DataFrame({"ts": [0], "k": [1]}), time="ts", unit="s").watermark(0)
+    >>> a.join(a, on="k")
+    Traceback (most recent call last):
+    ...
+    ValueError: a join of two streams needs a time bound (Flink refuses an unbounded regular join ...
+    """
+    keys = key_lists(on, left_on, right_on)
+    if between is None:
+        raise ValueError("a join of two streams needs a time bound (Flink refuses an unbounded regular join "
+                         "in this setting): an interval join a.join(b, on=..., between=('-2s', '5s')), or a "
+                         "window join a.window(spec).join(b.window(spec), on=...)")
+    return IntervalJoin(self, other, keys=keys, between=between, how=how, suffixes=suffixes,
+                        inclusive=inclusive)
+
+
+def join_asof(self, versioned, on=None, **kwargs):
+    raise NotImplementedError
+
+
+def merge(self, df, on=None, **kwargs):
+    raise NotImplementedError

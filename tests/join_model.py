@@ -1,0 +1,75 @@
+"""A plain, row-by-row model of the joins of DESIGN.md §2b, written independently of the engine.
+
+Rows are (id, ts ms, key); key None is NULL. Arrival order is the runtime's: one batch from the
+left input, then one from the right, alternating while both have rows. Each row sees the joint
+watermark min(left, right), each ``max(ts seen) - delay`` (-inf before the first row).
+"""
+
+from __future__ import annotations
+
+import math
+
+NEG = -math.inf
+
+
+def arrival(left, right, batch, first=0):
+    """[(side, row)] in the order the runtime delivers alternating batches of ``batch`` rows
+    (``first``: the side whose source the pipeline steps first)."""
+    out, pos = [], [0, 0]
+    rows = (left, right)
+    while pos[0] < len(left) or pos[1] < len(right):
+        for side in (first, 1 - first):
+            out += [(side, r) for r in rows[side][pos[side]:pos[side] + batch]]
+            pos[side] += batch
+    return out
+
+
+class Watermarks:
+    def __init__(self, delays):
+        self.delays, self.max = delays, [None, None]
+
+    def joint(self):
+        wms = [NEG if m is None else m - d for m, d in zip(self.max, self.delays)]
+        return min(wms)
+
+    def saw(self, side, ts):
+        self.max[side] = ts if self.max[side] is None else max(self.max[side], ts)
+
+
+def interval_model(left, right, lower, upper, how, delays, batch, first=0):
+    """Pairs (left id or None, right id or None) of the interval join, as a sorted list."""
+    outer = {0: how in ("left", "full"), 1: how in ("right", "full")}
+    held = {0: [], 1: []}
+    out = []
+    wms = Watermarks(delays)
+
+    def pad(side, h):
+        out.append((h["id"], None) if side == 0 else (None, h["id"]))
+
+    for side, (rid, ts, key) in arrival(left, right, batch, first):
+        w = max(wms.joint(), 0)  # Flink clamps the interval join's watermark at 0
+        for s in (0, 1):
+            for h in [h for h in held[s] if h["last"] < w]:
+                held[s].remove(h)
+                if outer[s] and not h["matched"]:
+                    pad(s, h)
+        matched = False
+        for h in held[1 - side]:
+            if key is None or h["key"] != key:
+                continue
+            lt, rt = (ts, h["ts"]) if side == 0 else (h["ts"], ts)
+            if lt + lower <= rt <= lt + upper:
+                h["matched"] = matched = True
+                out.append((rid, h["id"]) if side == 0 else (h["id"], rid))
+        last = ts + upper if side == 0 else ts - lower
+        row = {"id": rid, "ts": ts, "key": key, "last": last, "matched": matched}
+        if w < last:
+            held[side].append(row)
+        elif outer[side] and not matched:
+            pad(side, row)
+        wms.saw(side, ts)
+    for s in (0, 1):
+        for h in held[s]:
+            if outer[s] and not h["matched"]:
+                pad(s, h)
+    return sorted(out, key=repr)
