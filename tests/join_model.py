@@ -73,3 +73,35 @@ def interval_model(left, right, lower, upper, how, delays, batch, first=0):
             if outer[s] and not h["matched"]:
                 pad(s, h)
     return sorted(out, key=repr)
+
+
+def window_model(left, right, windows_of, how, delays, batch, first=0):
+    """(pairs, late) of the window join: pairs (left id, right id, start, end) with None for a
+    padded side; late {(side, id): missed windows}."""
+    from collections import defaultdict
+
+    wms = Watermarks(delays)
+    acc = {0: defaultdict(list), 1: defaultdict(list)}  # (key, s, e) -> ids
+    late = {}
+    for side, (rid, ts, key) in arrival(left, right, batch, first):
+        w = wms.joint()
+        missed = 0
+        for s, e in windows_of(ts):
+            if e - 1 > w:
+                acc[side][(key, s, e)].append(rid)
+            else:
+                missed += 1
+        if missed:
+            late[(side, rid)] = missed
+        wms.saw(side, ts)
+    out = []
+    for (key, s, e) in set(acc[0]) | set(acc[1]):
+        ls, rs = acc[0].get((key, s, e), []), acc[1].get((key, s, e), [])
+        if key is not None and ls and rs:
+            out += [(a, b, s, e) for a in ls for b in rs]
+            continue
+        if how in ("left", "full"):
+            out += [(a, None, s, e) for a in ls]
+        if how in ("right", "full"):
+            out += [(None, b, s, e) for b in rs]
+    return sorted(out, key=repr), late

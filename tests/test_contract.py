@@ -191,8 +191,19 @@ def interval_join(df, env):
     return frame(df, env).watermark("0ms").join(right, on="k", between=(-500, 500), how="full")
 
 
+def window_join(df, env):
+    right = frame(df, env).watermark("0ms").window(sl.Tumble(1000))
+    return frame(df, env).watermark("0ms").window(sl.Tumble(1000)).join(right, on="k", how="full")
+
+
+def agg_window_join(df, env):
+    return window(df, env).join(window(df, env), on="k", how="full")
+
+
 FACTORIES = {
     "IntervalJoin": interval_join,
+    "WindowJoin": window_join,
+    "AggWindowJoin": agg_window_join,
     "FrameSource": frame,
     "CsvSource": csv,
     "ParquetSource": parquet,

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from ..core.node import Node
+from ..windows.operator import WindowAgg, Windowed
+from .aggjoin import AggWindowJoin
 from .common import key_lists
 from .interval import IntervalJoin
+from .window import WindowJoin
 
 
 @Node.register_api()
@@ -21,6 +24,8 @@ def join(self, other, on=None, *, left_on=None, right_on=None, between=None, how
     ValueError: a join of two streams needs a time bound (Flink refuses an unbounded regular join ...
     """
     keys = key_lists(on, left_on, right_on)
+    if between is None and isinstance(self, WindowAgg) and isinstance(other, WindowAgg):
+        return AggWindowJoin(self, other, keys=keys, how=how, suffixes=suffixes)
     if between is None:
         raise ValueError("a join of two streams needs a time bound (Flink refuses an unbounded regular join "
                          "in this setting): an interval join a.join(b, on=..., between=('-2s', '5s')), or a "
@@ -35,3 +40,12 @@ def join_asof(self, versioned, on=None, **kwargs):
 
 def merge(self, df, on=None, **kwargs):
     raise NotImplementedError
+
+
+def window_join(self, other, on=None, *, left_on=None, right_on=None, how="inner", suffixes=("_x", "_y")):
+    """Window join: ``a.window(spec).join(b.window(spec), on=..., how=...)`` (same TUMBLE, HOP or
+    CUMULATE on both); rows join on the keys plus ``window_start`` and ``window_end``."""
+    return WindowJoin(self, other, keys=key_lists(on, left_on, right_on), how=how, suffixes=suffixes)
+
+
+Windowed.join = window_join  # type: ignore[attr-defined]
