@@ -105,3 +105,42 @@ def window_model(left, right, windows_of, how, delays, batch, first=0):
         if how in ("right", "full"):
             out += [(None, b, s, e) for b in rs]
     return sorted(out, key=repr), late
+
+
+def temporal_model(probe, build, how, delays, batch, first=0):
+    """Pairs (probe id, build id or None) of the event-time temporal join with a keep-last view."""
+    wms = Watermarks(delays)
+    fired = NEG
+    newest, versions, held, out = {}, {}, [], []
+    seq = 0
+
+    def fire(w):
+        nonlocal held
+        ready = [p for p in held if p[1] <= w]
+        held = [p for p in held if p[1] > w]
+        for pid, t, key in ready:
+            ok = [v for v in versions.get(key, []) if v[0] <= t]
+            if ok:
+                out.append((pid, max(ok)[2]))
+            elif how == "left":
+                out.append((pid, None))
+        for key in {p[2] for p in ready}:
+            vs = sorted(versions.get(key, []))
+            upto = [i for i, v in enumerate(vs) if v[0] <= w]
+            if upto:
+                versions[key] = vs[upto[-1]:]
+
+    for side, (rid, ts, key) in arrival(probe, build, batch, first):
+        w = wms.joint()
+        if w > fired:
+            fire(w)
+            fired = w
+        if side == 0:
+            held.append((rid, ts, key))
+        elif key is not None and (key not in newest or ts >= newest[key]):
+            newest[key] = ts
+            seq += 1
+            versions.setdefault(key, []).append((ts, seq, rid))
+        wms.saw(side, ts)
+    fire(math.inf)
+    return sorted(out, key=repr)

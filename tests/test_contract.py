@@ -200,8 +200,18 @@ def agg_window_join(df, env):
     return window(df, env).join(window(df, env), on="k", how="full")
 
 
+def temporal_join(df, env):
+    return frame(df, env).watermark("0ms").join_asof(frame(df, env).watermark("0ms"), on="k", how="left")
+
+
+def merge(df, env):
+    return frame(df, env).merge(pd.DataFrame({"k": ["a", "b"], "label": ["A", "B"]}), on="k")
+
+
 FACTORIES = {
     "IntervalJoin": interval_join,
+    "TemporalJoin": temporal_join,
+    "Merge": merge,
     "WindowJoin": window_join,
     "AggWindowJoin": agg_window_join,
     "FrameSource": frame,

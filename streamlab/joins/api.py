@@ -7,6 +7,8 @@ from ..windows.operator import WindowAgg, Windowed
 from .aggjoin import AggWindowJoin
 from .common import key_lists
 from .interval import IntervalJoin
+from .merge import Merge
+from .temporal import TemporalJoin
 from .window import WindowJoin
 
 
@@ -34,12 +36,17 @@ def join(self, other, on=None, *, left_on=None, right_on=None, between=None, how
                         inclusive=inclusive)
 
 
-def join_asof(self, versioned, on=None, **kwargs):
-    raise NotImplementedError
+@Node.register_api()
+def join_asof(self, versioned, on=None, *, left_on=None, right_on=None, how="inner", suffixes=("_x", "_y")):
+    """Event-time temporal join: each row joins the version of ``versioned`` (a stream, keep-last
+    per key) valid at its time, once the watermark passes it. See ``streamlab.joins.temporal``."""
+    return TemporalJoin(self, versioned, keys=key_lists(on, left_on, right_on), how=how, suffixes=suffixes)
 
 
-def merge(self, df, on=None, **kwargs):
-    raise NotImplementedError
+@Node.register_api()
+def merge(self, table, on=None, *, left_on=None, right_on=None, how="left", suffixes=("_x", "_y")):
+    """Enrich every batch with a static DataFrame (pandas ``merge`` semantics, ``how`` inner or left)."""
+    return Merge(self, table, keys=key_lists(on, left_on, right_on), how=how, suffixes=suffixes)
 
 
 def window_join(self, other, on=None, *, left_on=None, right_on=None, how="inner", suffixes=("_x", "_y")):
