@@ -16,6 +16,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from traitlets import Bool, Int, Unicode
 
 from streamlab.sql import commands as control
+from streamlab.sql import joins
 from streamlab.sql.analyze import catalog_of, plan_query
 from streamlab.sql.errors import SQLError, did_you_mean, listing
 
@@ -85,6 +86,7 @@ class StreamlabMagics(Magics):
     def __init__(self, shell: Any = None, **kwargs: Any):
         super().__init__(shell=shell, **kwargs)
         self.results: dict[str, Any] = {}  # --name -> result stream
+        self.views: dict[str, Any] = {}  # CREATE [TEMPORARY] VIEW name -> stream (streamlab.sql.joins)
 
     @property
     def user_ns(self) -> dict[str, Any]:
@@ -128,6 +130,9 @@ class StreamlabMagics(Magics):
             raise StreamlabUsageError("usage", f"--name {args.name!r} is not a Python name",
                                       "use letters, digits and _, e.g. --name hot_sensors")
         streams = streams_in(self.user_ns)
+        if joins.needs_joins(cell):  # JOINs, views, several statements: streamlab/sql/joins.py
+            return self._finish(args, joins.run_cell(cell, streams, self.views, args.watermark or
+                                                     self.default_watermark or None, args.explain), None)
         plan = plan_query(cell, catalog_of(streams))
         plot = parse_plot(args.plot) if args.plot else None
         if plot is not None:
@@ -141,6 +146,13 @@ class StreamlabMagics(Magics):
             return None
         result = control.build(plan, streams[plan.source],
                                args.watermark or self.default_watermark or None)
+        return self._finish(args, result, plot)
+
+    def _finish(self, args: Any, result: Any, plot: Any) -> Any:
+        if result is None:  # only views were created, or --explain
+            return None
+        if plot is None and args.plot:
+            plot = parse_plot(args.plot)
         if args.name:
             self.user_ns[args.name] = result
             self.results[args.name] = result
