@@ -139,7 +139,7 @@ def sides(rows: pd.DataFrame, batch: int):
 
     df = rows.assign(ts=pd.to_datetime(rows.ts_ms, unit="ms"))[["id", "side", "k", "ts"]]
     src = sl.from_frame(df, time="ts", batch_size=batch).watermark(f"{DELAY_MS}ms")
-    return src.where("side == 'L'"), src.where("side == 'R'")
+    return src.where(lambda d: d.side == "L"), src.where(lambda d: d.side == "R")
 
 
 def ids(out: pd.DataFrame, window: bool = False) -> list[tuple]:

@@ -5,7 +5,7 @@ and the import graph has no cycle. Imports inside functions count too.
     front ends  viz, widgets, teach, comm
     production  sinks, kafka, flink, flink_sql, checkpoint
     runtime     runtime
-    operators   sources, transforms, windows, demo
+    operators   sources, transforms, windows, joins, demo
     core        core
 """
 
