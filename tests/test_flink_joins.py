@@ -88,8 +88,10 @@ STATEMENTS = [
 ]
 
 
-def read_rows(out_dir: Path, name: str) -> list[tuple]:
+def read_rows(out_dir: Path, name: str, columns: tuple[str, ...] | None = None) -> list[tuple]:
+    """A query's rows (only ``columns`` when given), sorted."""
     schema = json.loads((out_dir / f"{name}.schema.json").read_text())
+    keep = [i for i, (c, _) in enumerate(schema) if columns is None or c in columns]
     rows = []
     for part in sorted((out_dir / name).iterdir()):
         if part.name.startswith((".", "_")):
@@ -97,8 +99,8 @@ def read_rows(out_dir: Path, name: str) -> list[tuple]:
         with part.open(newline="") as fh:
             for rec in csv.reader(fh):
                 assert len(rec) == len(schema)
-                rows.append(tuple(None if x == "" else (parse_ts(x) if "TIMESTAMP" in t else int(x))
-                                  for (_, t), x in zip(schema, rec)))
+                rows.append(tuple(None if rec[i] == "" else parse_ts(rec[i]) if "TIMESTAMP" in schema[i][1]
+                                  else int(rec[i]) if "INT" in schema[i][1] else rec[i] for i in keep))
     return sorted(rows, key=repr)
 
 
@@ -120,9 +122,12 @@ def flink(rows, tmp_path_factory) -> dict[str, list[tuple]]:
         w = csv.writer(fh, lineterminator="\n")
         for rid, side, k, ts in rows[["id", "side", "k", "ts_ms"]].itertuples(index=False):
             w.writerow([rid, side, k, format_ts(ts)])
+    exports = {f"export_{how}": exported(rows, how, path) for how in HOWS}
+    ddl = list(dict.fromkeys(s for e in exports.values() for s in e.ddl[:-1]))  # tables and views, no sink
     job = {"input_csv": str(path), "time_column": "ts", "watermark_delay_ms": DELAY_MS,
            "columns": [["id", "BIGINT"], ["side", "STRING"], ["k", "STRING"], ["ts", "TIMESTAMP(3)"]],
-           "statements": STATEMENTS, "queries": queries(), "output_dir": str(work / "out")}
+           "statements": STATEMENTS + ddl, "queries": {**queries(), **{n: e.query for n, e in exports.items()}},
+           "output_dir": str(work / "out")}
     (work / "job.json").write_text(json.dumps(job, indent=2))
     started = time.monotonic()
     proc = subprocess.run([str(FLINK_PYTHON), str(RUNNER), str(work / "job.json")], capture_output=True,
@@ -131,7 +136,18 @@ def flink(rows, tmp_path_factory) -> dict[str, list[tuple]]:
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-40:])
         pytest.fail(f"the Flink job failed (exit {proc.returncode}):\n{tail}", pytrace=False)
     print(f"Flink job: {time.monotonic() - started:.1f} s wall; {proc.stdout.strip()}")
-    return {name: read_rows(work / "out", name) for name in queries()}
+    out = {name: read_rows(work / "out", name) for name in queries()}
+    out.update({name: read_rows(work / "out", name, ("id_x", "id_y")) for name in exports})
+    return out
+
+
+def exported(rows, how: str, path: Path):
+    """``to_flink_sql`` of the streamlab interval join (one source table, a view per side)."""
+    import streamlab as sl
+
+    left, right = sides(rows, 500)
+    j = left.join(right, on="k", between=("-1s", "2s"), how=how)
+    return sl.flink.to_flink_sql(j, path=str(path), source_table="xsrc", parts=True)
 
 
 def sides(rows: pd.DataFrame, batch: int):
@@ -139,7 +155,7 @@ def sides(rows: pd.DataFrame, batch: int):
 
     df = rows.assign(ts=pd.to_datetime(rows.ts_ms, unit="ms"))[["id", "side", "k", "ts"]]
     src = sl.from_frame(df, time="ts", batch_size=batch).watermark(f"{DELAY_MS}ms")
-    return src.where(lambda d: d.side == "L"), src.where(lambda d: d.side == "R")
+    return src.where("side == 'L'"), src.where("side == 'R'")
 
 
 def ids(out: pd.DataFrame, window: bool = False) -> list[tuple]:
@@ -193,3 +209,10 @@ def test_temporal_join_matches_flink(how, batch, rows, flink):
     out = left.join_asof(right, on="k", how=how).collect()
     assert ids(out) == flink[f"temporal_{how}"]
     assert len(flink[f"temporal_{how}"]) > 100
+
+
+@pytest.mark.parametrize("how", HOWS)
+def test_exported_interval_join_runs_on_flink_with_the_same_rows(how, rows, flink):
+    left, right = sides(rows, 500)
+    out = left.join(right, on="k", between=("-1s", "2s"), how=how).collect()
+    assert ids(out) == flink[f"export_{how}"] == flink[f"interval_between_{how}"]
