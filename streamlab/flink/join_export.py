@@ -6,7 +6,7 @@ source, as in streamlab's graph), a view per input for its ``where`` steps, and 
 >>> src = sl.from_frame(df, time="ts").watermark("200ms")
 >>> j = src.where("side == 'L'").join(src.where("side == 'R'"), on="k", between=("-1s", "2s"), how="left")
 >>> print(sl.flink.to_flink_sql(j, path="/data/rows.csv", parts=True).query)
-SELECT l.ts AS ts_x, l.side AS side_x, l.k AS k, r.ts AS ts_y, r.side AS side_y
+SELECT CAST(l.ts AS TIMESTAMP(3)) AS ts_x, l.side AS side_x, l.k AS k, CAST(r.ts AS TIMESTAMP(3)) AS ts_y, r.side AS side_y
 FROM src_l AS l LEFT JOIN src_r AS r
 ON l.k = r.k AND r.ts BETWEEN l.ts - INTERVAL '1' SECOND AND l.ts + INTERVAL '2' SECOND
 """
@@ -88,14 +88,17 @@ def interval_join_export(join: IntervalJoin, options: FlinkExportOptions, source
         names.append(name if (side.wheres or shared) else table)
     cols, how = join.cols, {"inner": "JOIN", "left": "LEFT JOIN", "right": "RIGHT JOIN", "full": "FULL JOIN"}[join.how]
     select, sink = [], []
+    def col(alias: str, c: str, rowtime: str) -> str:  # a sink takes one rowtime: cast the others
+        return f"CAST({alias}.{ident(c)} AS TIMESTAMP(3))" if c == rowtime else f"{alias}.{ident(c)}"
+
     for c, out in cols.left_names.items():
-        expr = f"l.{ident(c)}"
+        expr = col("l", c, rowtimes[0])
         if c in cols.shared_keys and join.how in ("right", "full"):
             expr = f"COALESCE(l.{ident(c)}, r.{ident(c)})"
         select.append(f"{expr} AS {ident(out)}")
         sink.append((out, types.get(c, "STRING")))
     for c, out in cols.right_names.items():
-        select.append(f"r.{ident(c)} AS {ident(out)}")
+        select.append(f"{col('r', c, rowtimes[1])} AS {ident(out)}")
         sink.append((out, types.get(c, "STRING")))
     keys = " AND ".join(f"l.{ident(a)} = r.{ident(b)}" for a, b in zip(join.left_on, join.right_on))
     lt, rt = f"l.{ident(rowtimes[0])}", f"r.{ident(rowtimes[1])}"
