@@ -13,7 +13,7 @@ micro-batches, on a streamz dataflow graph.
 # Layers, bottom up (each imports only the ones below it; each attaches its fluent methods to Node):
 # core -> operators (sources, transforms, windows) -> runtime -> production (sinks, kafka, flink,
 # checkpoint) -> front ends (viz, widgets, teach) -> shell (this package, magics, sql, cli).
-from . import checkpoint, demo, flink_sql, kafka, ranking, sinks, teach, viz, widgets  # noqa: F401 - fluent methods
+from . import checkpoint, demo, flink_sql, joins, kafka, ranking, sinks, teach, viz, widgets  # noqa: F401 - fluent methods
 from .core.errors import PipelineStateError, StreamlabWarning
 from .core.node import Node
 from .core.state import PipelineState

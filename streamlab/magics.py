@@ -16,6 +16,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from traitlets import Bool, Int, Unicode
 
 from streamlab.sql import commands as control
+from streamlab.sql import joins
 from streamlab.sql.analyze import catalog_of, plan_query
 from streamlab.sql.errors import SQLError, did_you_mean, listing
 from streamlab.sql.ranking import build as build_updating
@@ -87,6 +88,7 @@ class StreamlabMagics(Magics):
     def __init__(self, shell: Any = None, **kwargs: Any):
         super().__init__(shell=shell, **kwargs)
         self.results: dict[str, Any] = {}  # --name -> result stream
+        self.views: dict[str, Any] = {}  # CREATE [TEMPORARY] VIEW name -> stream (streamlab.sql.joins)
 
     @property
     def user_ns(self) -> dict[str, Any]:
@@ -134,6 +136,9 @@ class StreamlabMagics(Magics):
             raise StreamlabUsageError("usage", f"--name {args.name!r} is not a Python name",
                                       "use letters, digits and _, e.g. --name hot_sensors")
         streams = streams_in(self.user_ns)
+        if joins.needs_joins(cell):  # JOINs, views, several statements: streamlab/sql/joins.py
+            return self._finish(args, joins.run_cell(cell, streams, self.views, args.watermark or
+                                                     self.default_watermark or None, args.explain), None)
         if is_updating(cell):  # Top-N, deduplication, OVER, continuous GROUP BY (sql/ranking.py)
             result = build_updating(cell, streams, args.watermark or self.default_watermark or None)
             return self._finish(args, result, parse_plot(args.plot) if args.plot else None)
@@ -153,6 +158,10 @@ class StreamlabMagics(Magics):
         return self._finish(args, result, plot)
 
     def _finish(self, args: Any, result: Any, plot: Any) -> Any:
+        if result is None:  # only views were created, or --explain
+            return None
+        if plot is None and args.plot:
+            plot = parse_plot(args.plot)
         if args.name:
             control.rename(result, args.name)
         if args.flink:

@@ -188,7 +188,34 @@ def sql_select(df, env):
                         "GROUP BY k, window_start, window_end", src=frame(df, env))
 
 
+def interval_join(df, env):
+    right = frame(df, env).watermark("0ms")
+    return frame(df, env).watermark("0ms").join(right, on="k", between=(-500, 500), how="full")
+
+
+def window_join(df, env):
+    right = frame(df, env).watermark("0ms").window(sl.Tumble(1000))
+    return frame(df, env).watermark("0ms").window(sl.Tumble(1000)).join(right, on="k", how="full")
+
+
+def agg_window_join(df, env):
+    return window(df, env).join(window(df, env), on="k", how="full")
+
+
+def temporal_join(df, env):
+    return frame(df, env).watermark("0ms").join_asof(frame(df, env).watermark("0ms"), on="k", how="left")
+
+
+def merge(df, env):
+    return frame(df, env).merge(pd.DataFrame({"k": ["a", "b"], "label": ["A", "B"]}), on="k")
+
+
 FACTORIES = {
+    "IntervalJoin": interval_join,
+    "TemporalJoin": temporal_join,
+    "Merge": merge,
+    "WindowJoin": window_join,
+    "AggWindowJoin": agg_window_join,
     "FrameSource": frame,
     "CsvSource": csv,
     "ParquetSource": parquet,

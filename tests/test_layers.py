@@ -5,7 +5,7 @@ and the import graph has no cycle. Imports inside functions count too.
     front ends  viz, widgets, teach, comm
     production  sinks, kafka, flink, flink_sql, checkpoint
     runtime     runtime
-    operators   sources, transforms, windows, demo, ranking
+    operators   sources, transforms, windows, joins, ranking, demo
     core        core
 """
 
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1] / "streamlab"
 
 LAYERS = {  # first dotted part after "streamlab." -> layer number (higher imports lower)
     "core": 0,
-    "sources": 1, "transforms": 1, "windows": 1, "demo": 1, "ranking": 1,
+    "sources": 1, "transforms": 1, "windows": 1, "demo": 1, "joins": 1, "ranking": 1,
     "runtime": 2,
     "sinks": 3, "kafka": 3, "flink": 3, "flink_sql": 3, "checkpoint": 3,
     "viz": 4, "widgets": 4, "teach": 4, "comm": 4,

@@ -34,7 +34,7 @@ PATHS = sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
 CELL_TIMEOUT_S = 60
 EXPECTED = [
     "01-quickstart", "02-tumbling-hopping-cumulating", "03-event-time-watermarks-late-data",
-    "04-sessions", "05-inspecting-state", "06-sql-and-flink-export", "07-kafka",
+    "04-sessions", "05-inspecting-state", "06-sql-and-flink-export", "07-kafka", "08-joins",
 ]
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..joins.interval import IntervalJoin
 from ..kafka.source import KafkaSource
 from .chain import Chain, read_chain
 from .connectors import kafka_columns, sink_options, source_options
+from .join_export import interval_join_export
 from .options import FlinkExportOptions
 from .render import columns_block, ident, interval, string, with_clause
 from .schema import is_integer, source_types, time_type
@@ -106,8 +108,24 @@ def flink_export(stream, connector: str = "filesystem", **options) -> FlinkExpor
     return build_export(stream, FlinkExportOptions.of(connector, **options))
 
 
+@dataclass(frozen=True)
+class JoinExport(FlinkExport):
+    """The export of a join: several source tables and views (``more_ddl``)."""
+
+    more_ddl: list[str] = field(default_factory=list)
+
+    @property
+    def ddl(self) -> list[str]:
+        return [self.source_ddl, *self.more_ddl, self.sink_ddl]
+
+
 def build_export(stream, options: FlinkExportOptions) -> FlinkExport:
     """The :class:`FlinkExport` of ``stream`` under ``options``."""
+    if isinstance(stream, IntervalJoin):
+        parts = interval_join_export(stream, options, _source_ddl)
+        settings = dict(SETTINGS) if options.settings else {}
+        return JoinExport(settings, parts["ddl"][0], parts["sink_ddl"], parts["query"], parts["sink_table"],
+                          parts["sink_columns"], None, parts["header"], more_ddl=parts["ddl"][1:])
     chain = read_chain(stream)
     plan_source = chain.sql_plan.source if chain.sql_plan is not None else None
     src_table = options.source_table or plan_source or "src"

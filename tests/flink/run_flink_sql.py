@@ -14,6 +14,9 @@ Run it with the Flink virtualenv's interpreter (``.venv-flink/bin/python``), nev
      "output_dir": "/abs/out",
      "extra_sources": {"src_d0": 0},             # optional: more tables on the same file,
                                                  # each with its own watermark delay (ms)
+     "tables": {"rates": {"input_csv": ..., "columns": ..., "time_column": ...,
+                          "watermark_delay_ms": ...}},  # optional: more input tables (own files)
+     "statements": ["CREATE TEMPORARY VIEW v AS ..."],  # optional: run before the queries
      "config": {"some.flink.option": "value"},   # optional, added to the defaults below
      "changelog_queries": {"name": "SELECT ..."}} # optional: updating queries, collected with
                                                  # their row kinds (one short job each)
@@ -123,6 +126,11 @@ def run(job: dict) -> dict:
         if not _NAME.match(table):
             raise ValueError(f"source name {table!r} must be a plain identifier")
         ddl.append(source_ddl(job, table, delay_ms))
+    for table, spec in (job.get("tables") or {}).items():
+        if not _NAME.match(table):
+            raise ValueError(f"table name {table!r} must be a plain identifier")
+        ddl.append(source_ddl(spec, table))
+    ddl += list(job.get("statements") or [])
     for statement in ddl:
         t_env.execute_sql(statement)
 

@@ -1,0 +1,130 @@
+"""Window join of two window aggregations: ``res_a.join(res_b, on=...)`` where both are
+``window(spec).agg(...)`` results with the same window. Rows join on the keys plus
+``window_start`` and ``window_end`` once both aggregations have fired the window.
+
+>>> import streamlab as sl, pandas as pd
+>>> df = pd.DataFrame({"ts": [1, 2, 12], "k": ["a", "a", "b"], "v": [1, 2, 3]})
+>>> src = sl.from_frame(df, time="ts", unit="ms").watermark(0)
+>>> n = src.window(sl.Tumble(10), by="k").agg(n=("v", "count"))
+>>> s = src.window(sl.Tumble(10), by="k").agg(s=("v", "sum"))
+>>> n.join(s, on="k").collect()
+   k  window_start  window_end  n  s
+0  a             0          10  2  3
+1  b            10          20  1  3
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..core.node import Node
+from ..core.timecol import NEG_INF, POS_INF, event_ms
+from ..core.watermarks import Marks
+from ..windows.operator import WindowAgg
+from .common import JoinColumns, JoinKeys, check_how, check_keys, from_plain, to_plain
+from .window import pair_groups
+
+WINDOW = ["window_start", "window_end"]
+
+
+class AggWindowJoin(Node):
+    """Joins the fired rows of two window aggregations (see the module docstring)."""
+
+    kind = "join"
+    result_operator = True
+
+    def __init__(self, left: WindowAgg, right: WindowAgg, *, keys: tuple[list[str], list[str]], how="inner",
+                 suffixes=("_x", "_y")):
+        if left.plan != right.plan:
+            raise ValueError(f"a window join needs the same window on both sides, got {left.plan.label()} and "
+                             f"{right.plan.label()}")
+        self.left_on, self.right_on = [*keys[0], *WINDOW], [*keys[1], *WINDOW]
+        check_keys(left.columns, keys[0], "left")
+        check_keys(right.columns, keys[1], "right")
+        self.how, self.unit = check_how(how), left.meta.unit
+        self.cols = JoinColumns(list(left.columns or []), list(right.columns or []), self.left_on,
+                                self.right_on, suffixes)
+        super().__init__(upstreams=[left, right], columns=self.cols.output, time_meta=left.meta)
+        self.reset_state()
+
+    def label(self) -> str:
+        return f"{self.how} window join of aggregations on {', '.join(self.left_on[:-2]) or '(window)'}"
+
+    def reset_state(self) -> None:
+        super().reset_state()
+        self.keys = JoinKeys(len(self.left_on))
+        self.rows = [pd.DataFrame(columns=self.cols.left), pd.DataFrame(columns=self.cols.right)]
+        self._out: list[pd.DataFrame] = []
+
+    def joint_watermark(self) -> int:
+        """How far both aggregations have fired (the minimum of their watermarks)."""
+        return min(int(u.current_watermark) for u in self.upstreams)
+
+    def on_batch(self, df: pd.DataFrame, port: int, marks: Marks | None):
+        if len(df):
+            df = df.reset_index(drop=True)
+            df.attrs.clear()
+            held = self.rows[port]
+            self.rows[port] = df if not len(held) else pd.concat([held, df], ignore_index=True)
+        self._fire(self.joint_watermark())
+        return self._drain()
+
+    def _fire(self, wm: int) -> None:
+        ends = [event_ms(r["window_end"], self.unit)[0] if len(r) else np.zeros(0, dtype="int64")
+                for r in self.rows]
+        fired = [e - 1 <= wm for e in ends]
+        if not any(f.any() for f in fired):
+            return
+        left, right = (r[f].reset_index(drop=True) for r, f in zip(self.rows, fired))
+        self.rows = [r[~f].reset_index(drop=True) for r, f in zip(self.rows, fired)]
+        lk, rk = self.keys.encode(left, self.left_on), self.keys.encode(right, self.right_on)
+        lk[lk < 0] = -1 - np.arange(int((lk < 0).sum()))  # a NULL key never matches
+        rk[rk < 0] = -1_000_000_000 - np.arange(int((rk < 0).sum()))
+        li, ri = pair_groups(lk, rk, self.how)
+        out = self.cols.build(left, li, right, ri)
+        self._out.append(out.sort_values(WINDOW[::-1], kind="stable").reset_index(drop=True))
+
+    def _drain(self) -> pd.DataFrame | None:
+        out = [f for f in self._out if len(f)]
+        self._out = []
+        if not out:
+            return None
+        return out[0] if len(out) == 1 else pd.concat(out, ignore_index=True)
+
+    def on_timer(self, now: float) -> None:
+        """An aggregation advanced without emitting: fire what both sides have completed."""
+        self._fire(self.joint_watermark())
+        out = self._drain()
+        if out is not None:
+            self.emit_out(out)
+
+    def on_flush(self) -> None:
+        """End of input (the aggregations have fired everything)."""
+        self._fire(POS_INF)
+        out = self._drain()
+        if out is not None:
+            self.emit_out(out)
+
+    def empty_output(self) -> pd.DataFrame:
+        none = np.zeros(0, dtype="int64")
+        left, right = self.upstreams
+        return self.cols.build(left.empty_output(), none, right.empty_output(), none)
+
+    def snapshot_node(self, limit: int | None = 50):
+        snap = super().snapshot_node(limit)
+        wms = [int(u.current_watermark) for u in self.upstreams]
+        snap["state"] = {"join": "window (aggregations)", "how": self.how,
+                         **{side: {"held": len(r), "watermark": w if NEG_INF < w < POS_INF else None}
+                            for side, r, w in zip(("left", "right"), self.rows, wms)}}
+        return snap
+
+    def save_state(self) -> dict[str, Any]:
+        return {"keys": self.keys.index.export(), "rows": [to_plain(r) for r in self.rows]}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.keys = JoinKeys(len(self.left_on))
+        self.keys.index.load(state["keys"])
+        self.rows = [from_plain(r) for r in state["rows"]]

@@ -1,0 +1,318 @@
+"""Interval join (Flink SQL semantics, DESIGN §2b): equal keys and ``right.ts`` within
+``[left.ts + lower, left.ts + upper]``; INNER, LEFT, RIGHT and FULL; append-only.
+
+A row is held until the joint watermark passes its last chance to match (a left row's is
+``ts + upper``, a right row's ``ts - lower``); then it is freed, and in an outer join emitted
+NULL-padded if it never matched. A row that arrives after its last chance still joins what the
+other side holds; in an outer join it is emitted NULL-padded at once if it matched nothing; it is
+counted in ``late_arrivals``. As in Flink, the watermark a row sees is clamped at 0.
+
+Differences from Flink: Flink frees rows on cleanup timers that may fire up to
+``(upper - lower) / 2`` later than the last chance, so a row later than that may find more rows in
+Flink than here. Rows that arrive in time give the same rows.
+
+>>> import streamlab as sl, pandas as pd
+>>> a = sl.from_frame(pd.DataFrame({"ts": [10, 20], "k": ["x", "y"]}), time="ts", unit="ms").watermark(0)
+>>> b = sl.from_frame(pd.DataFrame({"ts": [12, 40], "k": ["x", "y"]}), time="ts", unit="ms").watermark(0)
+>>> a.join(b, on="k", between=(0, 5), how="left").collect()
+   ts_x  k  ts_y
+0    10  x  12.0
+1    20  y   NaN
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+import numpy as np
+import pandas as pd
+
+from ..core.durations import to_ms
+from ..core.node import Node
+from ..core.timecol import NEG_INF, POS_INF, TimeMeta, format_time
+from ..core.watermarks import Marks
+from .common import (
+    JoinColumns,
+    JoinKeys,
+    check_how,
+    check_key_dtypes,
+    check_keys,
+    columns_of,
+    from_plain,
+    key_lists,
+    known_dtype,
+    meta_of,
+    range_pairs,
+    require_watermark,
+    to_plain,
+)
+
+SIDES = ("left", "right")
+
+
+class SideCounts(TypedDict):
+    """One input of a join: rows in = matched + emitted_unmatched + expired_unmatched + held + errors."""
+
+    rows_in: int
+    matched: int
+    emitted_unmatched: int
+    expired_unmatched: int
+    held: int
+    errors: int
+    late_arrivals: int
+    watermark: int | None
+    keys_held: dict[str, int]
+
+
+class Held:
+    """The rows one side keeps: the rows themselves plus key code, time, last chance, matched."""
+
+    def __init__(self) -> None:
+        self.rows = pd.DataFrame()
+        self.key = np.zeros(0, dtype="int64")
+        self.ts = np.zeros(0, dtype="int64")
+        self.last = np.zeros(0, dtype="int64")
+        self.matched = np.zeros(0, dtype=bool)
+
+    def __len__(self) -> int:
+        return len(self.key)
+
+    def add(self, rows: pd.DataFrame, key, ts, last, matched) -> None:
+        rows = rows.reset_index(drop=True)
+        rows.attrs.clear()
+        self.rows = rows if not len(self.rows.columns) else pd.concat([self.rows, rows], ignore_index=True)
+        self.key = np.concatenate([self.key, key])
+        self.ts = np.concatenate([self.ts, ts])
+        self.last = np.concatenate([self.last, last])
+        self.matched = np.concatenate([self.matched, matched])
+
+    def expire(self, wm: int) -> tuple[pd.DataFrame, np.ndarray]:
+        """Free rows whose last chance is before ``wm``; returns them and their matched flags."""
+        gone = self.last < wm
+        if not gone.any():
+            return self.rows.iloc[:0], np.zeros(0, dtype=bool)
+        freed, matched = self.rows[gone], self.matched[gone]
+        keep = ~gone
+        self.rows = self.rows[keep].reset_index(drop=True)
+        self.key, self.ts, self.last, self.matched = self.key[keep], self.ts[keep], self.last[keep], self.matched[keep]
+        return freed.reset_index(drop=True), matched
+
+
+class IntervalJoin(Node):
+    """``left.join(right, on=..., between=(lower, upper), how=...)``: see the module docstring."""
+
+    kind = "join"
+    result_operator = True
+    state_version = 1
+
+    def __init__(self, left, right, *, on=None, left_on=None, right_on=None, between=None, how="inner",
+                 suffixes=("_x", "_y"), inclusive="both", keys: tuple[list[str], list[str]] | None = None):
+        lmeta, rmeta = meta_of(left, "left"), meta_of(right, "right")
+        sides: tuple[list[str], list[str]] = keys if keys is not None else key_lists(on, left_on, right_on)
+        self.left_on, self.right_on = sides
+        for stream, side, k in ((left, "left", self.left_on), (right, "right", self.right_on)):
+            require_watermark(stream, side)
+            check_keys(columns_of(stream), k, side)
+        check_key_dtypes([known_dtype(left, k) for k in self.left_on],
+                         [known_dtype(right, k) for k in self.right_on], self.left_on, self.right_on)
+        if not isinstance(between, (tuple, list)) or len(between) != 2:
+            raise ValueError("between= takes (lower, upper): right.ts within [left.ts + lower, left.ts + upper], "
+                             "e.g. between=('-2s', '5s')")
+        lower, upper = (_signed_ms(b, lmeta.unit) for b in between)
+        if inclusive not in ("both", "left", "right", "neither"):
+            raise ValueError("inclusive= takes 'both', 'left', 'right' or 'neither' (as pandas.Series.between)")
+        lower += inclusive in ("right", "neither")  # a strict bound moves by 1 ms
+        upper -= inclusive in ("left", "neither")
+        if lower > upper:
+            raise ValueError(f"between=({between[0]!r}, {between[1]!r}) is empty: lower must be <= upper")
+        self.lower, self.upper, self.how = lower, upper, check_how(how)
+        lcols, rcols = columns_of(left) or [lmeta.column], columns_of(right) or [rmeta.column]
+        self.cols = JoinColumns(lcols, rcols, self.left_on, self.right_on, suffixes)
+        self.metas = (lmeta, rmeta)
+        super().__init__(upstreams=[left, right], time_meta=TimeMeta(self.cols.left_names[lmeta.column], lmeta.unit),
+                         columns=self.cols.output)
+        self.reset_state()
+
+    def label(self) -> str:
+        unit = self.metas[0].unit
+        return (f"{self.how} interval join on {', '.join(self.left_on)}: right.ts in "
+                f"[left.ts{_fmt(self.lower, unit)}, left.ts{_fmt(self.upper, unit)}]")
+
+    def reset_state(self) -> None:
+        super().reset_state()
+        self.keys = JoinKeys(len(self.left_on))
+        self.held = (Held(), Held())
+        self.counts = [dict.fromkeys(("rows_in", "matched", "emitted_unmatched", "expired_unmatched",
+                                      "errors", "late_arrivals"), 0) for _ in SIDES]
+        self._wm = NEG_INF
+        self._out: list[pd.DataFrame] = []
+        #: Zero-row frames with each side's columns and dtypes (from its first batch).
+        self.schema = [pd.DataFrame(columns=self.cols.left), pd.DataFrame(columns=self.cols.right)]
+        self._typed = [False, False]
+
+    # --- processing -----------------------------------------------------------------------
+    def on_batch(self, df: pd.DataFrame, port: int, marks: Marks | None):
+        counts = self.counts[port]
+        counts["rows_in"] += len(df)
+        if marks is None:
+            if len(df):
+                counts["errors"] += len(df)
+                self.send_errors(df, f"no event-time marks on the {SIDES[port]} input: put .watermark(...) "
+                                     "right before the join (a streamz step in between drops them)")
+            return None
+        if len(df):
+            if not self._typed[port]:
+                self.schema[port], self._typed[port] = df.iloc[:0].copy(), True
+                self.schema[port].attrs.clear()
+            self._process(df.reset_index(drop=True), port, marks)
+        self._expire(max(int(marks.end), 0))
+        return self._drain()
+
+    def _process(self, df: pd.DataFrame, port: int, marks: Marks) -> None:
+        other = self.held[1 - port]
+        w = np.maximum(marks.wm, 0)  # Flink's interval join takes a watermark below 0 as 0
+        ts = marks.ms.astype("int64")
+        key = self.keys.encode(df, self.left_on if port == 0 else self.right_on)
+        lo, hi = (self.lower, self.upper) if port == 0 else (-self.upper, -self.lower)
+        i, j = range_pairs(key, ts + lo, ts + hi, other.key, other.ts)
+        alive = w[i] <= other.last[j]  # the other row's last chance has not passed for this row
+        i, j = i[alive], j[alive]
+        if len(i):
+            other.matched[j] = True
+            self._emit_pairs(df, i, other.rows, j, port)
+        matched = np.zeros(len(df), dtype=bool)
+        matched[i] = True
+        last = ts + hi
+        hold = w < last
+        late = ~hold
+        counts = self.counts[port]
+        if late.any():
+            counts["late_arrivals"] += int(late.sum())
+            self._decide(df[late], matched[late], port)
+        if hold.any():
+            self.held[port].add(df[hold], key[hold], ts[hold], last[hold], matched[hold])
+
+    def _emit_pairs(self, df, i, other, j, port) -> None:
+        if port == 0:
+            self._out.append(self.cols.build(df, i, other, j))
+        else:
+            self._out.append(self.cols.build(other, j, df, i))
+
+    def _decide(self, rows: pd.DataFrame, matched: np.ndarray, port: int) -> None:
+        """Rows that will never match again: count them; pad the unmatched ones of an outer side."""
+        counts = self.counts[port]
+        counts["matched"] += int(matched.sum())
+        lonely = ~matched
+        n = int(lonely.sum())
+        if not n:
+            return
+        if self.how == "full" or self.how == SIDES[port]:
+            counts["emitted_unmatched"] += n
+            pos, none = np.flatnonzero(lonely), np.full(n, -1)
+            empty = self.schema[1 - port]
+            self._emit_pairs(rows.reset_index(drop=True), pos, empty, none, port)
+        else:
+            counts["expired_unmatched"] += n
+
+    def _expire(self, wm: int) -> None:
+        self._wm = max(self._wm, wm)
+        for port in (0, 1):
+            freed, matched = self.held[port].expire(wm)
+            if len(freed):
+                self._decide(freed, matched, port)
+
+    def _drain(self) -> pd.DataFrame | None:
+        out = [f for f in self._out if len(f)]
+        self._out = []
+        if not out:
+            return None
+        return out[0] if len(out) == 1 else pd.concat(out, ignore_index=True)
+
+    def on_flush(self) -> None:
+        """End of input: every held row is freed (outer ones NULL-padded)."""
+        self._expire(POS_INF)
+        out = self._drain()
+        if out is not None:
+            self.emit_out(out)
+
+    def empty_output(self) -> pd.DataFrame:
+        """A zero-row frame with the output columns."""
+        none = np.zeros(0, dtype="int64")
+        return self.cols.build(self.schema[0], none, self.schema[1], none)
+
+    # --- inspection -----------------------------------------------------------------------
+    def side_counts(self, port: int) -> SideCounts:
+        """Conservation counters of one input (rows in = matched + unmatched + held + errors)."""
+        c, held = self.counts[port], self.held[port]
+        keys = self.held_per_key(port)
+        ports = self.watermarks.ports + [NEG_INF, NEG_INF]
+        wm = ports[port]
+        return {"rows_in": c["rows_in"], "matched": c["matched"], "emitted_unmatched": c["emitted_unmatched"],
+                "expired_unmatched": c["expired_unmatched"], "held": len(held), "errors": c["errors"],
+                "late_arrivals": c["late_arrivals"], "watermark": int(wm) if NEG_INF < wm < POS_INF else None,
+                "keys_held": keys}
+
+    def held_per_key(self, port: int, limit: int = 50) -> dict[str, int]:
+        """Rows held per key on one side (the ``limit`` keys holding most), keyed by the key's text."""
+        held = self.held[port]
+        if not len(held):
+            return {}
+        on = self.left_on if port == 0 else self.right_on
+        counts = held.rows.groupby(on, dropna=False).size().sort_values(ascending=False).head(limit)
+        return {", ".join(map(str, k if isinstance(k, tuple) else (k,))): int(n) for k, n in counts.items()}
+
+    def held_rows(self, side: str, key=None) -> pd.DataFrame:
+        """The rows ``side`` ('left' or 'right') holds, all or those of one key (the inspector)."""
+        port = SIDES.index(side)
+        rows = self.held[port].rows
+        if key is None or not len(rows):
+            return rows.copy()
+        on = self.left_on if port == 0 else self.right_on
+        values = key if isinstance(key, (tuple, list)) else (key,)
+        mask = np.ones(len(rows), dtype=bool)
+        for col, v in zip(on, values):
+            mask &= (rows[col] == v).to_numpy(dtype=bool, na_value=False)
+        return rows[mask].reset_index(drop=True)
+
+    def snapshot_node(self, limit: int | None = 50):
+        snap = super().snapshot_node(limit)
+        unit = self.metas[0].unit
+        snap["state"] = {"join": "interval", "how": self.how, "on": [list(self.left_on), list(self.right_on)],
+                         "lower_ms": self.lower, "upper_ms": self.upper,
+                         "watermark_text": format_time(self._wm, unit) if self._wm > NEG_INF else None,
+                         "left": dict(self.side_counts(0)), "right": dict(self.side_counts(1))}
+        return snap
+
+    # --- checkpoints ----------------------------------------------------------------------
+    def save_state(self) -> dict[str, Any]:
+        sides = []
+        for h in self.held:
+            sides.append({"rows": to_plain(h.rows), "key": h.key.tolist(), "ts": h.ts.tolist(),
+                          "last": h.last.tolist(), "matched": h.matched.tolist()})
+        return {"keys": self.keys.index.export(), "held": sides, "counts": [dict(c) for c in self.counts],
+                "watermark": int(self._wm)}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.keys = JoinKeys(len(self.left_on))
+        self.keys.index.load(state["keys"])
+        self.held = (Held(), Held())
+        for h, s in zip(self.held, state["held"]):
+            h.rows = from_plain(s["rows"])
+            h.key, h.ts, h.last = (np.asarray(s[n], dtype="int64") for n in ("key", "ts", "last"))
+            h.matched = np.asarray(s["matched"], dtype=bool)
+        self.counts = [dict(c) for c in state["counts"]]
+        self._wm = int(state["watermark"])
+
+
+def _signed_ms(value, unit) -> int:
+    if isinstance(value, str) and value.strip().startswith("-"):
+        return -to_ms(value.strip()[1:], unit, name="between", allow_zero=True)
+    if isinstance(value, pd.Timedelta) and value < pd.Timedelta(0):
+        return -to_ms(-value, unit, name="between", allow_zero=True)
+    if isinstance(value, (int, float, np.integer, np.floating)) and value < 0:
+        return -to_ms(-value, unit, name="between", allow_zero=True)
+    return to_ms(value, unit, name="between", allow_zero=True)
+
+
+def _fmt(ms: int, unit) -> str:
+    return f" - {abs(ms)}ms" if ms < 0 else f" + {ms}ms"
