@@ -47,7 +47,7 @@ def shell():
     ip = InteractiveShell.instance()
     ip.run_line_magic("load_ext", "streamlab")
     yield ip
-    extension.unload_ipython_extension(ip)
+    ip.run_line_magic("unload_ext", "streamlab")  # the extension manager forgets it too
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 import streamlab as sl
-from streamlab import extension
 from streamlab.magics import StreamlabUsageError
 
 T0 = 1_000_000
@@ -31,7 +30,7 @@ def shell():
     ip = InteractiveShell.instance()
     ip.run_line_magic("load_ext", "streamlab")
     yield ip
-    extension.unload_ipython_extension(ip)
+    ip.run_line_magic("unload_ext", "streamlab")  # the extension manager forgets it too
 
 
 @pytest.fixture
