@@ -143,6 +143,7 @@ def test_live_rows_on_the_loop_feed_plots_sinks_and_the_magic(cluster):
     res = pipeline(events(seed=3), sl.Tumble("1s"))
     ip = InteractiveShell.instance()
     ip.run_line_magic("load_ext", "streamlab")
+    saved_ns = dict(ip.user_ns)
     ip.user_ns["src"] = sl.from_frame(events(seed=6), time="ts", unit="ms").watermark("100ms")
     body = ("SELECT k, window_start, window_end, COUNT(*) AS n, SUM(v) AS s\n"
             "FROM TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), INTERVAL '1' SECOND))\n"
@@ -166,6 +167,8 @@ def test_live_rows_on_the_loop_feed_plots_sinks_and_the_magic(cluster):
         same(magic.collect(), local)
     finally:
         ip.run_line_magic("unload_ext", "streamlab")  # the extension manager forgets it too
+        ip.user_ns.clear()  # the shell is shared by later test modules: leave its namespace as found
+        ip.user_ns.update(saved_ns)
     assert run.state == PipelineState.FINISHED
     same(out, res.collect())
     assert sum(len(f) for f in seen) == len(out)
