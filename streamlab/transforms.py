@@ -225,7 +225,7 @@ class assign(Node):  # noqa: N801
         if not columns:
             raise ValueError("assign() needs at least one column, e.g. assign(temp_f=lambda df: df.temp * 1.8 + 32)")
         time_col = self.time_column
-        if time_col in columns and _watermarked(upstream):
+        if time_col in columns and has_watermark(upstream):
             raise ValueError(
                 f"assign({time_col}=...) rewrites the time column {time_col!r} after .watermark(), "
                 f"which has already read it (windows would use the old times); assign it before "
@@ -246,8 +246,14 @@ class assign(Node):  # noqa: N801
             return _empty_like(df)
 
 
-def _watermarked(stream) -> bool:
-    """Whether a ``watermark()`` operator is upstream of ``stream`` (inclusive)."""
+def has_watermark(stream) -> bool:
+    """Whether a ``watermark()`` operator is upstream of ``stream`` (inclusive).
+
+    >>> import streamlab as sl, pandas as pd
+    >>> src = sl.from_frame(pd.DataFrame({"ts": [1]}), time="ts", unit="s")
+    >>> has_watermark(src), has_watermark(src.watermark(0).where("ts > 0"))
+    (False, True)
+    """
     todo, seen = [stream], set()
     while todo:
         s = todo.pop()

@@ -307,6 +307,18 @@ class Node(streamz.Stream):
             self.errors.push(error_frame(rows, reason))
 
 
+def concat_frames(frames: list[pd.DataFrame]) -> pd.DataFrame | None:
+    """The non-empty ``frames`` as one frame, or None when there are none (an operator's pending output).
+
+    >>> concat_frames([pd.DataFrame({"a": [1]}), pd.DataFrame({"a": []}), pd.DataFrame({"a": [2]})])["a"].tolist()
+    [1, 2]
+    """
+    out = [f for f in frames if len(f)]
+    if not out:
+        return None
+    return out[0] if len(out) == 1 else pd.concat(out, ignore_index=True)
+
+
 def _finite(w: int) -> int | None:
     return int(w) if NEG_INF < w < POS_INF else None
 

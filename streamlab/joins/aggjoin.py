@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..core.node import Node
+from ..core.node import Node, concat_frames
 from ..core.timecol import NEG_INF, POS_INF, event_ms
 from ..core.watermarks import Marks
 from ..windows.operator import WindowAgg
@@ -88,11 +88,8 @@ class AggWindowJoin(Node):
         self._out.append(out.sort_values(WINDOW[::-1], kind="stable").reset_index(drop=True))
 
     def _drain(self) -> pd.DataFrame | None:
-        out = [f for f in self._out if len(f)]
-        self._out = []
-        if not out:
-            return None
-        return out[0] if len(out) == 1 else pd.concat(out, ignore_index=True)
+        out, self._out = concat_frames(self._out), []
+        return out
 
     def on_timer(self, now: float) -> None:
         """An aggregation advanced without emitting: fire what both sides have completed."""

@@ -15,10 +15,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..core.node import Node, find_meta
+from ..core.node import find_meta
 from ..core.timecol import TimeMeta
 from ..sources.base import Source
-from ..transforms import assign, watermark
+from ..transforms import assign, has_watermark
 from ..windows.keys import KeyIndex
 
 HOWS = ("inner", "left", "right", "full")
@@ -53,21 +53,10 @@ def meta_of(stream, side: str) -> TimeMeta:
     return meta
 
 
-def columns_of(stream) -> list[str] | None:
-    return list(stream.columns) if isinstance(stream, Node) and stream.columns is not None else None
-
-
 def require_watermark(stream, side: str) -> None:
     """A streaming join needs a watermark on each input (it decides when rows are freed)."""
-    todo, seen = [stream], set()
-    while todo:
-        s = todo.pop()
-        if s is None or id(s) in seen:
-            continue
-        seen.add(id(s))
-        if isinstance(s, watermark):
-            return
-        todo.extend(getattr(s, "upstreams", []))
+    if has_watermark(stream):
+        return
     raise ValueError(f"the {side} input has no watermark: add one before the join, "
                      f"e.g. {side}.watermark('1s') (a join frees its state by the watermark)")
 

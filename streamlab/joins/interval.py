@@ -28,16 +28,16 @@ import numpy as np
 import pandas as pd
 
 from ..core.durations import to_ms
-from ..core.node import Node
+from ..core.node import Node, concat_frames
 from ..core.timecol import NEG_INF, POS_INF, TimeMeta, format_time
 from ..core.watermarks import Marks
+from ..transforms import find_columns
 from .common import (
     JoinColumns,
     JoinKeys,
     check_how,
     check_key_dtypes,
     check_keys,
-    columns_of,
     from_plain,
     key_lists,
     known_dtype,
@@ -112,7 +112,7 @@ class IntervalJoin(Node):
         self.left_on, self.right_on = sides
         for stream, side, k in ((left, "left", self.left_on), (right, "right", self.right_on)):
             require_watermark(stream, side)
-            check_keys(columns_of(stream), k, side)
+            check_keys(find_columns(stream), k, side)
         check_key_dtypes([known_dtype(left, k) for k in self.left_on],
                          [known_dtype(right, k) for k in self.right_on], self.left_on, self.right_on)
         if not isinstance(between, (tuple, list)) or len(between) != 2:
@@ -126,7 +126,7 @@ class IntervalJoin(Node):
         if lower > upper:
             raise ValueError(f"between=({between[0]!r}, {between[1]!r}) is empty: lower must be <= upper")
         self.lower, self.upper, self.how = lower, upper, check_how(how)
-        lcols, rcols = columns_of(left) or [lmeta.column], columns_of(right) or [rmeta.column]
+        lcols, rcols = find_columns(left) or [lmeta.column], find_columns(right) or [rmeta.column]
         self.cols = JoinColumns(lcols, rcols, self.left_on, self.right_on, suffixes)
         self.metas = (lmeta, rmeta)
         super().__init__(upstreams=[left, right], time_meta=TimeMeta(self.cols.left_names[lmeta.column], lmeta.unit),
@@ -222,11 +222,8 @@ class IntervalJoin(Node):
                 self._decide(freed, matched, port)
 
     def _drain(self) -> pd.DataFrame | None:
-        out = [f for f in self._out if len(f)]
-        self._out = []
-        if not out:
-            return None
-        return out[0] if len(out) == 1 else pd.concat(out, ignore_index=True)
+        out, self._out = concat_frames(self._out), []
+        return out
 
     def on_flush(self) -> None:
         """End of input: every held row is freed (outer ones NULL-padded)."""

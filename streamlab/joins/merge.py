@@ -17,7 +17,8 @@ import pandas as pd
 
 from ..core.node import Node
 from ..core.watermarks import Marks, attach
-from .common import check_key_dtypes, check_keys, columns_of, known_dtype
+from ..transforms import find_columns
+from .common import check_key_dtypes, check_keys, known_dtype
 
 _POS = "__streamlab_row__"
 
@@ -36,13 +37,13 @@ class Merge(Node):
             raise ValueError(f"merge(how={how!r}) with a static table is 'inner' or 'left': the stream is "
                              "unbounded, so table rows with no match could never be emitted")
         self.left_on, self.right_on = keys
-        check_keys(columns_of(upstream), self.left_on, "left")
+        check_keys(find_columns(upstream), self.left_on, "left")
         check_keys(list(table.columns), self.right_on, "right")
         check_key_dtypes([known_dtype(upstream, k) for k in self.left_on],
                          [table[k].dtype for k in self.right_on], self.left_on, self.right_on)
         super().__init__(upstream)
         self.table, self.how, self.suffixes = table.reset_index(drop=True), how, tuple(suffixes)
-        cols = columns_of(upstream)
+        cols = find_columns(upstream)
         self.columns = None if cols is None else list(self._merge(pd.DataFrame(columns=cols)).columns)
 
     def label(self) -> str:

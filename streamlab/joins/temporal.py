@@ -30,12 +30,12 @@ import pandas as pd
 from ..core.node import Node
 from ..core.timecol import NEG_INF, POS_INF, TimeMeta
 from ..core.watermarks import Marks
+from ..transforms import find_columns
 from .common import (
     JoinColumns,
     JoinKeys,
     check_key_dtypes,
     check_keys,
-    columns_of,
     known_dtype,
     meta_of,
     require_watermark,
@@ -57,11 +57,11 @@ class TemporalJoin(Node):
         self.left_on, self.right_on = keys
         for stream, side, k in ((probe, "left", self.left_on), (build, "right", self.right_on)):
             require_watermark(stream, side)
-            check_keys(columns_of(stream), k, side)
+            check_keys(find_columns(stream), k, side)
         check_key_dtypes([known_dtype(probe, k) for k in self.left_on],
                          [known_dtype(build, k) for k in self.right_on], self.left_on, self.right_on)
         self.how = how
-        lcols, rcols = columns_of(probe) or [pmeta.column], columns_of(build) or [bmeta.column]
+        lcols, rcols = find_columns(probe) or [pmeta.column], find_columns(build) or [bmeta.column]
         self.cols = JoinColumns(lcols, rcols, self.left_on, self.right_on, suffixes)
         super().__init__(upstreams=[probe, build], columns=self.cols.output,
                          time_meta=TimeMeta(self.cols.left_names[pmeta.column], pmeta.unit))

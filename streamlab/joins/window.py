@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..core.node import Node
+from ..core.node import Node, concat_frames
 from ..core.timecol import NEG_INF, POS_INF, TimeMeta, ms_to_values
 from ..core.watermarks import Marks
 from ..windows.operator import Windowed
@@ -224,11 +224,8 @@ class WindowJoin(Node):
             "window_start": _array(ms_to_values(start, unit)), "window_end": _array(ms_to_values(end, unit))}))
 
     def _drain(self) -> pd.DataFrame | None:
-        out = [f for f in self._out if len(f)]
-        self._out = []
-        if not out:
-            return None
-        return out[0] if len(out) == 1 else pd.concat(out, ignore_index=True)
+        out, self._out = concat_frames(self._out), []
+        return out
 
     def on_flush(self) -> None:
         """End of input: every open window fires."""

@@ -36,6 +36,7 @@ from streamlab.sql.plan import (
     to_sql,
 )
 from streamlab.sql.windows import CumulateWindow, HopWindow, SessionWindow, TumbleWindow, Window
+from streamlab.transforms import has_watermark
 
 _CMP = {"=": operator.eq, "<>": operator.ne, "<": operator.lt, "<=": operator.le,
         ">": operator.gt, ">=": operator.ge}
@@ -197,20 +198,6 @@ def agg_kwargs(plan: QueryPlan) -> dict[str, tuple[str, str]]:
             for a in plan.aggregates}
 
 
-def _has_watermark(stream: Any) -> bool:
-    """Whether a watermark operator is upstream of ``stream``."""
-    from streamlab.transforms import watermark as Watermark
-
-    todo, seen = [stream], set()
-    while todo:
-        s = todo.pop()
-        if s is None or id(s) in seen:
-            continue
-        seen.add(id(s))
-        if isinstance(s, Watermark):
-            return True
-        todo.extend(getattr(s, "upstreams", []))
-    return False
 
 
 def compile_plan(plan: QueryPlan, stream: Any, watermark: Any = None) -> Any:
@@ -222,7 +209,7 @@ def compile_plan(plan: QueryPlan, stream: Any, watermark: Any = None) -> Any:
     """
     if watermark is not None:
         stream = stream.watermark(watermark)
-    elif not _has_watermark(stream):
+    elif not has_watermark(stream):
         # Flink computes the watermark over every row, before WHERE: do the same (delay 0)
         stream = stream.watermark(pd.Timedelta(0))
     if plan.where is not None:

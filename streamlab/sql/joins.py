@@ -110,12 +110,12 @@ class _Scope(dict):
         self.made: dict[str, Any] = {}
 
     def __getitem__(self, name: str) -> Any:
-        from streamlab.sql.compile import _has_watermark
+        from streamlab.transforms import has_watermark
 
         stream = super().__getitem__(name)
         if name in self.views or getattr(stream, "time_meta", None) is None:
             return stream
-        if self.watermark is None and _has_watermark(stream):
+        if self.watermark is None and has_watermark(stream):
             return stream
         if name not in self.made:
             self.made[name] = stream.watermark(self.watermark if self.watermark is not None else pd.Timedelta(0))

@@ -28,12 +28,13 @@ from sqlglot import exp
 from streamlab.ranking.order import Order
 from streamlab.ranking.windowrank import WindowRank
 from streamlab.sql.analyze import _Analyzer, catalog_of
-from streamlab.sql.compile import _has_watermark, window_spec
+from streamlab.sql.compile import window_spec
 from streamlab.sql.errors import SQLError
 from streamlab.sql.intervals import duration
 from streamlab.sql.parse import Flink, WindowTVF, node_position, parse
 from streamlab.sql.plan import Output
 from streamlab.sql.project import Project
+from streamlab.transforms import has_watermark
 
 _FUNCS = {exp.Count: "count", exp.Sum: "sum", exp.Avg: "mean", exp.Min: "min", exp.Max: "max"}
 
@@ -74,7 +75,7 @@ class _Builder:
         stream = self.streams[name]
         if self.watermark is not None:
             stream = stream.watermark(self.watermark)
-        elif not _has_watermark(stream):
+        elif not has_watermark(stream):
             stream = stream.watermark(pd.Timedelta(0))
         return stream, stream.meta.column
 
