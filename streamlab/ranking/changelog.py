@@ -75,6 +75,38 @@ def with_op(df: pd.DataFrame, ops) -> pd.DataFrame:
     return out
 
 
+class Materialized:
+    """A changelog applied batch by batch, as a live view needs it: ``update(frames)`` applies the
+    new changes to the table kept so far and returns the current table (``apply_changelog`` of
+    everything seen). ``res.table()`` and the live plots share it.
+
+    >>> m = Materialized()
+    >>> m.update([pd.DataFrame({"op": ["+I", "+I"], "k": ["a", "b"], "n": [1, 1]})])["n"].tolist()
+    [1, 1]
+    >>> m.update([pd.DataFrame({"op": ["-U", "+U", "-D"], "k": ["a", "a", "b"], "n": [1, 2, 1]})])
+       k  n
+    0  a  2
+    >>> m.changes
+    5
+    """
+
+    def __init__(self) -> None:
+        #: The current table (no ``op`` column), or None before the first change.
+        self.rows: pd.DataFrame | None = None
+        #: Changelog rows applied so far.
+        self.changes = 0
+
+    def update(self, frames: list[pd.DataFrame]) -> pd.DataFrame:
+        """Apply the changelog ``frames`` (in order) and return the current table."""
+        parts = [f for f in frames if len(f)]
+        if self.rows is not None:
+            parts.insert(0, with_op(self.rows, INSERT))
+        if parts:
+            self.rows = apply_changelog(pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0])
+        self.changes += sum(len(f) for f in frames)
+        return self.rows if self.rows is not None else pd.DataFrame()
+
+
 @Node.register_api()
 def materialize(self, n: int | None = None, timeout: float | None = None) -> pd.DataFrame:
     """Run like ``collect()`` and return the current table: the changelog applied (an

@@ -28,6 +28,7 @@ from bokeh.models import (
     DatetimeTicker,
     DatetimeTickFormatter,
     FactorRange,
+    FixedTicker,
     HoverTool,
     Line,
     LinearColorMapper,
@@ -43,6 +44,7 @@ from bokeh.palettes import Category10_10, Viridis256
 from bokeh.plotting import figure
 from traitlets import Float, Int, List, Unicode, validate
 
+from ..ranking.changelog import OP, Materialized
 from .batched import BatchedBokehModel
 from .cap import OTHER, choose, summed, weights
 from .columns import key_text, known_columns, time_axis_guess, to_plot_array
@@ -55,7 +57,14 @@ _TIME_FMT = "%F %H:%M:%S.%3N"
 
 
 class LivePlot(BatchedBokehModel):
-    """A Bokeh figure that follows a stream of window rows (one colour and series per ``by``)."""
+    """A Bokeh figure that follows a stream of window rows (one colour and series per ``by``).
+
+    A changelog (rows with an ``op`` column: continuous ``groupby``, Top-N, keep-last
+    deduplication) is applied instead, as ``res.table()`` does (Zeppelin's "update" mode): the
+    plot shows the current table, replaced at each update, so a retracted row disappears and an
+    updated one changes. A text ``x`` column (``x="page"``) gives one labelled position per row;
+    bars are then ordered by ``y``, largest first, so a Top-N chart reorders as ranks change.
+    """
 
     kind = Unicode("line", help="Plot kind: line, bar, scatter, step or heatmap.")
     x = Unicode("window_end", help="Column for the x axis (datetime columns give a time axis).")
@@ -105,6 +114,9 @@ class LivePlot(BatchedBokehModel):
         self._time_x: bool | None = None
         self._lo, self._hi = np.inf, -np.inf
         self._slots = 0
+        self.materialized: Materialized | None = None  # set by the first changelog batch
+        self.changes_applied = 0
+        self.labels: list[str] | None = None  # text x values, in axis order (a changelog's text x)
         self.keys_seen: set[str] = set()  # every ``by`` value so far (the title says how many)
         self.max_series = max_series
         self.kind, self.x, self.y, self.by = kind, x, y, by_cols
@@ -204,34 +216,88 @@ class LivePlot(BatchedBokehModel):
         df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         try:
             with self.batched():
-                self._stream_rows(df)
+                if OP in df.columns or self.materialized is not None:
+                    self._show_table(frames)
+                else:
+                    self._stream_rows(df)
         except Exception as exc:
             self.figure.title.text = f"streamlab plot error: {exc}"
             raise
 
-    def _stream_rows(self, df: pd.DataFrame) -> None:
+    def _show_table(self, frames: list[pd.DataFrame]) -> None:
+        """Apply changelog ``frames`` and show the current table in place of the old one."""
+        if self.materialized is None:
+            self.materialized = Materialized()
+        table = self.materialized.update(frames)
+        self.changes_applied = self.materialized.changes
+        self._stream_rows(table, replace=True)
+
+    def _table_x(self, df: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, bool]:
+        """A changelog's current table in plot order, its x values and whether they are times.
+
+        Numeric or time x: sorted by x. Text x: one position per row, labelled on the axis; bars
+        are ordered by y (largest first, then by label), other kinds keep the table's order.
+        """
+        try:
+            x, time_x = to_plot_array(df[self.x])
+            self.labels = None
+            order = np.argsort(x, kind="stable")
+            return df.iloc[order], x[order], time_x
+        except TypeError:
+            pass
+        texts = [key_text(v) for v in df[self.x].tolist()]
+        order = np.arange(len(df))
+        if self.kind == "bar":
+            y = np.nan_to_num(to_plot_array(df[self.y])[0], nan=-np.inf)
+            order = np.lexsort((np.asarray(texts, dtype=object).astype(str), -y)) if len(df) else order
+        seen: dict[str, int] = {}
+        labels = []
+        for i in order:  # equal texts (two rows of one key) get a number: "AAPL (2)"
+            seen[texts[i]] = seen.get(texts[i], 0) + 1
+            labels.append(texts[i] if seen[texts[i]] == 1 else f"{texts[i]} ({seen[texts[i]]})")
+        self.labels = labels
+        return df.iloc[order], np.arange(len(labels), dtype="float64"), False
+
+    def _stream_rows(self, df: pd.DataFrame, replace: bool = False) -> None:
         missing = [c for c in [self.x, self.y, *self.by] if c not in df.columns]
         if missing:
             raise KeyError(f"no column {missing[0]!r}; the rows have {', '.join(df.columns)}")
-        df = df.sort_values(self.x, kind="stable")
-        x, time_x = to_plot_array(df[self.x])
+        if replace:
+            df, x, time_x = self._table_x(df)
+        else:
+            df = df.sort_values(self.x, kind="stable")
+            x, time_x = to_plot_array(df[self.x])
         self._set_time_axis(time_x)
+        if self.labels is not None:  # the labels of the positions, in order
+            axis = self.figure.xaxis[0]
+            axis.ticker = FixedTicker(ticks=list(range(len(self.labels))))
+            axis.major_label_overrides = {i: label for i, label in enumerate(self.labels)}
+            axis.major_label_orientation = 0.8 if len(self.labels) > 8 else "horizontal"
+            self._hover.tooltips = [("key", "@key")] * bool(self.by) + [(self.x, "@xl"), (self.y, "@y")]
+            self._hover.formatters = {}
         cols: dict[str, Any] = {"x": x, "y": to_plot_array(df[self.y])[0]}
         nan = np.full(len(df), np.nan)
         cols["ws"] = to_plot_array(df["window_start"])[0] if "window_start" in df else nan
         cols["we"] = to_plot_array(df["window_end"])[0] if "window_end" in df else nan
         keys = self._keys(df)
         cols["key"] = keys
-        self._update_step(x)
-        if self.kind in ("bar", "heatmap"):
-            self._add_widths(cols)
-        if self.kind == "heatmap":
-            self._stream_cells(cols)
+        if self.labels is not None:
+            cols["xl"] = list(self.labels)
+            cols["w"] = np.full(len(df), 0.8)
+            if self.kind == "heatmap":
+                cols["xc"] = x
         else:
-            self._stream_series(cols, keys)
-        self.rows_streamed += len(df)
+            self._update_step(x)
+            if self.kind in ("bar", "heatmap"):
+                self._add_widths(cols)
+        if self.kind == "heatmap":
+            self._stream_cells(cols, replace)
+        else:
+            self._stream_series(cols, keys, replace)
+        if not replace:
+            self.rows_streamed += len(df)
 
-    def _stream_series(self, cols: dict[str, Any], keys: list[str]) -> None:
+    def _stream_series(self, cols: dict[str, Any], keys: list[str], replace: bool = False) -> None:
         codes, uniques = pd.factorize(np.asarray(keys, dtype=object))
         uniques = [str(k) for k in uniques]
         self.keys_seen.update(uniques)
@@ -253,11 +319,20 @@ class LivePlot(BatchedBokehModel):
             parts[OTHER] = summed(cols, np.flatnonzero(~np.isin(codes, named)))
             self._say_capped()
         for key, part in parts.items():
-            if self.kind == "bar":
+            if self.kind == "bar" and self.labels is not None:  # one bar per labelled position
+                part["wd"], part["xd"] = part["w"], part["x"]
+            elif self.kind == "bar":
                 slot = (list(self.sources).index(key) % self._slots) - (self._slots - 1) / 2
                 part["wd"] = part["w"] / self._slots
                 part["xd"] = part["x"] + slot * part["wd"]
-            self.sources[key].stream(wire(part), rollover=self.rollover)
+            if replace:
+                self.sources[key].data = wire(part)
+            else:
+                self.sources[key].stream(wire(part), rollover=self.rollover)
+        if replace:  # series with no row in the current table are emptied
+            for key in set(self.sources) - set(parts):
+                names = [*cols, *(["wd", "xd"] if self.kind == "bar" else [])]
+                self.sources[key].data = {c: [] for c in names}
 
     def _say_capped(self) -> None:
         """Title and legend say that the plot shows only ``max_series`` of the ``by`` values."""
@@ -297,8 +372,11 @@ class LivePlot(BatchedBokehModel):
         left = cols["x"] - w if self.x == "window_end" else cols["x"]
         cols["w"], cols["xc"] = w, left + w / 2
 
-    def _stream_cells(self, cols: dict[str, Any]) -> None:
+    def _stream_cells(self, cols: dict[str, Any], replace: bool = False) -> None:
         rng = self.figure.y_range
+        if replace:  # the rows and colour range of the current table only
+            rng.factors = []
+            self._lo, self._hi = np.inf, -np.inf
         codes, uniques = pd.factorize(np.asarray(cols["key"], dtype=object))
         uniques = [str(k) for k in uniques]
         self.keys_seen.update(uniques)
@@ -322,7 +400,10 @@ class LivePlot(BatchedBokehModel):
         if len(y):
             self._lo, self._hi = min(self._lo, float(y.min())), max(self._hi, float(y.max()))
             self._mapper.low, self._mapper.high = self._lo, self._hi
-        self.sources["cells"].stream(wire(cols), rollover=self.rollover)
+        if replace:
+            self.sources["cells"].data = wire(cols)
+        else:
+            self.sources["cells"].stream(wire(cols), rollover=self.rollover)
 
     # ------------------------------------------------------------------- public
     @property

@@ -18,7 +18,7 @@ import pandas as pd
 from ipywidgets import HTML
 from traitlets import Float, Int, validate
 
-from ..ranking.changelog import INSERT, OP, apply_changelog
+from ..ranking.changelog import OP, Materialized
 from .columns import is_time_dtype
 from .feed import Feeder
 
@@ -81,6 +81,7 @@ class LiveTable(HTML):
         self.add_class("streamlab-live-table")
         self.rows: pd.DataFrame | None = None
         self.received = 0
+        self.materialized = Materialized()  # a changelog's current table (the plots use the same)
         self.feeder = Feeder(self._ingest, max_rate=max_rate)
         self.feeder.follow(stream)
 
@@ -90,7 +91,7 @@ class LiveTable(HTML):
             return
         self.received += sum(len(f) for f in frames)
         if OP in frames[0].columns:  # a changelog: keep the table it describes, updated in place
-            self.rows = apply_changelog(pd.concat([*self._as_inserts(), *frames], ignore_index=True))
+            self.rows = self.materialized.update(frames)
             caption = (f'<div class="streamlab-caption">{self.received:,} changes applied; '
                        f"{len(self.rows)} rows, updated in place</div>")
             self.value = caption + scrolling(frame_html(self.rows.head(self.max_rows), newest_first=False))
@@ -101,13 +102,6 @@ class LiveTable(HTML):
         caption = (f'<div class="streamlab-caption">{self.received:,} rows received; '
                    f"latest {len(self.rows)} shown, newest first</div>")
         self.value = caption + scrolling(frame_html(self.rows))
-
-    def _as_inserts(self) -> list[pd.DataFrame]:
-        if self.rows is None:
-            return []
-        table = self.rows.copy()
-        table.insert(0, OP, INSERT)
-        return [table]
 
     def detach(self) -> None:
         """Stop following the stream."""

@@ -1,0 +1,191 @@
+"""Live plots of changelog results apply the changelog in place (Zeppelin's "update" mode).
+
+After every batch, the plot's Bokeh data sources must hold exactly the current table, checked
+against an independent row-by-row materialisation of the changelog emitted so far (a multiset:
+``+I``/``+U`` add a row, ``-U``/``-D`` remove an equal one).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+import pytest
+import streamz
+
+import streamlab as sl
+from streamlab.viz.plot import PlotAccessor
+from streamlab.widgets.testing import dummy_comms
+
+
+def model(frames: list[pd.DataFrame]) -> Counter:
+    """The table a changelog describes, applied one row at a time."""
+    table: Counter = Counter()
+    for df in frames:
+        for op, *row in df.itertuples(index=False, name=None):
+            if op in ("+I", "+U"):
+                table[tuple(row)] += 1
+            else:
+                assert table[tuple(row)] > 0, f"{op} of a row not in the table: {row}"
+                table[tuple(row)] -= 1
+    return +table
+
+
+def projected(frames, columns, x, y, by=None) -> Counter:
+    """The model's rows as (x, y[, key]) pairs."""
+    at = {c: i for i, c in enumerate(columns)}
+    out: Counter = Counter()
+    for row, n in model(frames).items():
+        key = (row[at[by]],) if by else ()
+        out[(row[at[x]], float(row[at[y]]), *key)] += n
+    return out
+
+
+def plotted(p, by=False) -> Counter:
+    """The rows the plot's data sources hold, as (x or its label, y[, key])."""
+    out: Counter = Counter()
+    for key, src in p.sources.items():
+        d = src.data
+        xs = d["xl"] if p.labels is not None else d["x"]
+        for i in range(len(d["y"])):
+            x = xs[i].split(" (")[0] if p.labels is not None else xs[i]
+            out[(x, float(d["y"][i]), *((key,) if by else ()))] += 1
+    return out
+
+
+def clicks(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"ts": np.arange(n), "page": rng.choice([f"/p{i}" for i in range(7)], n, p=[.3, .2, .15, .1, .1, .1, .05]),
+                         "user": rng.choice(list("uvwxyz"), n)})
+
+
+def trades(n=300, seed=1):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"ts": np.arange(n), "symbol": rng.choice(list("ABCDE"), n),
+                         "price": np.round(rng.normal(100, 10, n), 1)})
+
+
+def run_checking(res, plot, check):
+    """Step ``res`` to the end; after every batch ``check(changes so far)``."""
+    changes = res.sink_to_list()
+    steps = 0
+    while res.step():
+        steps += 1
+        check(list(changes))
+    check(list(changes))  # the last step found the end of input and flushed
+    assert res.snapshot()["state"] == "finished"
+    return steps, changes
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 10_000])
+def test_a_bar_chart_of_a_continuous_groupby_shows_the_current_counts_largest_first(batch_size):
+    res = sl.from_frame(clicks(), time="ts", unit="s", batch_size=batch_size).groupby("page").agg(n=("user", "size"))
+    with dummy_comms():
+        p = res.plot.bar(x="page", y="n")
+    orders = []
+
+    def check(frames):
+        assert plotted(p) == projected(frames, list(res.columns)[1:], "page", "n")
+        ys = list(p.sources[""].data["y"])
+        assert ys == sorted(ys, reverse=True), "bars are ordered by y, largest first"
+        assert list(p.sources[""].data["x"]) == list(range(len(ys)))
+        axis = p.figure.xaxis[0]
+        assert list(axis.ticker.ticks) == list(range(len(ys)))
+        assert [axis.major_label_overrides[i] for i in range(len(ys))] == list(p.sources[""].data["xl"])
+        orders.append(tuple(p.labels))
+
+    _, changes = run_checking(res, p, check)
+    final = sl.apply_changelog(pd.concat(changes, ignore_index=True))
+    assert p.labels == list(final.sort_values(["n", "page"], ascending=[False, True])["page"])
+    if batch_size == 1:  # the ranking changed on the way: the chart reordered
+        assert len({tuple(o[:3]) for o in orders if len(o) >= 3}) > 1
+
+
+@pytest.mark.parametrize("batch_size", [1, 13])
+def test_a_top_n_bar_chart_reorders_as_ranks_change(batch_size):
+    """nlargest(1, by=symbol): the best price per symbol; bars ordered by price."""
+    res = sl.from_frame(trades(), time="ts", unit="s", batch_size=batch_size).nlargest(1, "price", by="symbol")
+    with dummy_comms():
+        p = res.plot.bar(x="symbol", y="price")
+    orders = []
+
+    def check(frames):
+        want = projected(frames, list(res.columns)[1:], "symbol", "price")
+        assert plotted(p) == want
+        assert p.labels == [s for s, _ in sorted(((k[0], k[1]) for k in want), key=lambda t: (-t[1], t[0]))]
+        orders.append(tuple(p.labels))
+
+    run_checking(res, p, check)
+    assert len(set(orders)) > 2, "the order of the bars changed as prices arrived"
+
+
+@pytest.mark.parametrize("kind", ["line", "scatter"])
+def test_a_top_n_over_time_drops_retracted_rows_from_the_plot(kind):
+    """nlargest(5) without a key: rows leave the Top-5 (-D) and must leave the plot."""
+    res = sl.from_frame(trades(), time="ts", unit="s", batch_size=4).nlargest(5, "price")
+    with dummy_comms():
+        p = getattr(res.plot, kind)(x="ts", y="price")
+    deleted = []
+
+    def check(frames):
+        assert plotted(p) == projected(frames, list(res.columns)[1:], "ts", "price")
+        assert list(p.sources[""].data["x"]) == sorted(p.sources[""].data["x"])
+        deleted.append(sum((f["op"] == "-D").sum() for f in frames))
+
+    run_checking(res, p, check)
+    assert deleted[-1] > 0 and p.n_rows == 5
+
+
+def test_series_per_key_follow_a_keep_last_deduplication():
+    df = trades(200, seed=3)
+    res = sl.from_frame(df, time="ts", unit="s", batch_size=9).drop_duplicates("symbol", keep="last")
+    with dummy_comms():
+        p = res.plot.scatter(x="ts", y="price", by="symbol")
+
+    def check(frames):
+        assert plotted(p, by=True) == projected(frames, list(res.columns)[1:], "ts", "price", by="symbol")
+
+    run_checking(res, p, check)
+    assert {k: len(s.data["y"]) for k, s in p.sources.items()} == dict.fromkeys("ABCDE", 1)
+
+
+def test_a_deleted_key_empties_its_series_and_an_update_changes_its_bar():
+    s = streamz.Stream()
+    with dummy_comms():
+        p = PlotAccessor(s).bar(x="page", y="n", by="page")
+    frames = [pd.DataFrame({"op": ["+I", "+I", "+I"], "page": ["a", "b", "c"], "n": [1, 5, 3]}),
+              pd.DataFrame({"op": ["-U", "+U", "-D"], "page": ["a", "a", "b"], "n": [1, 9, 5]})]
+    for i, f in enumerate(frames):
+        s.emit(f)
+        assert plotted(p) == Counter({(x, float(y)): n for (x, y), n in model(frames[:i + 1]).items()})
+    assert p.labels == ["a", "c"] and len(p.sources["b"].data["y"]) == 0
+    assert p.changes_applied == 6 and p.n_rows == 2
+
+
+def test_a_heatmap_of_a_two_key_groupby_holds_the_current_cells():
+    df = clicks(300, seed=5)
+    res = sl.from_frame(df, time="ts", unit="s", batch_size=11).groupby(["page", "user"]).agg(n=("ts", "size"))
+    with dummy_comms():
+        p = res.plot.heatmap(x="page", y="n", by="user")
+
+    def check(frames):
+        want = Counter()
+        cols = list(res.columns)[1:]
+        for row, k in model(frames).items():
+            want[(row[cols.index("page")], row[cols.index("user")], float(row[cols.index("n")]))] += k
+        cells = p.sources["cells"].data
+        got = Counter(zip([x.split(" (")[0] for x in cells["xl"]], cells["key"], map(float, cells["y"])))
+        assert got == want
+        assert list(p.figure.y_range.factors) == sorted({u for _, u, _ in want})
+
+    run_checking(res, p, check)
+
+
+def test_an_append_only_plot_still_streams_rows():
+    """No op column: rows are appended as before (no table kept)."""
+    s = streamz.Stream()
+    p = PlotAccessor(s).line(x="t", y="v")
+    s.emit(pd.DataFrame({"t": [1.0, 2.0], "v": [3.0, 4.0]}))
+    s.emit(pd.DataFrame({"t": [3.0], "v": [5.0]}))
+    assert list(p.sources[""].data["y"]) == [3.0, 4.0, 5.0] and p.materialized is None
