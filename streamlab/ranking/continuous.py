@@ -22,7 +22,7 @@ from ..windows.keys import KeyIndex
 from .changelog import DELETE, INSERT, OP, UPDATE_AFTER, UPDATE_BEFORE
 from .frames import EventClock, frame_from_state, frame_state, late_frame, records
 from .groupby import check_columns, key_list
-from .order import Order, order_values, top_positions
+from .order import Order, order_values, sorted_positions, top_positions
 
 _INTERNAL = ["__key", "__seq", "__ord"]
 
@@ -69,9 +69,19 @@ class KeyedRank(Node):
         return list(self.schema) or list(self.input_columns() or [])
 
     def snapshot_node(self, limit: int | None = 50):
+        """State: the kept rows per key in rank order (``rank`` 1 first), how many, how many keys."""
         snap = super().snapshot_node(limit)
-        kept = self.kept.drop(columns=_INTERNAL, errors="ignore")
-        snap["state"] = {"by": list(self.by), "order": self.order.label(), "kept_rows": len(self.kept),
+        kept = self.kept
+        if len(kept):
+            pos = sorted_positions(kept["__key"].to_numpy(), kept["__ord"].to_numpy(), kept["__seq"].to_numpy(),
+                                   self.order.descending, self.order.tie_last)
+            kept = kept.iloc[pos].reset_index(drop=True)
+            first = np.r_[True, kept["__key"].to_numpy()[1:] != kept["__key"].to_numpy()[:-1]]
+            start = np.maximum.accumulate(np.where(first, np.arange(len(kept)), 0))
+            kept.insert(0, "rank", np.arange(len(kept)) - start + 1)
+        kept = kept.drop(columns=_INTERNAL, errors="ignore")
+        snap["state"] = {"by": list(self.by), "order": self.order.label(), "n": self.order.n,
+                         "keep_last": bool(self.order.tie_last), "kept_rows": len(self.kept),
                          "kept": records(kept, limit), "keys": len(self.keys) if self.by else 1}
         return snap
 

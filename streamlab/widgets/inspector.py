@@ -1,5 +1,7 @@
 """State inspector: each window operator's open windows per key, their partial aggregates, a
-bounded sample of a clicked window's rows, and the late ledger and error rows as tables.
+bounded sample of a clicked window's rows, and the late ledger and error rows as tables. An
+updating operator (continuous groupby, Top-N, deduplication, OVER) shows its state instead:
+the per-key aggregate, the current top N, the rows kept, the buffer waiting for the watermark.
 
 It renders from a pipeline snapshot (DESIGN.md §1): ``update(snapshot)`` is all it needs.
 ``row_source(op_id, window_start_ms, key, limit)`` may return a DataFrame (or row dicts) of a
@@ -19,6 +21,7 @@ from ipywidgets import HTML, Dropdown, Layout, Select, Tab, VBox
 from traitlets import Int, validate
 
 from ..viz.table import frame_html, scrolling
+from .opstate import ROWS_FIELD, state_view
 
 RowSource = Callable[[str, int, Any, int], Any]
 
@@ -106,7 +109,8 @@ class StateInspector(VBox):
         if list(self.operator.options) != options:
             keep = self.operator.value
             windowed = [op["id"] for op in ops if "open_windows" in op["state"]]
-            first = (windowed or [op["id"] for op in ops] or [None])[0]
+            updating = [op["id"] for op in ops if op.get("kind") in ROWS_FIELD]
+            first = (windowed or updating or [op["id"] for op in ops] or [None])[0]
             with self._quiet(), self.operator.hold_sync():
                 self.operator.options = options
                 self.operator.value = keep if keep in self._ops else first
@@ -141,10 +145,18 @@ class StateInspector(VBox):
         shown = f"{len(wins)} of {count}" if count > len(wins) else f"{count}"
         late = list(state.get("late_ledger") or [])
         errors = list(state.get("errors") or [])
-        self.tabs.titles = (f"Windows ({shown})", f"Late ({len(late)})",
-                            f"Errors ({len(errors)})")
+        view = state_view(op) if op is not None and "open_windows" not in state else None
+        first = view[0] if view is not None else f"Windows ({shown})"
+        self.tabs.titles = (first, f"Late ({len(late)})", f"Errors ({len(errors)})")
         self.late.value = rows_html(late, self.sample_rows) if late else "<i>no late rows</i>"
         self.errors.value = rows_html(errors, self.sample_rows) if errors else "<i>no errors</i>"
+        # an updating operator (groupby, Top-N, dedup, OVER) shows its state instead of windows
+        display = "none" if view is not None else None
+        if self.windows.layout.display != display:
+            self.windows.layout.display = display
+        if view is not None:
+            self.detail.value = view[1]
+            return
         self._render_detail()
 
     def _on_window(self, change: dict[str, Any]) -> None:
