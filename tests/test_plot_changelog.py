@@ -188,4 +188,43 @@ def test_an_append_only_plot_still_streams_rows():
     p = PlotAccessor(s).line(x="t", y="v")
     s.emit(pd.DataFrame({"t": [1.0, 2.0], "v": [3.0, 4.0]}))
     s.emit(pd.DataFrame({"t": [3.0], "v": [5.0]}))
-    assert list(p.sources[""].data["y"]) == [3.0, 4.0, 5.0] and p.materialized is None
+    assert list(p.sources[""].data["y"]) == [3.0, 4.0, 5.0] and p.changelog is None
+
+
+def test_a_view_made_after_a_run_starts_from_the_current_result_and_a_rerun_starts_again():
+    df = clicks(200, seed=8)
+    res = sl.from_frame(df, time="ts", unit="s", batch_size=9).groupby("page").agg(n=("user", "size"))
+    cols = list(res.columns)[1:]
+    first = res.collect()
+    with dummy_comms():
+        p = res.plot.bar(x="page", y="n")
+        t = res.table()
+    assert plotted(p) == projected([first], cols, "page", "n")  # before any new batch
+    assert sorted(map(tuple, t.rows.values.tolist())) == sorted(model([first]))
+    again = res.collect()  # from the start: the views follow the new run only
+    assert plotted(p) == projected([again], cols, "page", "n")
+    assert sorted(map(tuple, t.rows.values.tolist())) == sorted(model([again]))
+    assert p.changelog.restarts == 1 and t.changelog.restarts == 1
+
+
+def test_batches_coalesced_across_a_restart_keep_only_the_new_runs():
+    """With a running loop, one flush may hold the end of one run and the start of the next."""
+    from streamlab.viz.changes import LiveChangelog
+
+    df = clicks(120, seed=9)
+    res = sl.from_frame(df, time="ts", unit="s", batch_size=10).groupby("page").agg(n=("user", "size"))
+    view = LiveChangelog(res)
+    held = res.sink_to_list()
+    for _ in range(5):
+        res.step()
+    view.update(list(held))
+    held.clear()
+    for _ in range(3):
+        res.step()
+    res.reset()
+    for _ in range(4):
+        res.step()
+    old, new = held[:3], held[3:]
+    view.update(old + new)
+    assert view.restarts == 1
+    assert sorted(map(tuple, view.rows.values.tolist())) == sorted(model(new))

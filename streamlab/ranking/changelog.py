@@ -90,10 +90,16 @@ class Materialized:
     5
     """
 
-    def __init__(self) -> None:
+    def __init__(self, rows: pd.DataFrame | None = None) -> None:
         #: The current table (no ``op`` column), or None before the first change.
         self.rows: pd.DataFrame | None = None
         #: Changelog rows applied so far.
+        self.changes = 0
+        self.reset(rows)
+
+    def reset(self, rows: pd.DataFrame | None = None) -> None:
+        """Start again from ``rows`` (a table without ``op``), or from nothing."""
+        self.rows = None if rows is None or not len(rows) else rows.drop(columns=OP, errors="ignore").reset_index(drop=True)
         self.changes = 0
 
     def update(self, frames: list[pd.DataFrame]) -> pd.DataFrame:

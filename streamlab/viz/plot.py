@@ -44,9 +44,10 @@ from bokeh.palettes import Category10_10, Viridis256
 from bokeh.plotting import figure
 from traitlets import Float, Int, List, Unicode, validate
 
-from ..ranking.changelog import OP, Materialized
+from ..ranking.changelog import OP
 from .batched import BatchedBokehModel
 from .cap import OTHER, choose, summed, weights
+from .changes import LiveChangelog
 from .columns import key_text, known_columns, time_axis_guess, to_plot_array
 from .feed import Feeder
 from .wire import ensure_bokehjs, refresh_bokeh, wire
@@ -114,7 +115,7 @@ class LivePlot(BatchedBokehModel):
         self._time_x: bool | None = None
         self._lo, self._hi = np.inf, -np.inf
         self._slots = 0
-        self.materialized: Materialized | None = None  # set by the first changelog batch
+        self.changelog: LiveChangelog | None = None  # set by the first changelog batch
         self.changes_applied = 0
         self.labels: list[str] | None = None  # text x values, in axis order (a changelog's text x)
         self.keys_seen: set[str] = set()  # every ``by`` value so far (the title says how many)
@@ -128,6 +129,11 @@ class LivePlot(BatchedBokehModel):
         self.feeder = Feeder(self._ingest, max_rate=max_rate)
         self._stream = stream
         self.feeder.follow(stream)
+        if known is not None and OP in known:  # a changelog: start from the operator's current result
+            self.changelog = LiveChangelog(stream)
+            if self.changelog.rows is not None:
+                with self.batched():
+                    self._stream_rows(self.changelog.rows, replace=True)
 
     # ----------------------------------------------------------------- building
     def _build(self, kind, x, y, by_cols, title, height, width) -> Any:
@@ -216,7 +222,7 @@ class LivePlot(BatchedBokehModel):
         df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
         try:
             with self.batched():
-                if OP in df.columns or self.materialized is not None:
+                if OP in df.columns or self.changelog is not None:
                     self._show_table(frames)
                 else:
                     self._stream_rows(df)
@@ -226,10 +232,10 @@ class LivePlot(BatchedBokehModel):
 
     def _show_table(self, frames: list[pd.DataFrame]) -> None:
         """Apply changelog ``frames`` and show the current table in place of the old one."""
-        if self.materialized is None:
-            self.materialized = Materialized()
-        table = self.materialized.update(frames)
-        self.changes_applied = self.materialized.changes
+        if self.changelog is None:
+            self.changelog = LiveChangelog(self._stream, seed=False)
+        table = self.changelog.update(frames)
+        self.changes_applied = self.changelog.changes
         self._stream_rows(table, replace=True)
 
     def _table_x(self, df: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray, bool]:

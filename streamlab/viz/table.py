@@ -18,8 +18,9 @@ import pandas as pd
 from ipywidgets import HTML
 from traitlets import Float, Int, validate
 
-from ..ranking.changelog import OP, Materialized
-from .columns import is_time_dtype
+from ..ranking.changelog import OP
+from .changes import LiveChangelog
+from .columns import is_time_dtype, known_columns
 from .feed import Feeder
 
 TABLE_CSS = (
@@ -81,9 +82,14 @@ class LiveTable(HTML):
         self.add_class("streamlab-live-table")
         self.rows: pd.DataFrame | None = None
         self.received = 0
-        self.materialized = Materialized()  # a changelog's current table (the plots use the same)
+        # a changelog's current table (the plots use the same), from the operator's current result
+        self.changelog = LiveChangelog(stream) if OP in (known_columns(stream) or []) else None
+        self._stream = stream
         self.feeder = Feeder(self._ingest, max_rate=max_rate)
         self.feeder.follow(stream)
+        if self.changelog is not None and self.changelog.rows is not None:
+            self.rows = self.changelog.rows
+            self._show_changelog()
 
     def _ingest(self, frames: list[Any]) -> None:
         frames = [f for f in frames if isinstance(f, pd.DataFrame) and len(f)]
@@ -91,10 +97,10 @@ class LiveTable(HTML):
             return
         self.received += sum(len(f) for f in frames)
         if OP in frames[0].columns:  # a changelog: keep the table it describes, updated in place
-            self.rows = self.materialized.update(frames)
-            caption = (f'<div class="streamlab-caption">{self.received:,} changes applied; '
-                       f"{len(self.rows)} rows, updated in place</div>")
-            self.value = caption + scrolling(frame_html(self.rows.head(self.max_rows), newest_first=False))
+            if self.changelog is None:
+                self.changelog = LiveChangelog(self._stream, seed=False)
+            self.rows = self.changelog.update(frames)
+            self._show_changelog()
             return
         keep = [self.rows] if self.rows is not None else []
         self.rows = pd.concat([*keep, *frames], ignore_index=True).tail(self.max_rows)
@@ -102,6 +108,14 @@ class LiveTable(HTML):
         caption = (f'<div class="streamlab-caption">{self.received:,} rows received; '
                    f"latest {len(self.rows)} shown, newest first</div>")
         self.value = caption + scrolling(frame_html(self.rows))
+
+    def _show_changelog(self) -> None:
+        """Render the changelog's current table."""
+        if self.rows is None:
+            return
+        caption = (f'<div class="streamlab-caption">{self.received:,} changes applied; '
+                   f"{len(self.rows)} rows, updated in place</div>")
+        self.value = caption + scrolling(frame_html(self.rows.head(self.max_rows), newest_first=False))
 
     def detach(self) -> None:
         """Stop following the stream."""
