@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import streamz
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import streamlab as sl
 from streamlab.viz.plot import PlotAccessor
@@ -228,3 +230,41 @@ def test_batches_coalesced_across_a_restart_keep_only_the_new_runs():
     view.update(old + new)
     assert view.restarts == 1
     assert sorted(map(tuple, view.rows.values.tolist())) == sorted(model(new))
+
+
+def test_on_the_running_loop_coalesced_updates_end_at_the_final_table():
+    """With a loop, flushes are throttled and several batches arrive at once; the end is exact."""
+    import asyncio
+
+    df = clicks(600, seed=12)
+    res = sl.from_frame(df, time="ts", unit="s", batch_size=5).groupby("page").agg(n=("user", "size"))
+
+    async def main():
+        with dummy_comms():
+            p = res.plot.bar(x="page", y="n", max_rate=5)
+        log = await res.acollect()
+        p.flush()
+        return p, log
+
+    p, log = asyncio.run(main())
+    assert p.feeder.flushes < len(log)  # coalesced: fewer updates than batches with changes
+    assert plotted(p) == projected([log], list(res.columns)[1:], "page", "n")
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("abcde"), st.integers(0, 9)), min_size=1, max_size=60),
+       st.integers(1, 8), st.sampled_from(["groupby", "topn", "keep-last"]))
+def test_property_the_plot_is_the_model_after_every_batch(rows, batch_size, form):
+    df = pd.DataFrame({"ts": range(len(rows)), "k": [r[0] for r in rows], "v": [float(r[1]) for r in rows]})
+    src = sl.from_frame(df, time="ts", unit="s", batch_size=batch_size)
+    res = {"groupby": lambda: src.groupby("k").agg(v=("v", "sum")),
+           "topn": lambda: src.nlargest(2, "v"),
+           "keep-last": lambda: src.drop_duplicates("k", keep="last")}[form]()
+    x = "k" if form == "groupby" else "ts"
+    with dummy_comms():
+        p = res.plot.bar(x=x, y="v")
+
+    def check(frames):
+        assert plotted(p) == projected(frames, list(res.columns)[1:], x, "v")
+
+    run_checking(res, p, check)
