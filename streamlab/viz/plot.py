@@ -65,6 +65,9 @@ class LivePlot(BatchedBokehModel):
     plot shows the current table, replaced at each update, so a retracted row disappears and an
     updated one changes. A text ``x`` column (``x="page"``) gives one labelled position per row;
     bars are then ordered by ``y``, largest first, so a Top-N chart reorders as ranks change.
+    The whole current table is shown (``rollover`` does not apply); ``max_series`` still caps the
+    ``by`` series. A plot made after a run starts from the operator's current result, and a run
+    from the start starts it again (:mod:`streamlab.viz.changes`).
     """
 
     kind = Unicode("line", help="Plot kind: line, bar, scatter, step or heatmap.")
