@@ -138,3 +138,32 @@ def test_a_window_operator_still_lists_its_open_windows():
         ins = StateInspector()
         ins.update(res.snapshot())
     assert ins.tabs.titles[0].startswith("Windows (") and ins.windows.layout.display is None
+
+
+FORMS = {
+    "groupby": (lambda s: s.groupby("k").agg(n=("v", "size")), "GroupByState"),
+    "rank": (lambda s: s.nlargest(2, "v", by="k"), "RankState"),
+    "keep-last": (lambda s: s.drop_duplicates("k", keep="last"), "RankState"),
+    "dedup": (lambda s: s.watermark("1s").drop_duplicates("k"), "DedupState"),
+    "over": (lambda s: s.watermark("1s").rolling("1s", by="k").agg(a=("v", "mean")), "OverState"),
+    "window_rank": (lambda s: s.watermark("1s").window(sl.Tumble("2s")).nlargest(2, "v"), "WindowRankState"),
+}
+
+
+@pytest.mark.parametrize("form", sorted(FORMS))
+def test_each_updating_operators_state_is_its_declared_snapshot_type(form):
+    import json
+    import typing
+
+    from streamlab.core.snapshot import DECLARED
+
+    build, declared = FORMS[form]
+    res = build(source(events()))
+    steps(res, 2)
+    op = next(o for o in res.snapshot()["operators"] if o["kind"] in ("groupby", "rank", "dedup", "over", "window_rank"))
+    hints = typing.get_type_hints(DECLARED[declared])
+    assert list(op["state"]) == list(hints)
+    for field, hint in hints.items():
+        base = typing.get_origin(hint) or hint
+        assert isinstance(op["state"][field], base), (field, hint)
+    json.dumps(op["state"])  # JSON as it is

@@ -133,3 +133,69 @@ export interface SourceState {
   finite: boolean;
   batch_size: number;
 }
+
+/** `state` of a continuous `groupby`: the per-key aggregate (the current table). */
+export interface GroupByState {
+  by: string[];
+  keys: number;
+  aggregates: string[];
+  table: { [key: string]: unknown }[];
+  truncated: boolean;
+}
+
+/**
+ * `state` of a continuous Top-N or keep-last deduplication: the rows each key keeps, in
+ * rank order (a `rank` column, 1 first).
+ */
+export interface RankState {
+  by: string[];
+  order: string;
+  n: number;
+  keep_last: boolean;
+  kept_rows: number;
+  kept: { [key: string]: unknown }[];
+  keys: number;
+}
+
+/**
+ * `state` of a keep-first deduplication: each key's earliest row, kept until the watermark
+ * passes it.
+ */
+export interface DedupState {
+  by: string[];
+  order: string;
+  n: number;
+  keep_last: boolean;
+  kept_rows: number;
+  kept: { [key: string]: unknown }[];
+  keys: number;
+  emitted_keys: number;
+  duplicates: number;
+  late_ledger: { [key: string]: unknown }[];
+}
+
+/**
+ * `state` of an OVER aggregation: the rows waiting for the watermark, and how many earlier
+ * rows it keeps for their frames.
+ */
+export interface OverState {
+  frame: string;
+  by: string[];
+  waiting_rows: number;
+  waiting: { [key: string]: unknown }[];
+  kept_for_windows: number;
+  keys: number;
+  counted: number;
+  late_ledger: { [key: string]: unknown }[];
+}
+
+/** `state` of a window Top-N or deduplication: the rows kept until their window fires. */
+export interface WindowRankState {
+  window: string;
+  by: string[];
+  order: string;
+  kept_rows: number;
+  kept: { [key: string]: unknown }[];
+  counted: number;
+  late_ledger: { [key: string]: unknown }[];
+}

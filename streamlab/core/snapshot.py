@@ -116,6 +116,64 @@ class SourceState(TypedDict):
     batch_size: int
 
 
+class GroupByState(TypedDict):
+    """``state`` of a continuous ``groupby``: the per-key aggregate (the current table)."""
+
+    by: list[str]
+    keys: int
+    aggregates: list[str]
+    table: list[dict[str, JSON]]
+    truncated: bool
+
+
+class RankState(TypedDict):
+    """``state`` of a continuous Top-N or keep-last deduplication: the rows each key keeps, in
+    rank order (a ``rank`` column, 1 first)."""
+
+    by: list[str]
+    order: str
+    n: int
+    keep_last: bool
+    kept_rows: int
+    kept: list[dict[str, JSON]]
+    keys: int
+
+
+class DedupState(RankState):
+    """``state`` of a keep-first deduplication: each key's earliest row, kept until the watermark
+    passes it."""
+
+    emitted_keys: int
+    duplicates: int
+    late_ledger: list[dict[str, JSON]]
+
+
+class OverState(TypedDict):
+    """``state`` of an OVER aggregation: the rows waiting for the watermark, and how many earlier
+    rows it keeps for their frames."""
+
+    frame: str
+    by: list[str]
+    waiting_rows: int
+    waiting: list[dict[str, JSON]]
+    kept_for_windows: int
+    keys: int
+    counted: int
+    late_ledger: list[dict[str, JSON]]
+
+
+class WindowRankState(TypedDict):
+    """``state`` of a window Top-N or deduplication: the rows kept until their window fires."""
+
+    window: str
+    by: list[str]
+    order: str
+    kept_rows: int
+    kept: list[dict[str, JSON]]
+    counted: int
+    late_ledger: list[dict[str, JSON]]
+
+
 #: The declarations the TypeScript side mirrors, by name.
 DECLARED: dict[str, type] = {
     "Counters": CountersSnapshot,
@@ -126,4 +184,9 @@ DECLARED: dict[str, type] = {
     "WindowState": WindowState,
     "WatermarkState": WatermarkState,
     "SourceState": SourceState,
+    "GroupByState": GroupByState,
+    "RankState": RankState,
+    "DedupState": DedupState,
+    "OverState": OverState,
+    "WindowRankState": WindowRankState,
 }

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.node import Node
+from ..core.snapshot import DedupState, RankState
 from ..core.timecol import POS_INF
 from ..core.watermarks import Marks
 from ..windows.keys import KeyIndex
@@ -80,9 +81,10 @@ class KeyedRank(Node):
             start = np.maximum.accumulate(np.where(first, np.arange(len(kept)), 0))
             kept.insert(0, "rank", np.arange(len(kept)) - start + 1)
         kept = kept.drop(columns=_INTERNAL, errors="ignore")
-        snap["state"] = {"by": list(self.by), "order": self.order.label(), "n": self.order.n,
-                         "keep_last": bool(self.order.tie_last), "kept_rows": len(self.kept),
-                         "kept": records(kept, limit), "keys": len(self.keys) if self.by else 1}
+        state: RankState = {"by": list(self.by), "order": self.order.label(), "n": self.order.n,
+                            "keep_last": bool(self.order.tie_last), "kept_rows": len(self.kept),
+                            "kept": records(kept, limit), "keys": len(self.keys) if self.by else 1}
+        snap["state"] = dict(state)
         return snap
 
     def save_state(self) -> dict:
@@ -218,8 +220,12 @@ class FirstByTime(KeyedRank):
 
     def snapshot_node(self, limit: int | None = 50):
         snap = super().snapshot_node(limit)
-        snap["state"].update({"emitted_keys": len(self.done), "duplicates": self.duplicates,
-                              "late_ledger": records(self.late.ledger(20))})
+        rank = snap["state"]
+        state: DedupState = {"by": rank["by"], "order": rank["order"], "n": rank["n"], "keep_last": rank["keep_last"],
+                             "kept_rows": rank["kept_rows"], "kept": rank["kept"], "keys": rank["keys"],
+                             "emitted_keys": len(self.done), "duplicates": self.duplicates,
+                             "late_ledger": records(self.late.ledger(20))}
+        snap["state"] = dict(state)
         return snap
 
     def save_state(self) -> dict:

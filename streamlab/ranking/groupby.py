@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.node import Node, find_meta
+from ..core.snapshot import GroupByState
 from ..windows.aggregates import AggSpec, parse_aggs
 from ..windows.keys import KeyIndex
 from .changelog import INSERT, OP, UPDATE_AFTER, UPDATE_BEFORE
@@ -217,9 +218,10 @@ class GroupAgg(Node):
     def snapshot_node(self, limit: int | None = 50):
         snap = super().snapshot_node(limit)
         table = self.current()
-        snap["state"] = {"by": list(self.by), "keys": int((self.n > 0).sum()),
-                         "aggregates": [s.label() for s in self.specs], "table": records(table, limit),
-                         "truncated": limit is not None and len(table) > limit}
+        state: GroupByState = {"by": list(self.by), "keys": int((self.n > 0).sum()),
+                               "aggregates": [s.label() for s in self.specs], "table": records(table, limit),
+                               "truncated": limit is not None and len(table) > limit}
+        snap["state"] = dict(state)
         return snap
 
     def save_state(self) -> dict:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..core.durations import to_ms
 from ..core.node import Node
+from ..core.snapshot import OverState
 from ..core.timecol import NEG_INF, POS_INF
 from ..core.watermarks import Marks
 from ..windows.aggregates import AggSpec, parse_aggs
@@ -255,10 +256,11 @@ class OverAgg(Node):
     def snapshot_node(self, limit: int | None = 50):
         snap = super().snapshot_node(limit)
         waiting = self.pending.drop(columns=["__key", "__seq"], errors="ignore").rename(columns={"__ms": "ts_ms"})
-        snap["state"] = {"frame": self.label(), "by": list(self.by), "waiting_rows": len(self.pending),
-                         "waiting": records(waiting, limit), "kept_for_windows": int(len(self.hist["__ms"])),
-                         "keys": len(self.keys) if self.by else 1, "counted": self.counted,
-                         "late_ledger": records(self.late.ledger(20))}
+        state: OverState = {"frame": self.label(), "by": list(self.by), "waiting_rows": len(self.pending),
+                            "waiting": records(waiting, limit), "kept_for_windows": int(len(self.hist["__ms"])),
+                            "keys": len(self.keys) if self.by else 1, "counted": int(self.counted),
+                            "late_ledger": records(self.late.ledger(20))}
+        snap["state"] = dict(state)
         return snap
 
     def save_state(self) -> dict:
