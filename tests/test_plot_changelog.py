@@ -268,3 +268,23 @@ def test_property_the_plot_is_the_model_after_every_batch(rows, batch_size, form
         assert plotted(p) == projected(frames, list(res.columns)[1:], x, "v")
 
     run_checking(res, p, check)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["+I", "-U", "+U", "-D"]), st.sampled_from(["a", "b", None]),
+                          st.integers(0, 2)), max_size=40))
+def test_property_apply_changelog_is_the_row_by_row_model(rows):
+    """The one materialisation the views share, against the model (also for invalid changelogs)."""
+    log = pd.DataFrame(rows, columns=["op", "k", "n"]).astype({"op": object, "k": object, "n": "int64"})
+    try:
+        want = model([log])
+    except AssertionError:
+        with pytest.raises(ValueError, match="retracts"):
+            sl.apply_changelog(log)
+        return
+    got = sl.apply_changelog(log)
+
+    def null_as_none(row):
+        return tuple(None if pd.isna(v) else v for v in row)
+
+    assert Counter(map(null_as_none, got.values.tolist())) == Counter({null_as_none(r): c for r, c in want.items()})

@@ -24,7 +24,6 @@ from ..core.node import Node
 OP = "op"
 INSERT, UPDATE_BEFORE, UPDATE_AFTER, DELETE = "+I", "-U", "+U", "-D"
 ROW_KINDS = (INSERT, UPDATE_BEFORE, UPDATE_AFTER, DELETE)
-_SIGN = {INSERT: 1, UPDATE_AFTER: 1, UPDATE_BEFORE: -1, DELETE: -1}
 
 
 def is_changelog(df: pd.DataFrame) -> bool:
@@ -52,14 +51,19 @@ def apply_changelog(changes: pd.DataFrame) -> pd.DataFrame:
     if not cols:
         raise ValueError("a changelog needs columns besides op")
     group = body.groupby(cols, dropna=False, sort=False).ngroup().to_numpy()
-    sign = ops.map(_SIGN).to_numpy(dtype="int64")
-    order = np.arange(len(body))
-    running = pd.Series(sign).groupby(group).cumsum().to_numpy()
+    sign = np.where(ops.isin((INSERT, UPDATE_AFTER)).to_numpy(), 1, -1)  # +I/+U add an equal row, -U/-D remove one
+    n_groups = int(group.max()) + 1
+    by_group = np.argsort(group, kind="stable")  # each group's rows in changelog order
+    csum = np.cumsum(sign[by_group])
+    starts = np.r_[0, np.flatnonzero(np.diff(group[by_group])) + 1]
+    lengths = np.diff(np.r_[starts, len(by_group)])
+    running = np.empty(len(body), dtype="int64")
+    running[by_group] = csum - np.repeat(np.r_[0, csum[starts[1:] - 1]], lengths)
     if (running < 0).any():
         at = int(np.flatnonzero(running < 0)[0])
         raise ValueError(f"invalid changelog: row {at} retracts {body.iloc[at].to_dict()} which is not in the table")
-    net = np.bincount(group, weights=sign).astype("int64")
-    first = pd.Series(order).groupby(group).min().to_numpy()
+    net = np.bincount(group, weights=sign, minlength=n_groups).astype("int64")
+    first = by_group[starts]  # ngroup numbers groups by first appearance; the first row of each
     keep = np.flatnonzero(net > 0)
     keep = keep[np.argsort(first[keep], kind="stable")]
     rows = np.repeat(first[keep], net[keep])
