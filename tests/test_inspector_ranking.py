@@ -167,3 +167,24 @@ def test_each_updating_operators_state_is_its_declared_snapshot_type(form):
         base = typing.get_origin(hint) or hint
         assert isinstance(op["state"][field], base), (field, hint)
     json.dumps(op["state"])  # JSON as it is
+
+
+def test_the_pipeline_views_inspector_shows_the_top_n_as_the_run_goes():
+    from streamlab.widgets import view_for
+    from streamlab.widgets.testing import from_browser
+
+    df = events()
+    res = source(df, batch_size=30).nlargest(2, "v", by="k")
+    with dummy_comms():
+        v = view_for(res)
+        from_browser(v.details, state={"selected_index": 0})  # open the inspector
+        for batches in (1, 3):
+            while res.snapshot()["counters"]["in"] < 30 * batches:
+                res.step()
+            v.refresh(inspect=True)  # what the open inspector does every inspector_interval
+            seen = df.head(30 * batches).reset_index(drop=True)
+            want = seen.assign(seq=range(len(seen))).sort_values(["k", "v", "seq"], ascending=[True, False, True]).groupby("k").head(2)
+            shown = shown_rows(v.inspector.detail.value)
+            assert sorted(zip(shown["k"], shown["v"].astype(float))) == sorted(zip(want["k"], want["v"]))
+            assert v.inspector.tabs.titles[0] == f"Current top 2 per key ({len(want)} rows)"
+        v.close()
