@@ -288,3 +288,31 @@ def test_property_apply_changelog_is_the_row_by_row_model(rows):
         return tuple(None if pd.isna(v) else v for v in row)
 
     assert Counter(map(null_as_none, got.values.tolist())) == Counter({null_as_none(r): c for r, c in want.items()})
+
+
+def test_the_magics_plot_of_a_sql_group_by_is_the_current_table():
+    """``%%streamlab --plot bar:x=page,y=n`` of a continuous GROUP BY: bars of the current counts."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    saved = dict(shell.user_ns)
+    shell.run_line_magic("load_ext", "streamlab")
+    try:
+        shell.user_ns["clicks"] = sl.from_frame(clicks(300, seed=4), time="ts", unit="s", batch_size=25)
+        with dummy_comms():
+            shell.run_cell_magic("streamlab", "--name q --plot bar:x=page,y=n",
+                                 "SELECT page, COUNT(*) AS n FROM clicks GROUP BY page")
+        q = shell.user_ns["q"]
+        import gc
+
+        from streamlab.viz.plot import LivePlot
+
+        (p,) = [o for o in gc.get_objects() if isinstance(o, LivePlot) and o.stream is q]  # the plot displayed
+        changes = q.sink_to_list()
+        while q.step():
+            assert plotted(p) == projected(list(changes), list(q.columns)[1:], "page", "n")
+        assert sum(y for _, y in plotted(p)) == 300
+    finally:
+        shell.run_line_magic("unload_ext", "streamlab")
+        shell.user_ns.clear()
+        shell.user_ns.update(saved)

@@ -416,6 +416,11 @@ class LivePlot(BatchedBokehModel):
 
     # ------------------------------------------------------------------- public
     @property
+    def stream(self) -> Any:
+        """The stream this plot follows."""
+        return self._stream
+
+    @property
     def n_rows(self) -> int:
         """Rows currently held by the plot's data sources (what the browser shows)."""
         return sum(len(src.data["x"]) for src in self.sources.values())
