@@ -163,6 +163,10 @@ def test_a_deleted_key_empties_its_series_and_an_update_changes_its_bar():
         assert plotted(p) == Counter({(x, float(y)): n for (x, y), n in model(frames[:i + 1]).items()})
     assert p.labels == ["a", "c"] and len(p.sources["b"].data["y"]) == 0
     assert p.changes_applied == 6 and p.n_rows == 2
+    legend = {item.label.value: item.visible for item in p.figure.legend[0].items}
+    assert legend == {"a": True, "b": False, "c": True}  # a key no longer in the table leaves the legend
+    s.emit(pd.DataFrame({"op": ["+I"], "page": ["b"], "n": [4]}))
+    assert p.figure.legend[0].items[1].visible and p.labels == ["a", "b", "c"]
 
 
 def test_a_heatmap_of_a_two_key_groupby_holds_the_current_cells():

@@ -338,10 +338,15 @@ class LivePlot(BatchedBokehModel):
                 self.sources[key].data = wire(part)
             else:
                 self.sources[key].stream(wire(part), rollover=self.rollover)
-        if replace:  # series with no row in the current table are emptied
+        if replace:  # series with no row in the current table are emptied, and leave the legend
             for key in set(self.sources) - set(parts):
                 names = [*cols, *(["wd", "xd"] if self.kind == "bar" else [])]
                 self.sources[key].data = {c: [] for c in names}
+            for item in self._legend.items:
+                label = str(getattr(item.label, "value", item.label))
+                shown = label in parts or (label.startswith(f"{OTHER} (") and OTHER in parts)
+                if isinstance(item, LegendItem) and item.visible != shown:
+                    item.visible = shown
 
     def _say_capped(self) -> None:
         """Title and legend say that the plot shows only ``max_series`` of the ``by`` values."""
