@@ -35,8 +35,19 @@ PIPELINES = {
     "over-range": lambda s: s.watermark("250ms").rolling("1s", by="k").agg(avg=("v", "mean"), n=("v", "size"), hi=("v", "max")),
     "window-topn": lambda s: s.watermark("200ms").window(sl.Tumble("1s"), by="k").nlargest(2, "v"),
     "window-topn-agg": lambda s: s.watermark("200ms").window(sl.Tumble("1s"), by="k").agg(s=("v", "sum")).nlargest(2, "s"),
+    "sql-groupby": lambda s: sql("SELECT k, COUNT(*) AS n, SUM(v) AS s FROM src GROUP BY k", s),
+    "sql-over": lambda s: sql("SELECT k, ts, v, AVG(v) OVER w AS a FROM src WINDOW w AS (PARTITION BY k ORDER BY ts "
+                              "RANGE BETWEEN INTERVAL '1' SECOND PRECEDING AND CURRENT ROW)", s.watermark("250ms")),
+    "sql-topn": lambda s: sql("SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY k ORDER BY v DESC) AS rownum "
+                              "FROM src) WHERE rownum <= 2", s),
     "over-rows": lambda s: s.watermark("250ms").rolling(4, by="k").agg(s=("v", "sum"), lo=("v", "min")),
 }
+
+
+def sql(query, src):
+    from streamlab.sql.ranking import build
+
+    return build(query, {"src": src})
 
 
 def concat(frames):
@@ -82,7 +93,7 @@ def test_updating_operators_resume_exactly_after_restore(tmp_path, name, stop_af
     pd.testing.assert_frame_equal(concat([*kept, rest]), expected)  # the same changelog (or rows), in order
     pd.testing.assert_frame_equal(concat([*kept_late, *late2]), concat(whole_late))
     assert second.snapshot()["counters"] == expected_counters
-    if name.startswith(("keep-first", "over", "window")):
+    if name.startswith(("keep-first", "over", "window", "sql-over")):
         assert expected_counters["late"] > 0  # the late path is exercised
 
 
