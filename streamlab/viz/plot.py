@@ -267,6 +267,23 @@ class LivePlot(BatchedBokehModel):
         self.labels = labels
         return df.iloc[order], np.arange(len(labels), dtype="float64"), False
 
+    def _label_axis(self, labels: list[str]) -> None:
+        """Ticks at the positions 0..n-1 labelled with ``labels`` (only what changed is sent)."""
+        axis = self.figure.xaxis[0]
+        ticks = list(range(len(labels)))
+        if not isinstance(axis.ticker, FixedTicker):
+            axis.ticker = FixedTicker(ticks=ticks)
+            self._hover.tooltips = [("key", "@key")] * bool(self.by) + [(self.x, "@xl"), (self.y, "@y")]
+            self._hover.formatters = {}
+        elif list(axis.ticker.ticks) != ticks:
+            axis.ticker.ticks = ticks
+        overrides = dict(enumerate(labels))
+        if dict(axis.major_label_overrides) != overrides:
+            axis.major_label_overrides = overrides
+        orientation = 0.8 if len(labels) > 8 else "horizontal"
+        if axis.major_label_orientation != orientation:
+            axis.major_label_orientation = orientation
+
     def _stream_rows(self, df: pd.DataFrame, replace: bool = False) -> None:
         missing = [c for c in [self.x, self.y, *self.by] if c not in df.columns]
         if missing:
@@ -278,12 +295,7 @@ class LivePlot(BatchedBokehModel):
             x, time_x = to_plot_array(df[self.x])
         self._set_time_axis(time_x)
         if self.labels is not None:  # the labels of the positions, in order
-            axis = self.figure.xaxis[0]
-            axis.ticker = FixedTicker(ticks=list(range(len(self.labels))))
-            axis.major_label_overrides = {i: label for i, label in enumerate(self.labels)}
-            axis.major_label_orientation = 0.8 if len(self.labels) > 8 else "horizontal"
-            self._hover.tooltips = [("key", "@key")] * bool(self.by) + [(self.x, "@xl"), (self.y, "@y")]
-            self._hover.formatters = {}
+            self._label_axis(self.labels)
         cols: dict[str, Any] = {"x": x, "y": to_plot_array(df[self.y])[0]}
         nan = np.full(len(df), np.nan)
         cols["ws"] = to_plot_array(df["window_start"])[0] if "window_start" in df else nan
@@ -343,9 +355,11 @@ class LivePlot(BatchedBokehModel):
                 names = [*cols, *(["wd", "xd"] if self.kind == "bar" else [])]
                 self.sources[key].data = {c: [] for c in names}
             for item in self._legend.items:
+                if not isinstance(item, LegendItem):
+                    continue
                 label = str(getattr(item.label, "value", item.label))
                 shown = label in parts or (label.startswith(f"{OTHER} (") and OTHER in parts)
-                if isinstance(item, LegendItem) and item.visible != shown:
+                if item.visible != shown:
                     item.visible = shown
 
     def _say_capped(self) -> None:
