@@ -320,3 +320,21 @@ def test_the_magics_plot_of_a_sql_group_by_is_the_current_table():
         shell.run_line_magic("unload_ext", "streamlab")
         shell.user_ns.clear()
         shell.user_ns.update(saved)
+
+
+def test_an_update_sends_the_new_table_as_a_patch_without_new_models():
+    from tests.test_plots import streamed_events
+
+    with dummy_comms() as comms:
+        s = streamz.Stream()
+        p = PlotAccessor(s).bar(x="page", y="n")
+    comm = comms[-1]
+    s.emit(pd.DataFrame({"op": ["+I", "+I", "+I"], "page": ["a", "b", "c"], "n": [1, 5, 3]}))
+    comm.messages.clear()
+    s.emit(pd.DataFrame({"op": ["-U", "+U"], "page": ["a", "a"], "n": [1, 9]}))
+    events = streamed_events(comm)
+    kinds = {e["kind"] for e in events}
+    assert "ColumnDataChanged" in kinds and kinds <= {"ColumnDataChanged", "ModelChanged"}
+    assert not any(e["kind"] == "ModelChanged" and e.get("attr") == "ticker" for e in events)
+    assert not comm.updates(), "the document is not re-sent"
+    assert p.labels == ["a", "b", "c"] and list(p.sources[""].data["y"]) == [9.0, 5.0, 3.0]
