@@ -338,3 +338,17 @@ def test_an_update_sends_the_new_table_as_a_patch_without_new_models():
     assert not any(e["kind"] == "ModelChanged" and e.get("attr") == "ticker" for e in events)
     assert not comm.updates(), "the document is not re-sent"
     assert p.labels == ["a", "b", "c"] and list(p.sources[""].data["y"]) == [9.0, 5.0, 3.0]
+
+
+def test_a_text_axis_labels_at_most_max_labels_positions_and_the_hover_names_every_bar():
+    from streamlab.viz.plot import MAX_LABELS
+
+    s = streamz.Stream()
+    with dummy_comms():
+        p = PlotAccessor(s).bar(x="page", y="n")
+    n = MAX_LABELS + 50
+    s.emit(pd.DataFrame({"op": "+I", "page": [f"/p{i}" for i in range(n)], "n": range(n)}))
+    axis = p.figure.xaxis[0]
+    assert list(axis.ticker.ticks) == list(range(MAX_LABELS))
+    assert axis.major_label_overrides[0] == f"/p{n - 1}"  # the largest first
+    assert len(p.sources[""].data["xl"]) == n and len(p.labels) == n

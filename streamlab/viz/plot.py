@@ -54,6 +54,7 @@ from .wire import ensure_bokehjs, refresh_bokeh, wire
 
 KINDS = ("line", "bar", "scatter", "step", "heatmap")
 PALETTE = Category10_10
+MAX_LABELS = 100  # most labelled positions on a text x axis (a changelog plot)
 _TIME_FMT = "%F %H:%M:%S.%3N"
 
 
@@ -268,8 +269,13 @@ class LivePlot(BatchedBokehModel):
         return df.iloc[order], np.arange(len(labels), dtype="float64"), False
 
     def _label_axis(self, labels: list[str]) -> None:
-        """Ticks at the positions 0..n-1 labelled with ``labels`` (only what changed is sent)."""
+        """Ticks at the positions 0..n-1 labelled with ``labels`` (only what changed is sent).
+
+        Only the first ``MAX_LABELS`` positions get a tick and a label (more cannot be read, and
+        each one is a Bokeh property value to validate and send); the hover names every bar.
+        """
         axis = self.figure.xaxis[0]
+        labels = labels[:MAX_LABELS]
         ticks = list(range(len(labels)))
         if not isinstance(axis.ticker, FixedTicker):
             axis.ticker = FixedTicker(ticks=ticks)
