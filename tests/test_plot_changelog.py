@@ -352,3 +352,23 @@ def test_a_text_axis_labels_at_most_max_labels_positions_and_the_hover_names_eve
     assert list(axis.ticker.ticks) == list(range(MAX_LABELS))
     assert axis.major_label_overrides[0] == f"/p{n - 1}"  # the largest first
     assert len(p.sources[""].data["xl"]) == n and len(p.labels) == n
+
+
+@pytest.mark.parametrize("form", ["groupby", "topn", "keep-last"])
+def test_a_plot_made_mid_run_starts_from_the_current_result_and_follows_on(form):
+    df = trades(240, seed=6)
+    src = sl.from_frame(df, time="ts", unit="s", batch_size=20)
+    res = {"groupby": lambda: src.groupby("symbol").agg(price=("price", "max")),
+           "topn": lambda: src.nlargest(3, "price", by="symbol"),
+           "keep-last": lambda: src.drop_duplicates("symbol", keep="last")}[form]()
+    changes = res.sink_to_list()
+    for _ in range(4):
+        res.step()
+    x = "symbol" if form == "groupby" else "ts"
+    with dummy_comms():
+        p = res.plot.scatter(x=x, y="price")
+    cols = list(res.columns)[1:]
+    assert plotted(p) == projected(list(changes), cols, x, "price")  # before any new batch
+    while res.step():
+        assert plotted(p) == projected(list(changes), cols, x, "price")
+    assert p.changelog.restarts == 0
