@@ -372,3 +372,28 @@ def test_a_plot_made_mid_run_starts_from_the_current_result_and_follows_on(form)
     while res.step():
         assert plotted(p) == projected(list(changes), cols, x, "price")
     assert p.changelog.restarts == 0
+
+
+def test_a_view_of_a_sql_group_by_made_mid_run_skips_retractions_of_rows_it_never_saw():
+    """A projection has no current(): the view is partial, and follows on instead of failing."""
+    from streamlab.sql.ranking import build
+
+    src = sl.from_frame(clicks(300, seed=2), time="ts", unit="s", batch_size=20)
+    res = build("SELECT page, COUNT(*) AS n FROM src GROUP BY page", {"src": src})
+    changes = res.sink_to_list()
+    for _ in range(5):
+        res.step()
+    with dummy_comms():
+        p = res.plot.bar(x="page", y="n")
+        t = res.table()
+    seen_from = len(changes)
+    while res.step():
+        pass
+    p.flush()
+    final = projected(list(changes), list(res.columns)[1:], "page", "n")
+    assert plotted(p) == final  # every key was updated after the view started
+    assert sorted(zip(t.rows["page"], t.rows["n"].astype(float))) == sorted(final)
+    at_start = {row[0] for row in model(changes[:seen_from])}  # keys whose row the view never saw
+    retracted_after = {pg for f in changes[seen_from:] for pg in f.loc[f["op"] == "-U", "page"]}
+    assert p.changelog.partial and p.changelog.unmatched == len(at_start & retracted_after) > 0
+    assert p.feeder.errors == 0 and t.feeder.errors == 0

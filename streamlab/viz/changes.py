@@ -21,11 +21,13 @@ back; the view notices and starts again from an empty table with the new run's c
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from ..ranking.changelog import Materialized
+from ..ranking.changelog import INSERT, OP, UPDATE_AFTER, Materialized, with_op
 
 
 def _rows_out(stream: Any) -> int | None:
@@ -34,16 +36,26 @@ def _rows_out(stream: Any) -> int | None:
 
 
 class LiveChangelog:
-    """Apply a changelog stream's batches as they come; ``rows`` is the current table."""
+    """Apply a changelog stream's batches as they come; ``rows`` is the current table.
+
+    A view that starts after its operator has emitted rows and cannot start from its current
+    result (a SQL projection of a ``GROUP BY`` has no ``current()``) is ``partial``: it will see
+    retractions of rows it never saw. It skips those (counted in ``unmatched``) instead of failing;
+    every other view applies the changelog strictly.
+    """
 
     def __init__(self, stream: Any, seed: bool = True) -> None:
         """``seed=False`` (made at the first batch): start empty; that batch is the first change."""
-        current = getattr(stream, "current", None) if seed and _rows_out(stream) else None
+        out = _rows_out(stream)
+        current = getattr(stream, "current", None) if seed and out else None
         rows = current() if callable(current) else None  # only once it has emitted something
         self.stream = stream
         self.table = Materialized(rows if isinstance(rows, pd.DataFrame) else None)
         self.restarts = 0
-        self._out = _rows_out(stream) if seed else None  # the operator's rows_out already in the table
+        self.unmatched = 0
+        self.partial = bool(seed and out and not isinstance(rows, pd.DataFrame))
+        self._changes = 0
+        self._out = out if seed else None  # the operator's rows_out already in the table
 
     @property
     def rows(self) -> pd.DataFrame | None:
@@ -53,19 +65,48 @@ class LiveChangelog:
     @property
     def changes(self) -> int:
         """Changelog rows applied since the view started (or the pipeline last restarted)."""
-        return self.table.changes
+        return self._changes
 
     def update(self, frames: list[pd.DataFrame]) -> pd.DataFrame:
         """Apply ``frames`` (the batches received since the last update, in order)."""
         out = _rows_out(self.stream)
+        pending = sum(len(f) for f in frames)
         if out is not None and self._out is not None:
-            pending = sum(len(f) for f in frames)
             if out < self._out + pending:  # the counter went back: a new run started in between
                 self.restarts += 1
                 self.table.reset()
+                self.partial = False  # this view sees the new run from its start
+                self._changes = 0
                 frames = _last_rows(frames, out)
+                pending = sum(len(f) for f in frames)
+        elif out is not None and out > pending:  # made at its first batch, but rows went before
+            self.partial = True
         self._out = out
-        return self.table.update(frames)
+        self._changes += pending
+        if not self.partial:
+            return self.table.update(frames)
+        try:
+            return self.table.update(frames)
+        except ValueError:
+            return self._skip_unmatched(frames)
+
+    def _skip_unmatched(self, frames: list[pd.DataFrame]) -> pd.DataFrame:
+        """Apply ``frames`` row by row, skipping retractions of rows this view never saw."""
+        parts = [with_op(self.table.rows, INSERT)] if self.table.rows is not None else []
+        log = pd.concat([*parts, *(f for f in frames if len(f))], ignore_index=True)
+        body = log.drop(columns=OP)
+        held: Counter = Counter()
+        keep = np.ones(len(log), dtype=bool)
+        for i, (op, row) in enumerate(zip(log[OP].tolist(), body.itertuples(index=False, name=None), strict=True)):
+            if op in (INSERT, UPDATE_AFTER):
+                held[row] += 1
+            elif held[row] > 0:
+                held[row] -= 1
+            else:
+                keep[i] = False
+        self.unmatched += int((~keep).sum())
+        self.table.reset()
+        return self.table.update([log[keep]])
 
 
 def _last_rows(frames: list[pd.DataFrame], n: int) -> list[pd.DataFrame]:
