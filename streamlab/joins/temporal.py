@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 
 from ..core.node import Node
-from ..core.timecol import NEG_INF, POS_INF, TimeMeta
+from ..core.snapshot import JoinState
+from ..core.timecol import NEG_INF, POS_INF, TimeMeta, format_time
 from ..core.watermarks import Marks
 from ..transforms import find_columns
 from .common import (
@@ -39,6 +40,9 @@ from .common import (
     known_dtype,
     meta_of,
     require_watermark,
+    rows_of_key,
+    rows_per_key,
+    side_state,
 )
 
 SIDES = ("probe", "build")
@@ -174,19 +178,37 @@ class TemporalJoin(Node):
         none = np.zeros(0, dtype="int64")
         return self.cols.build(self.schema[0], none, self.schema[1], none)
 
+    def held_rows(self, side: str, key=None) -> pd.DataFrame:
+        """What one side holds, all or one key's (a value, a tuple, or the key's text): ``"left"``
+        the probe rows waiting for the watermark, ``"right"`` the versions kept (the inspector)."""
+        if side not in ("left", "right"):
+            raise ValueError(f"held_rows(side={side!r}): use 'left' (probe rows) or 'right' (versions)")
+        if side == "left":
+            rows = _typed(pd.DataFrame.from_records([r for _t, _k, r in self.probes], columns=self.cols.left),
+                          self.schema[0])
+            return rows_of_key(rows, self.left_on, key)
+        kept = [r for v in self.versions.values() for _t, _s, r in v]
+        rows = _typed(pd.DataFrame.from_records(kept, columns=self.cols.right), self.schema[1])
+        return rows_of_key(rows, self.right_on, key)
+
     def snapshot_node(self, limit: int | None = 50):
         snap = super().snapshot_node(limit)
         ports = self.watermarks.ports + [NEG_INF, NEG_INF]
-        held: dict[int, int] = {}
-        for _t, k, _row in self.probes:
-            held[k] = held.get(k, 0) + 1
-        snap["state"] = {
-            "join": "temporal", "how": self.how,
-            "probe": {**self.counts["probe"], "held": len(self.probes),
-                      "watermark": ports[0] if NEG_INF < ports[0] < POS_INF else None},
-            "build": {**self.counts["build"], "versions_held": sum(len(v) for v in self.versions.values()),
-                      "watermark": ports[1] if NEG_INF < ports[1] < POS_INF else None},
-            "probe_rows_per_key": {str(k): n for k, n in sorted(held.items())[: limit or 50]}}
+        unit = self.time_meta.unit if self.time_meta else None
+        p, b = self.counts["probe"], self.counts["build"]
+        probes = self.held_rows("left") if self.probes else pd.DataFrame()
+        versions = self.held_rows("right") if self.versions else pd.DataFrame()
+        state: JoinState = {
+            "join": "temporal", "how": self.how, "on": [list(self.left_on), list(self.right_on)],
+            "watermark_text": format_time(self.fired, unit) if NEG_INF < self.fired < POS_INF else None,
+            "left": side_state("probe", ports[0], unit, p["rows_in"], len(self.probes),
+                               rows_per_key(probes, self.left_on, limit), p["errors"], matched=p["matched"],
+                               emitted_unmatched=p["emitted_unmatched"], expired_unmatched=p["expired_unmatched"],
+                               late_arrivals=p["late_arrivals"]),
+            "right": side_state("versioned", ports[1], unit, b["rows_in"], len(versions),
+                                rows_per_key(versions, self.right_on, limit), b["errors"], versions=b["versions"],
+                                superseded=b["superseded"], null_keys=b["null_keys"])}
+        snap["state"] = dict(state)
         return snap
 
     def save_state(self) -> dict[str, Any]:
