@@ -251,7 +251,13 @@ def key_text(values) -> str:
 
 
 def rows_per_key(rows: pd.DataFrame, on: list[str], limit: int | None) -> dict[str, int]:
-    """Rows per key of ``rows`` (the ``limit`` keys holding most), by the key's text."""
+    """Rows per key of ``rows`` (the ``limit`` keys holding most), by the key's text.
+
+    A cheap snapshot (``limit=0``, the live view's when the inspector is closed) still gets the
+    top 3 keys, which the graph shows.
+    """
+    if limit == 0:
+        limit = 3
     if not len(rows):
         return {}
     counts = rows.groupby(on, dropna=False).size().sort_values(ascending=False, kind="stable")
