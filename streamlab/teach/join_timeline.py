@@ -97,7 +97,7 @@ class JoinTimeline(VBox):
         d = self.data
         datetime_x = d.unit is None
         fig = figure(title=title or join.label(), height=height, tools="pan,wheel_zoom,box_zoom,reset,save",
-                     x_axis_type="datetime" if datetime_x else "linear", y_range=Range1d(-0.1, 2.1), **size)
+                     x_axis_type="datetime" if datetime_x else "linear", y_range=Range1d(start=-0.1, end=2.1), **size)
         fig.xaxis.axis_label = "event time" + ("" if datetime_x else f" ({d.unit})")
         centre = {side: sum(LANES[side]) / 2 for side in SIDES}
         fig.yaxis.ticker = list(centre.values())
