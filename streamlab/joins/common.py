@@ -19,7 +19,7 @@ from ..core.node import find_meta
 from ..core.snapshot import JoinSide
 from ..core.timecol import NEG_INF, POS_INF, TimeMeta, format_time
 from ..sources.base import Source
-from ..transforms import assign, has_watermark
+from ..transforms import assign, has_watermark, watermark
 from ..windows.keys import KeyIndex
 
 HOWS = ("inner", "left", "right", "full")
@@ -60,6 +60,27 @@ def require_watermark(stream, side: str) -> None:
         return
     raise ValueError(f"the {side} input has no watermark: add one before the join, "
                      f"e.g. {side}.watermark('1s') (a join frees its state by the watermark)")
+
+
+def watermark_of(stream):
+    """The watermark operator ``stream`` descends from through single-input steps (None if none)."""
+    s, seen = stream, set()
+    while s is not None and id(s) not in seen:
+        seen.add(id(s))
+        if isinstance(s, watermark):
+            return s
+        ups = [u for u in getattr(s, "upstreams", []) if u is not None]
+        if len(ups) != 1:
+            return None
+        s = ups[0]
+    return None
+
+
+def one_origin(left, right) -> bool:
+    """Whether both inputs come from one watermark operator (one source split in two, e.g. by
+    ``where``): then each source batch reaches the join as two parts, one per input."""
+    w = watermark_of(left)
+    return w is not None and w is watermark_of(right)
 
 
 def check_keys(columns: list[str] | None, keys: list[str], side: str) -> None:

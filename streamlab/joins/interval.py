@@ -12,6 +12,12 @@ right one for a right row padded with NULL) and the joint watermark minus ``outp
 delays an interval join's output watermark by ``max(-lower, upper)``), so a window after the join
 needs no ``.watermark()`` of its own and no row the join emits in time is late for it.
 
+When both inputs split one source (``src.where(...)`` twice, one watermark upstream), each source
+batch reaches the join as two parts; the join waits for the second part and joins the two in the
+source's row order (the rows' index), each row with the watermark it was made with, so the rows
+do not depend on the batch size (a streamz step that renumbers rows on the way loses that order:
+then the parts are joined one after the other).
+
 Differences from Flink: Flink frees rows on cleanup timers that may fire up to
 ``(upper - lower) / 2`` later than the last chance, so a row later than that may find more rows in
 Flink than here. Rows that arrive in time give the same rows.
@@ -48,6 +54,7 @@ from .common import (
     key_lists,
     known_dtype,
     meta_of,
+    one_origin,
     range_pairs,
     require_watermark,
     rows_of_key,
@@ -128,6 +135,10 @@ class IntervalJoin(Node):
         self.metas = (lmeta, rmeta)
         super().__init__(upstreams=[left, right], time_meta=TimeMeta(self.cols.left_names[lmeta.column], lmeta.unit),
                          columns=self.cols.output)
+        #: Both inputs split one source: the two parts of each source batch are joined together, in
+        #: the source's row order, with the watermark each row was made with (see ``_lockstep``).
+        self.one_origin = one_origin(left, right)
+        self.watermarks.shared = self.one_origin
         self.reset_state()
 
     def label(self) -> str:
@@ -144,6 +155,7 @@ class IntervalJoin(Node):
         self._wm = NEG_INF
         self._out: list[tuple[pd.DataFrame, np.ndarray, np.ndarray]] = []
         self._out_end = NEG_INF  # the output watermark sent so far
+        self._part: tuple[int, pd.DataFrame, Marks] | None = None  # one input's part of a source batch
         #: Zero-row frames with each side's columns and dtypes (from its first batch).
         self.schema = [pd.DataFrame(columns=self.cols.left), pd.DataFrame(columns=self.cols.right)]
         self._typed = [False, False]
@@ -164,15 +176,34 @@ class IntervalJoin(Node):
                 self.send_errors(df, f"no event-time marks on the {SIDES[port]} input: put .watermark(...) "
                                      "right before the join (a streamz step in between drops them)")
             return None
-        if len(df):
-            if not self._typed[port]:
-                self.schema[port], self._typed[port] = df.iloc[:0].copy(), True
-                self.schema[port].attrs.clear()
+        if len(df) and not self._typed[port]:
+            self.schema[port], self._typed[port] = df.iloc[:0].copy(), True
+            self.schema[port].attrs.clear()
+        if self.one_origin:
+            if self._part is None or self._part[0] == port:
+                if self._part is not None:  # the other part never came: join this one alone
+                    self._settle_part()
+                self._part = (port, df, marks)
+                return None
+            first, self._part = self._part, None
+            self._lockstep(first, (port, df, marks))
+        elif len(df):
             self._process(df.reset_index(drop=True), port, marks)
         self._expire(max(int(marks.end), 0))
         return self._drain(int(marks.end))
 
+    def _settle_part(self) -> None:
+        if self._part is not None:
+            port, df, marks = self._part
+            self._part = None
+            if len(df):
+                self._process(df.reset_index(drop=True), port, marks)
+
     def _process(self, df: pd.DataFrame, port: int, marks: Marks) -> None:
+        self._settle(df, port, *self._match_held(df, port, marks))
+
+    def _match_held(self, df: pd.DataFrame, port: int, marks: Marks):
+        """Join rows of one input with what the other input holds; returns (key, ts, w, label, matched)."""
         other = self.held[1 - port]
         w = np.maximum(marks.wm, 0)  # Flink's interval join takes a watermark below 0 as 0
         ts = marks.ms.astype("int64")
@@ -187,7 +218,11 @@ class IntervalJoin(Node):
             self._emit_pairs(df, i, other.rows, j, port, ts[i] if port == 0 else other.ts[j], label[i])
         matched = np.zeros(len(df), dtype=bool)
         matched[i] = True
-        last = ts + hi
+        return key, ts, w, label, matched
+
+    def _settle(self, df, port, key, ts, w, label, matched) -> None:
+        """After matching: rows past their last chance are decided at once, the others held."""
+        last = ts + (self.upper if port == 0 else -self.lower)
         hold = w < last
         late = ~hold
         counts = self.counts[port]
@@ -196,6 +231,40 @@ class IntervalJoin(Node):
             self._decide(df[late], matched[late], port, ts[late], label[late])
         if hold.any():
             self.held[port].add(df[hold], key[hold], ts[hold], last[hold], matched[hold])
+
+    def _lockstep(self, a: tuple[int, pd.DataFrame, Marks], b: tuple[int, pd.DataFrame, Marks]) -> None:
+        """The two parts of one source batch (both inputs split one source), joined as if their
+        rows had arrived one by one in the source's order: each part with what was held before,
+        then the pairs within the batch, where the earlier row (in source order) must have been
+        held (``w < last``) and the later row must still find it (``w_later <= last_earlier``).
+        The source order is the rows' index (a source numbers its rows); without a usable index
+        the parts are joined one after the other."""
+        (pa, da, ma), (pb, db, mb) = sorted([a, b], key=lambda p: p[0])
+        pos = [_positions(ma), _positions(mb)]
+        if pos[0] is None or pos[1] is None:
+            for port, df, marks in ((pa, da, ma), (pb, db, mb)):
+                if len(df):
+                    self._process(df.reset_index(drop=True), port, marks)
+            return
+        left, right = da.reset_index(drop=True), db.reset_index(drop=True)
+        lk, lts, lw, llab, lmatched = self._match_held(left, 0, ma)
+        rk, rts, rw, rlab, rmatched = self._match_held(right, 1, mb)
+        i, j = range_pairs(lk, lts + self.lower, lts + self.upper, rk, rts)
+        if len(i):
+            llast, rlast = lts[i] + self.upper, rts[j] - self.lower
+            left_first = pos[0][i] < pos[1][j]
+            early_w = np.where(left_first, lw[i], rw[j])
+            early_last = np.where(left_first, llast, rlast)
+            late_w = np.where(left_first, rw[j], lw[i])
+            ok = (early_w < early_last) & (late_w <= early_last)
+            i, j = i[ok], j[ok]
+            if len(i):
+                later = np.where(left_first[ok], rlab[j], llab[i])
+                lmatched[i] = True
+                rmatched[j] = True
+                self._out.append((self.cols.build(left, i, right, j), lts[i], later))
+        self._settle(left, 0, lk, lts, lw, llab, lmatched)
+        self._settle(right, 1, rk, rts, rw, rlab, rmatched)
 
     def _label(self, wm: np.ndarray) -> np.ndarray:
         """The output watermark rows emitted at joint watermark ``wm`` carry (see ``output_delay``)."""
@@ -258,6 +327,7 @@ class IntervalJoin(Node):
 
     def on_flush(self) -> None:
         """End of input: every held row is freed (outer ones NULL-padded)."""
+        self._settle_part()
         self._expire(POS_INF)
         out = self._drain(POS_INF)
         if out is not None:
@@ -274,7 +344,8 @@ class IntervalJoin(Node):
         (rows in = matched + emitted_unmatched + expired_unmatched + held + errors)."""
         c, held = self.counts[port], self.held[port]
         wm = (self.watermarks.ports + [NEG_INF, NEG_INF])[port]
-        return side_state(SIDES[port], wm, self.metas[port].unit, c["rows_in"], len(held),
+        waiting = len(self._part[1]) if self._part is not None and self._part[0] == port else 0
+        return side_state(SIDES[port], wm, self.metas[port].unit, c["rows_in"], len(held) + waiting,
                           self.held_per_key(port, limit), c["errors"], matched=c["matched"],
                           emitted_unmatched=c["emitted_unmatched"], expired_unmatched=c["expired_unmatched"],
                           late_arrivals=c["late_arrivals"])
@@ -321,6 +392,16 @@ class IntervalJoin(Node):
             h.matched = np.asarray(s["matched"], dtype=bool)
         self.counts = [dict(c) for c in state["counts"]]
         self._wm = int(state["watermark"])
+
+
+def _positions(marks: Marks) -> np.ndarray | None:
+    """The rows' positions in their source batch (their index), when it is a unique integer index."""
+    index = marks.index
+    if not len(index):
+        return np.zeros(0, dtype="int64")
+    if index.dtype.kind not in "iu" or not index.is_unique:
+        return None
+    return index.to_numpy(dtype="int64")
 
 
 def _signed_ms(value, unit) -> int:
