@@ -98,3 +98,23 @@ def test_join_output_marks_follow_the_joint_watermark_minus_the_delay():
         if len(m):
             assert (np.diff(m.wm) >= 0).all() and m.wm.max() <= m.end
             assert (m.ms > m.wm).all()  # no row emitted in time is late downstream
+
+
+@pytest.mark.parametrize("batch", [1, 9, 1000])
+def test_a_window_after_a_temporal_join_uses_the_joins_watermark(batch):
+    rng = np.random.default_rng(batch)
+    n = 400
+    ts = np.sort(rng.integers(0, 30_000, n)) + rng.integers(0, DELAY // 2, n)
+    orders = pd.DataFrame({"ts": ts, "cur": rng.choice(["EUR", "USD"], n), "amount": rng.integers(1, 100, n)})
+    rts = np.concatenate([[0, 0], np.sort(rng.integers(1, 30_000, 30))])
+    rates = pd.DataFrame({"ts": rts, "cur": ["EUR", "USD", *rng.choice(["EUR", "USD"], 30)],
+                          "rate": rng.uniform(0.5, 1.5, 32).round(3)})
+    o = sl.from_frame(orders, time="ts", unit="ms", batch_size=batch).watermark(DELAY)
+    r = sl.from_frame(rates, time="ts", unit="ms", batch_size=batch).watermark(0)
+    w = o.join_asof(r, on="cur").window(sl.Tumble(5000), by="cur").agg(n=("cur", "size"), total=("amount", "sum"))
+    got = w.collect()[["cur", "window_start", "n", "total"]].sort_values(["cur", "window_start"])
+    asof = pd.merge_asof(orders.sort_values("ts"), rates.sort_values("ts"), on="ts", by="cur")
+    want = (asof.assign(window_start=asof.ts // 5000 * 5000).groupby(["cur", "window_start"])
+            .agg(n=("cur", "size"), total=("amount", "sum")).reset_index().sort_values(["cur", "window_start"]))
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True), check_dtype=False)
+    assert w.snapshot_node()["counters"]["late"] == 0
