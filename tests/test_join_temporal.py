@@ -44,7 +44,7 @@ def test_keep_last_view_a_build_row_older_than_the_newest_is_never_a_version():
     j = build([(1, 7, "a"), (2, 12, "a")], [(10, 0, "a"), (11, 10, "a"), (12, 5, "a")], how="left")
     assert pairs(j.collect()) == [(1, 10), (2, 11)]
     state = j.snapshot_node()["state"]
-    assert state["build"]["superseded"] == 1
+    assert state["right"]["superseded"] == 1
 
 
 def test_equal_times_the_later_arrival_wins():
@@ -70,7 +70,7 @@ def test_temporal_join_equals_the_row_by_row_model(c, how, batch):
     out = j.collect()
     assert pairs(out) == temporal_model(probe, versions, how, delays, batch, first_side(j))
     s = j.snapshot_node()["state"]
-    p, b = s["probe"], s["build"]
+    p, b = s["left"], s["right"]
     assert p["rows_in"] == len(probe) == p["matched"] + p["emitted_unmatched"] + p["expired_unmatched"] + p["held"]
     assert b["rows_in"] == len(versions) == b["versions"] + b["superseded"] + b["null_keys"] + b["errors"]
     assert json.loads(json.dumps(s)) == s

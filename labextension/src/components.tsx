@@ -5,6 +5,7 @@
  */
 import * as React from 'react';
 
+import { isJoinState, JoinSides } from './joins';
 import type { StreamlabModel } from './model';
 import { ALLOWED_ACTIONS, COMMAND_ACTIONS, isPipelineState } from './protocol';
 import type {
@@ -380,6 +381,7 @@ export function OperatorView(props: {
           <> · watermark {formatTime(op.watermark)}</>
         )}
       </div>
+      {isJoinState(state) && <JoinSides state={state} />}
       {Array.isArray(state.open_windows) && (
         <OpenWindows
           windows={state.open_windows}

@@ -199,3 +199,40 @@ export interface WindowRankState {
   counted: number;
   late_ledger: { [key: string]: unknown }[];
 }
+
+/**
+ * One input of a join in `state.left` / `state.right`: its watermark, the rows it holds (in
+ * all and per key), and its conservation counters.
+ */
+export interface JoinSide {
+  role: string;
+  watermark: number | null;
+  watermark_text: string | null;
+  rows_in: number;
+  held: number;
+  keys_held: { [key: string]: number };
+  errors: number;
+  matched?: number;
+  emitted_unmatched?: number;
+  expired_unmatched?: number;
+  late_arrivals?: number;
+  counted?: number;
+  late?: number;
+  open_windows?: number;
+  versions?: number;
+  superseded?: number;
+  null_keys?: number;
+}
+
+/** `state` of a join operator: its kind and both inputs (`left`, `right`). */
+export interface JoinState {
+  join: string;
+  how: string;
+  on: string[][];
+  watermark_text: string | null;
+  left: JoinSide;
+  right: JoinSide;
+  lower_ms?: number;
+  upper_ms?: number;
+  window?: string;
+}

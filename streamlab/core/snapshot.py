@@ -174,6 +174,49 @@ class WindowRankState(TypedDict):
     late_ledger: list[dict[str, JSON]]
 
 
+class JoinSide(TypedDict):
+    """One input of a join in ``state.left`` / ``state.right``: its watermark, the rows it holds (in
+    all and per key), and its conservation counters.
+
+    For an interval join ``rows_in = matched + emitted_unmatched + expired_unmatched + held +
+    errors`` (late arrivals are counted once more in ``late_arrivals``); a window join's side has
+    ``counted`` and ``late`` instead of the match counters; a temporal join's versioned side has
+    ``versions``, ``superseded`` and ``null_keys``.
+    """
+
+    role: str
+    watermark: int | None
+    watermark_text: str | None
+    rows_in: int
+    held: int
+    keys_held: dict[str, int]
+    errors: int
+    matched: NotRequired[int]
+    emitted_unmatched: NotRequired[int]
+    expired_unmatched: NotRequired[int]
+    late_arrivals: NotRequired[int]
+    counted: NotRequired[int]
+    late: NotRequired[int]
+    open_windows: NotRequired[int]
+    versions: NotRequired[int]
+    superseded: NotRequired[int]
+    null_keys: NotRequired[int]
+
+
+class JoinState(TypedDict):
+    """``state`` of a join operator: its kind and both inputs (``left``, ``right``)."""
+
+    join: str
+    how: str
+    on: list[list[str]]
+    watermark_text: str | None
+    left: JoinSide
+    right: JoinSide
+    lower_ms: NotRequired[int]
+    upper_ms: NotRequired[int]
+    window: NotRequired[str]
+
+
 #: The declarations the TypeScript side mirrors, by name.
 DECLARED: dict[str, type] = {
     "Counters": CountersSnapshot,
@@ -189,4 +232,6 @@ DECLARED: dict[str, type] = {
     "DedupState": DedupState,
     "OverState": OverState,
     "WindowRankState": WindowRankState,
+    "JoinSide": JoinSide,
+    "JoinState": JoinState,
 }

@@ -138,11 +138,15 @@ class InputWatermarks:
     (-4611686018427387904, 300, 300)
     """
 
-    __slots__ = ("ports", "idle")
+    __slots__ = ("ports", "idle", "shared")
 
     def __init__(self) -> None:
         self.ports: list[int] = []
         self.idle: set[int] = set()  # inputs that declared themselves idle (left out of the minimum)
+        #: All inputs descend from one watermark operator (one source split in two): every row
+        #: already carries the watermark all inputs had when it was made, so per-row marks are not
+        #: capped by another input whose part of the same batch is merely delivered later.
+        self.shared = False
 
     def _grow(self, n_inputs: int) -> None:
         if len(self.ports) < n_inputs:
@@ -172,7 +176,7 @@ class InputWatermarks:
         """Marks of a batch arriving on ``port``, as this operator sees them (min over inputs).
 
         With one input the marks pass through untouched. With several, each row's watermark is
-        capped by the other inputs' watermarks (fixed while the batch passes).
+        capped by the other inputs' watermarks (fixed while the batch passes), unless ``shared``.
         """
         self._grow(max(n_inputs, port + 1))
         if marks is None:
@@ -185,7 +189,7 @@ class InputWatermarks:
             self.advance(port, marks.end)
             return marks
         others = self.others(port)
-        wm = marks.wm if others >= POS_INF else np.minimum(marks.wm, others)
+        wm = marks.wm if others >= POS_INF or self.shared else np.minimum(marks.wm, others)
         end = self.advance(port, marks.end)
         return Marks(marks.ms, wm, end, marks.index)
 

@@ -21,10 +21,21 @@ import numpy as np
 import pandas as pd
 
 from ..core.node import Node, concat_frames
-from ..core.timecol import NEG_INF, POS_INF, event_ms
+from ..core.snapshot import JoinState
+from ..core.timecol import POS_INF, event_ms
 from ..core.watermarks import Marks
 from ..windows.operator import WindowAgg
-from .common import JoinColumns, JoinKeys, check_how, check_keys, from_plain, to_plain
+from .common import (
+    JoinColumns,
+    JoinKeys,
+    check_how,
+    check_keys,
+    from_plain,
+    rows_of_key,
+    rows_per_key,
+    side_state,
+    to_plain,
+)
 from .window import pair_groups
 
 WINDOW = ["window_start", "window_end"]
@@ -58,12 +69,14 @@ class AggWindowJoin(Node):
         self.keys = JoinKeys(len(self.left_on))
         self.rows = [pd.DataFrame(columns=self.cols.left), pd.DataFrame(columns=self.cols.right)]
         self._out: list[pd.DataFrame] = []
+        self.rows_in = [0, 0]
 
     def joint_watermark(self) -> int:
         """How far both aggregations have fired (the minimum of their watermarks)."""
         return min(int(u.current_watermark) for u in self.upstreams)
 
     def on_batch(self, df: pd.DataFrame, port: int, marks: Marks | None):
+        self.rows_in[port] += len(df)
         if len(df):
             df = df.reset_index(drop=True)
             df.attrs.clear()
@@ -110,12 +123,29 @@ class AggWindowJoin(Node):
         left, right = self.upstreams
         return self.cols.build(left.empty_output(), none, right.empty_output(), none)
 
+    def held_rows(self, side: str, key=None) -> pd.DataFrame:
+        """The result rows of one aggregation (``side`` 'left' or 'right') waiting for the other's
+        window to fire, all or one key's (a value, a tuple, or the key's text)."""
+        if side not in ("left", "right"):
+            raise ValueError(f"held_rows(side={side!r}): use 'left' or 'right'")
+        port = ("left", "right").index(side)
+        on = (self.left_on if port == 0 else self.right_on)[:-2]
+        return rows_of_key(self.rows[port], on, key) if on else self.rows[port].reset_index(drop=True)
+
     def snapshot_node(self, limit: int | None = 50):
         snap = super().snapshot_node(limit)
-        wms = [int(u.current_watermark) for u in self.upstreams]
-        snap["state"] = {"join": "window (aggregations)", "how": self.how,
-                         **{side: {"held": len(r), "watermark": w if NEG_INF < w < POS_INF else None}
-                            for side, r, w in zip(("left", "right"), self.rows, wms)}}
+        sides = []
+        for port, side in enumerate(("left", "right")):
+            rows = self.rows[port]
+            on = (self.left_on if port == 0 else self.right_on)[:-2]
+            w = int(self.upstreams[port].current_watermark)
+            per_key = rows_per_key(rows, on, limit) if on else ({"(all)": len(rows)} if len(rows) else {})
+            sides.append(side_state(side, w, self.unit, self.rows_in[port], len(rows), per_key, 0,
+                                    matched=self.rows_in[port] - len(rows)))
+        state: JoinState = {"join": "window (aggregations)", "how": self.how,
+                            "on": [list(self.left_on[:-2]), list(self.right_on[:-2])], "watermark_text": None,
+                            "left": sides[0], "right": sides[1]}
+        snap["state"] = dict(state)
         return snap
 
     def save_state(self) -> dict[str, Any]:

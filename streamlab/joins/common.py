@@ -16,9 +16,10 @@ import numpy as np
 import pandas as pd
 
 from ..core.node import find_meta
-from ..core.timecol import TimeMeta
+from ..core.snapshot import JoinSide
+from ..core.timecol import NEG_INF, POS_INF, TimeMeta, format_time
 from ..sources.base import Source
-from ..transforms import assign, has_watermark
+from ..transforms import assign, has_watermark, watermark
 from ..windows.keys import KeyIndex
 
 HOWS = ("inner", "left", "right", "full")
@@ -59,6 +60,27 @@ def require_watermark(stream, side: str) -> None:
         return
     raise ValueError(f"the {side} input has no watermark: add one before the join, "
                      f"e.g. {side}.watermark('1s') (a join frees its state by the watermark)")
+
+
+def watermark_of(stream):
+    """The watermark operator ``stream`` descends from through single-input steps (None if none)."""
+    s, seen = stream, set()
+    while s is not None and id(s) not in seen:
+        seen.add(id(s))
+        if isinstance(s, watermark):
+            return s
+        ups = [u for u in getattr(s, "upstreams", []) if u is not None]
+        if len(ups) != 1:
+            return None
+        s = ups[0]
+    return None
+
+
+def one_origin(left, right) -> bool:
+    """Whether both inputs come from one watermark operator (one source split in two, e.g. by
+    ``where``): then each source batch reaches the join as two parts, one per input."""
+    w = watermark_of(left)
+    return w is not None and w is watermark_of(right)
 
 
 def check_keys(columns: list[str] | None, keys: list[str], side: str) -> None:
@@ -223,6 +245,66 @@ def _pairs_by_key(bkey, blo, bhi, sk, st, order):
         hi[n] = a + np.searchsorted(st[a:b], bhi[n], "right")
     counts = np.where((bkey >= 0) & (hi > lo), hi - lo, 0)
     return _expand(lo, counts, order)
+
+
+def side_state(role: str, wm: int, unit, rows_in: int, held: int, keys_held: dict[str, int], errors: int,
+               **counters: int) -> JoinSide:
+    """One input of a join as the snapshot declares it (:class:`~streamlab.core.snapshot.JoinSide`).
+
+    >>> side_state("left", 1500, "ms", 3, 1, {"a": 1}, 0, matched=2)["watermark_text"]
+    '1500'
+    """
+    finite = NEG_INF < wm < POS_INF
+    out: JoinSide = {"role": role, "watermark": int(wm) if finite else None,
+                     "watermark_text": format_time(int(wm), unit) if finite else None,
+                     "rows_in": int(rows_in), "held": int(held), "keys_held": keys_held, "errors": int(errors)}
+    out.update({k: int(v) for k, v in counters.items()})  # type: ignore[typeddict-item]
+    return out
+
+
+def key_text(values) -> str:
+    """The text a key is shown and chosen by (several key columns joined by ", ").
+
+    >>> key_text(("a", 1)), key_text("a")
+    ('a, 1', 'a')
+    """
+    return ", ".join(map(str, values if isinstance(values, tuple) else (values,)))
+
+
+def rows_per_key(rows: pd.DataFrame, on: list[str], limit: int | None) -> dict[str, int]:
+    """Rows per key of ``rows`` (the ``limit`` keys holding most), by the key's text.
+
+    A cheap snapshot (``limit=0``, the live view's when the inspector is closed) still gets the
+    top 3 keys, which the graph shows.
+    """
+    if limit == 0:
+        limit = 3
+    if not len(rows):
+        return {}
+    counts = rows.groupby(on, dropna=False).size().sort_values(ascending=False, kind="stable")
+    if limit is not None:
+        counts = counts.head(limit)
+    return {key_text(k): int(n) for k, n in counts.items()}
+
+
+def rows_of_key(rows: pd.DataFrame, on: list[str], key) -> pd.DataFrame:
+    """The rows of ``rows`` whose key columns ``on`` equal ``key`` (a value, a tuple, or its text)."""
+    if key is None or not len(rows):
+        return rows.reset_index(drop=True)
+    if isinstance(key, str) and not (len(on) == 1 and rows[on[0]].dtype == object and (rows[on[0]] == key).any()):
+        mask = np.array([key_text(k) == key for k in _key_tuples(rows, on)], dtype=bool)
+        return rows[mask].reset_index(drop=True)
+    values = key if isinstance(key, (tuple, list)) else (key,)
+    mask = np.ones(len(rows), dtype=bool)
+    for col, v in zip(on, values):
+        mask &= (rows[col] == v).to_numpy(dtype=bool, na_value=False)
+    return rows[mask].reset_index(drop=True)
+
+
+def _key_tuples(rows: pd.DataFrame, on: list[str]):
+    if len(on) == 1:
+        return rows[on[0]].tolist()
+    return list(rows[on].itertuples(index=False, name=None))
 
 
 def to_plain(df: pd.DataFrame) -> dict:

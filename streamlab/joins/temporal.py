@@ -7,6 +7,10 @@ at or before its own time (LEFT: NULL-padded when there is none). Probe rows are
 late; when the watermark fires probe rows of a key, versions older than the newest one at or
 before the watermark are freed (as Flink does), so a very late probe row may find none.
 
+The output carries marks: each row's probe time and the watermark before the one that fired it
+(Flink emits fired rows before it forwards the watermark), so a window after the join needs no
+``.watermark()`` of its own.
+
 The state is small per key (versions), and this operator works row by row in Python.
 
 >>> import streamlab as sl, pandas as pd
@@ -28,8 +32,9 @@ import numpy as np
 import pandas as pd
 
 from ..core.node import Node
-from ..core.timecol import NEG_INF, POS_INF, TimeMeta
-from ..core.watermarks import Marks
+from ..core.snapshot import JoinState
+from ..core.timecol import NEG_INF, POS_INF, TimeMeta, format_time
+from ..core.watermarks import Marks, attach
 from ..transforms import find_columns
 from .common import (
     JoinColumns,
@@ -39,6 +44,9 @@ from .common import (
     known_dtype,
     meta_of,
     require_watermark,
+    rows_of_key,
+    rows_per_key,
+    side_state,
 )
 
 SIDES = ("probe", "build")
@@ -82,7 +90,8 @@ class TemporalJoin(Node):
         self.counts = {"probe": dict.fromkeys(("rows_in", "matched", "emitted_unmatched", "expired_unmatched",
                                                "late_arrivals", "errors"), 0),
                        "build": dict.fromkeys(("rows_in", "versions", "superseded", "null_keys", "errors"), 0)}
-        self._out: list[tuple[tuple, tuple | None]] = []
+        self._out: list[tuple[tuple, tuple | None, int, int]] = []  # (probe, version, ts, output watermark)
+        self._out_end = NEG_INF
 
     def on_batch(self, df: pd.DataFrame, port: int, marks: Marks | None):
         counts = self.counts[SIDES[port]]
@@ -110,7 +119,7 @@ class TemporalJoin(Node):
                     self._version(t, k, row)
         if marks.end > self.fired:
             self._fire(int(marks.end))
-        return self._drain()
+        return self._drain(self.fired)
 
     def _version(self, t: int, k: int, row: tuple) -> None:
         counts = self.counts["build"]
@@ -126,7 +135,7 @@ class TemporalJoin(Node):
         counts["versions"] += 1
 
     def _fire(self, wm: int) -> None:
-        self.fired = wm
+        before, self.fired = self.fired, wm  # rows fired now go out before the watermark moves on
         ready = [p for p in self.probes if p[0] <= wm]
         if not ready:
             return
@@ -139,10 +148,10 @@ class TemporalJoin(Node):
             touched.add(k)
             if i:
                 counts["matched"] += 1
-                self._out.append((row, versions[i - 1][2]))
+                self._out.append((row, versions[i - 1][2], t, before))
             elif self.how == "left":
                 counts["emitted_unmatched"] += 1
-                self._out.append((row, None))
+                self._out.append((row, None, t, before))
             else:
                 counts["expired_unmatched"] += 1
         for k in touched:  # free versions older than the newest one at or before the watermark
@@ -151,22 +160,34 @@ class TemporalJoin(Node):
             if i > 1:
                 del kept[:i - 1]
 
-    def _drain(self) -> pd.DataFrame | None:
+    def _drain(self, end: int) -> pd.DataFrame | None:
+        """The rows fired so far with their marks: each probe row's time, and the watermark before
+        the one that fired it (Flink emits them before forwarding the watermark), so a window after
+        the join needs no watermark of its own."""
         if not self._out:
-            return None
+            if end <= self._out_end or end <= NEG_INF:
+                return None
+            self._out_end = end
+            out = self.empty_output()
+            none = np.zeros(0, dtype="int64")
+            return attach(out, Marks(none, none, end, out.index))
         pairs, self._out = self._out, []
-        left = pd.DataFrame.from_records([p for p, _ in pairs], columns=self.cols.left)
-        matched = [b for _, b in pairs if b is not None]
+        left = pd.DataFrame.from_records([p for p, _, _, _ in pairs], columns=self.cols.left)
+        matched = [b for _, b, _, _ in pairs if b is not None]
         right = pd.DataFrame.from_records(matched, columns=self.cols.right) if matched else self.schema[1]
-        rpos = np.cumsum([b is not None for _, b in pairs]) - 1
-        rpos[[b is None for _, b in pairs]] = -1
-        return self.cols.build(_typed(left, self.schema[0]), np.arange(len(pairs)), _typed(right, self.schema[1]),
-                               rpos.astype("int64"))
+        rpos = np.cumsum([b is not None for _, b, _, _ in pairs]) - 1
+        rpos[[b is None for _, b, _, _ in pairs]] = -1
+        out = self.cols.build(_typed(left, self.schema[0]), np.arange(len(pairs)), _typed(right, self.schema[1]),
+                              rpos.astype("int64"))
+        ms = np.array([t for _, _, t, _ in pairs], dtype="int64")
+        wm = np.array([w for _, _, _, w in pairs], dtype="int64")
+        self._out_end = max(self._out_end, int(end), int(wm.max()))
+        return attach(out, Marks(ms, wm, self._out_end, out.index))
 
     def on_flush(self) -> None:
         """End of input: every held probe row joins (or is padded)."""
         self._fire(POS_INF)
-        out = self._drain()
+        out = self._drain(POS_INF)
         if out is not None:
             self.emit_out(out)
 
@@ -174,19 +195,37 @@ class TemporalJoin(Node):
         none = np.zeros(0, dtype="int64")
         return self.cols.build(self.schema[0], none, self.schema[1], none)
 
+    def held_rows(self, side: str, key=None) -> pd.DataFrame:
+        """What one side holds, all or one key's (a value, a tuple, or the key's text): ``"left"``
+        the probe rows waiting for the watermark, ``"right"`` the versions kept (the inspector)."""
+        if side not in ("left", "right"):
+            raise ValueError(f"held_rows(side={side!r}): use 'left' (probe rows) or 'right' (versions)")
+        if side == "left":
+            rows = _typed(pd.DataFrame.from_records([r for _t, _k, r in self.probes], columns=self.cols.left),
+                          self.schema[0])
+            return rows_of_key(rows, self.left_on, key)
+        kept = [r for v in self.versions.values() for _t, _s, r in v]
+        rows = _typed(pd.DataFrame.from_records(kept, columns=self.cols.right), self.schema[1])
+        return rows_of_key(rows, self.right_on, key)
+
     def snapshot_node(self, limit: int | None = 50):
         snap = super().snapshot_node(limit)
         ports = self.watermarks.ports + [NEG_INF, NEG_INF]
-        held: dict[int, int] = {}
-        for _t, k, _row in self.probes:
-            held[k] = held.get(k, 0) + 1
-        snap["state"] = {
-            "join": "temporal", "how": self.how,
-            "probe": {**self.counts["probe"], "held": len(self.probes),
-                      "watermark": ports[0] if NEG_INF < ports[0] < POS_INF else None},
-            "build": {**self.counts["build"], "versions_held": sum(len(v) for v in self.versions.values()),
-                      "watermark": ports[1] if NEG_INF < ports[1] < POS_INF else None},
-            "probe_rows_per_key": {str(k): n for k, n in sorted(held.items())[: limit or 50]}}
+        unit = self.time_meta.unit if self.time_meta else None
+        p, b = self.counts["probe"], self.counts["build"]
+        probes = self.held_rows("left") if self.probes else pd.DataFrame()
+        versions = self.held_rows("right") if self.versions else pd.DataFrame()
+        state: JoinState = {
+            "join": "temporal", "how": self.how, "on": [list(self.left_on), list(self.right_on)],
+            "watermark_text": format_time(self.fired, unit) if NEG_INF < self.fired < POS_INF else None,
+            "left": side_state("probe", ports[0], unit, p["rows_in"], len(self.probes),
+                               rows_per_key(probes, self.left_on, limit), p["errors"], matched=p["matched"],
+                               emitted_unmatched=p["emitted_unmatched"], expired_unmatched=p["expired_unmatched"],
+                               late_arrivals=p["late_arrivals"]),
+            "right": side_state("versioned", ports[1], unit, b["rows_in"], len(versions),
+                                rows_per_key(versions, self.right_on, limit), b["errors"], versions=b["versions"],
+                                superseded=b["superseded"], null_keys=b["null_keys"])}
+        snap["state"] = dict(state)
         return snap
 
     def save_state(self) -> dict[str, Any]:

@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 
 from ..core.node import Node, concat_frames
-from ..core.timecol import NEG_INF, POS_INF, TimeMeta, ms_to_values
+from ..core.snapshot import JoinState
+from ..core.timecol import NEG_INF, POS_INF, TimeMeta, format_time, ms_to_values
 from ..core.watermarks import Marks
 from ..windows.operator import Windowed
 from ..windows.specs import SessionPlan, SlicedPlan
@@ -36,6 +37,9 @@ from .common import (
     from_plain,
     known_dtype,
     require_watermark,
+    rows_of_key,
+    rows_per_key,
+    side_state,
     to_plain,
 )
 
@@ -240,18 +244,32 @@ class WindowJoin(Node):
         return self.cols.build(self.schema[0], none, self.schema[1], none, extra={
             "window_start": pd.Series([], dtype=kind), "window_end": pd.Series([], dtype=kind)})
 
+    def held_rows(self, side: str, key=None) -> pd.DataFrame:
+        """The rows ``side`` ('left' or 'right') holds in open windows, all or one key's (a value,
+        a tuple, or the key's text as ``keys_held`` shows it): what the inspector shows."""
+        if side not in SIDES:
+            raise ValueError(f"held_rows(side={side!r}): use 'left' or 'right'")
+        port = SIDES.index(side)
+        b = self.buffers[port]
+        rows = b.rows.take(np.unique(b.pos)).reset_index(drop=True) if len(b.pos) else b.rows.iloc[:0]
+        return rows_of_key(rows, self.left_on if port == 0 else self.right_on, key)
+
     def snapshot_node(self, limit: int | None = 50):
         snap = super().snapshot_node(limit)
-        sides: dict[str, Any] = {}
+        sides = []
         for port, side in enumerate(SIDES):
             b, c = self.buffers[port], self.counts[port]
-            on = self.left_on if port == 0 else self.right_on
-            per_key = b.rows.take(np.unique(b.pos)).groupby(on, dropna=False).size() if len(b.pos) else pd.Series()
+            held = self.held_rows(side)
             w = (self.watermarks.ports + [NEG_INF, NEG_INF])[port]
-            sides[side] = {**c, "held": int(len(np.unique(b.pos))), "open_windows": int(len(np.unique(b.end))),
-                           "watermark": int(w) if NEG_INF < w < POS_INF else None,
-                           "keys_held": {str(k): int(v) for k, v in per_key.sort_values().tail(limit or 50).items()}}
-        snap["state"] = {"join": "window", "how": self.how, "window": self.plan.label(), **sides}
+            sides.append(side_state(side, w, self.metas[port].unit, c["rows_in"], len(held),
+                                    rows_per_key(held, self.left_on if port == 0 else self.right_on, limit),
+                                    c["errors"], counted=c["counted"], late=c["late"],
+                                    open_windows=len(np.unique(b.end))))
+        unit = self.metas[0].unit
+        state: JoinState = {"join": "window", "how": self.how, "on": [list(self.left_on), list(self.right_on)],
+                            "watermark_text": format_time(self._wm, unit) if NEG_INF < self._wm < POS_INF else None,
+                            "left": sides[0], "right": sides[1], "window": self.plan.label()}
+        snap["state"] = dict(state)
         return snap
 
     def save_state(self) -> dict[str, Any]:

@@ -265,9 +265,40 @@ def _columns(df: pd.DataFrame, name: str) -> DataDict:
     return out
 
 
-def timeline(stream: Any, max_events: int = 2000, max_rate: float = 20.0, **options: Any) -> Timeline:
-    """``res.timeline()``: the live event-time diagram of ``res``'s window operator.
+def timeline(stream: Any, max_events: int = 2000, max_rate: float = 20.0, **options: Any) -> Any:
+    """``res.timeline()``: the live event-time diagram of ``res``'s window operator, or of its
+    interval join (the nearer of the two upstream): see :mod:`~streamlab.teach.join_timeline`.
 
-    ``options``: ``height``, ``width`` and ``title`` of the figure.
+    ``options``: ``height``, ``width`` and ``title`` of the figure; for a join also ``row=`` and
+    ``side=`` (the row whose time bound is drawn).
     """
+    join = interval_join_of(stream)
+    if join is not None:
+        from .join_timeline import JoinTimeline
+
+        return JoinTimeline(join, max_events=max_events, max_rate=max_rate, **options)
+    if "row" in options or "side" in options:
+        raise TypeError("timeline(row=..., side=...) selects a row of an interval join; this stream has none "
+                        "upstream")
     return Timeline(stream, max_events=max_events, max_rate=max_rate, **options)
+
+
+def interval_join_of(stream: Any):
+    """The interval join a timeline follows, when one is nearer upstream than any window operator."""
+    from ..joins.interval import IntervalJoin
+    from ..windows.operator import WindowAgg
+
+    todo, seen = [stream], set()
+    while todo:
+        s = todo.pop(0)
+        if s is None or id(s) in seen:
+            continue
+        seen.add(id(s))
+        if isinstance(s, IntervalJoin):
+            return s
+        if isinstance(s, WindowAgg):
+            return None
+        if isinstance(s, SideOutput) and s.parent is not None:
+            todo.append(s.parent)
+        todo.extend(getattr(s, "upstreams", []))
+    return None

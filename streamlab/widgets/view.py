@@ -112,7 +112,7 @@ class PipelineView(VBox):
         self.status = HTML()
         self.message = HTML()
         self.graph = HTML()
-        self.inspector = StateInspector(row_source=self._window_rows)
+        self.inspector = StateInspector(row_source=self._window_rows, held_source=self._held_rows)
         self.details = Accordion(children=[self.inspector], titles=("State inspector",))
         controls = HBox([self.title, self.play, self.pause, self.step, self.reset, self.speed],
                         layout=Layout(align_items="center", flex_flow="row wrap"))
@@ -253,6 +253,12 @@ class PipelineView(VBox):
         node = _find_node(self.pipeline, op_id)
         fn = getattr(node, "window_rows", None)
         return None if fn is None else fn(start_ms, key, limit)
+
+
+    def _held_rows(self, op_id: str, side: str, key: str, limit: int) -> Any:
+        node = _find_node(self.pipeline, op_id)
+        fn = getattr(node, "held_rows", None)
+        return None if fn is None else fn(side, key)
 
 
 def _accepts(fn: Any, name: str) -> bool:

@@ -1,4 +1,6 @@
-"""Seeded, realistic demo streams: ``sensors``, ``clicks`` and ``trades``.
+"""Seeded, realistic demo streams: ``sensors``, ``clicks`` and ``trades``; and streams that join
+naturally (:mod:`.joined`): ``ads()`` (impressions and the clicks answering them), ``orders()`` and
+``rates()`` (a versioned stream), and the ``users()`` table.
 
 Each yields events in *arrival* order: event times are disordered by up to ``disorder``, a
 ``late_fraction`` of events arrives much later than that, and ``idle`` inserts quiet gaps.
@@ -17,8 +19,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from .core.durations import to_ms
-from .sources.base import Source
+from ..core.durations import to_ms
+from ..sources.base import Source
 
 _EPOCH = pd.Timestamp("2024-01-01", tz="UTC")
 _DAY_MS = 86_400_000
@@ -224,3 +226,8 @@ clicks = _factory(ClicksSource, "Web clicks in sessions: ts, user, page, referre
 clicks.__name__ = "clicks"
 trades = _factory(TradesSource, "Trades: ts, symbol, price, volume.")
 trades.__name__ = "trades"
+
+
+from .joined import ads, orders, rates, users  # noqa: E402 - they build on DemoSource above
+
+__all__ = ["DemoSource", "ads", "clicks", "orders", "rates", "sensors", "trades", "users"]

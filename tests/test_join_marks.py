@@ -1,0 +1,120 @@
+"""A join's output carries marks: a window after a join uses the join's output watermark.
+
+The window after an interval join has no ``.watermark()`` of its own; the expected result is a
+plain pandas batch model (merge + filter + pad + floor + groupby) of the whole input, which the
+streaming result must equal at every batch size (inputs disordered within the watermark delay, so
+no row is late).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import streamlab as sl
+from streamlab.core.watermarks import marks_of
+
+LOWER, UPPER, DELAY = -300, 700, 400
+
+
+def inputs(seed: int, n: int = 300):
+    rng = np.random.default_rng(seed)
+    lt = np.sort(rng.integers(0, 20_000, n))
+    rt = np.sort(rng.integers(0, 20_000, n))
+    # disorder within the watermark delay: no row is ever late
+    lt = lt + rng.integers(0, DELAY // 2, n)
+    rt = rt + rng.integers(0, DELAY // 2, n)
+    left = pd.DataFrame({"ts": lt, "k": rng.choice(list("abcd"), n), "lid": np.arange(n)})
+    right = pd.DataFrame({"ts": rt, "k": rng.choice(list("abcd"), n), "rid": np.arange(n)})
+    return left, right
+
+
+def batch_join(left, right, how):
+    """pandas: every pair within the bound, then the rows of the outer side(s) with no pair."""
+    m = left.merge(right, on="k", suffixes=("_x", "_y"))
+    m = m[(m.ts_y >= m.ts_x + LOWER) & (m.ts_y <= m.ts_x + UPPER)]
+    parts = [m]
+    if how in ("left", "full"):
+        parts.append(left[~left.lid.isin(m.lid)].rename(columns={"ts": "ts_x"}))
+    if how in ("right", "full"):
+        parts.append(right[~right.rid.isin(m.rid)].rename(columns={"ts": "ts_y"}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def batch_windows(joined):
+    """Tumbling 1 s windows by key over the row's time (the left one, else the right one)."""
+    t = joined.ts_x.fillna(joined.ts_y).astype("int64")
+    g = joined.assign(window_start=t // 1000 * 1000).groupby(["k", "window_start"])
+    return g.agg(n=("k", "size"), lids=("lid", "count")).reset_index()
+
+
+def streamed(left, right, how, batch):
+    a = sl.from_frame(left, time="ts", unit="ms", batch_size=batch).watermark(DELAY)
+    b = sl.from_frame(right, time="ts", unit="ms", batch_size=batch).watermark(DELAY)
+    j = a.join(b, on="k", between=(LOWER, UPPER), how=how)
+    w = j.window(sl.Tumble(1000), by="k").agg(n=("k", "size"), lids=("lid", "count"))
+    return j, w
+
+
+@pytest.mark.parametrize("how", ["inner", "left", "full"])
+@pytest.mark.parametrize("batch", [1, 7, 1000])
+def test_a_window_after_an_interval_join_uses_the_joins_watermark(how, batch):
+    left, right = inputs(seed=batch)
+    j, w = streamed(left, right, how, batch)
+    out = w.collect()
+    want = batch_windows(batch_join(left, right, how))
+    got = out[["k", "window_start", "n", "lids"]].sort_values(["k", "window_start"]).reset_index(drop=True)
+    want = want.sort_values(["k", "window_start"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)
+    snap = w.snapshot_node()
+    assert snap["counters"]["late"] == 0 and snap["counters"]["errors"] == 0
+
+
+def test_windows_fire_while_the_stream_runs_not_only_at_the_end():
+    left, right = inputs(seed=3)
+    _, w = streamed(left, right, "inner", 20)
+    fired_before_end = []
+    w.sink(lambda df: fired_before_end.append(len(df)))
+    pipe = w.pipeline
+    for _ in range(10):
+        pipe.step()
+    assert sum(fired_before_end) > 0  # the join's output watermark moved the window along
+
+
+def test_join_output_marks_follow_the_joint_watermark_minus_the_delay():
+    left, right = inputs(seed=5, n=50)
+    j, _ = streamed(left, right, "left", 10)
+    seen = []
+    j.sink(lambda df: seen.append(marks_of(df)))
+    j.collect()
+    marks = [m for m in seen if m is not None]
+    assert marks and all(m is not None for m in seen)
+    ends = [m.end for m in marks]
+    assert ends == sorted(ends)
+    delay = max(UPPER, -LOWER) + 1
+    assert j.output_delay == delay
+    for m in marks:
+        if len(m):
+            assert (np.diff(m.wm) >= 0).all() and m.wm.max() <= m.end
+            assert (m.ms > m.wm).all()  # no row emitted in time is late downstream
+
+
+@pytest.mark.parametrize("batch", [1, 9, 1000])
+def test_a_window_after_a_temporal_join_uses_the_joins_watermark(batch):
+    rng = np.random.default_rng(batch)
+    n = 400
+    ts = np.sort(rng.integers(0, 30_000, n)) + rng.integers(0, DELAY // 2, n)
+    orders = pd.DataFrame({"ts": ts, "cur": rng.choice(["EUR", "USD"], n), "amount": rng.integers(1, 100, n)})
+    rts = np.concatenate([[0, 0], np.sort(rng.integers(1, 30_000, 30))])
+    rates = pd.DataFrame({"ts": rts, "cur": ["EUR", "USD", *rng.choice(["EUR", "USD"], 30)],
+                          "rate": rng.uniform(0.5, 1.5, 32).round(3)})
+    o = sl.from_frame(orders, time="ts", unit="ms", batch_size=batch).watermark(DELAY)
+    r = sl.from_frame(rates, time="ts", unit="ms", batch_size=batch).watermark(0)
+    w = o.join_asof(r, on="cur").window(sl.Tumble(5000), by="cur").agg(n=("cur", "size"), total=("amount", "sum"))
+    got = w.collect()[["cur", "window_start", "n", "total"]].sort_values(["cur", "window_start"])
+    asof = pd.merge_asof(orders.sort_values("ts"), rates.sort_values("ts"), on="ts", by="cur")
+    want = (asof.assign(window_start=asof.ts // 5000 * 5000).groupby(["cur", "window_start"])
+            .agg(n=("cur", "size"), total=("amount", "sum")).reset_index().sort_values(["cur", "window_start"]))
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True), check_dtype=False)
+    assert w.snapshot_node()["counters"]["late"] == 0
