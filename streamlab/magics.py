@@ -199,6 +199,8 @@ class StreamlabMagics(Magics):
     @argument("--connector", choices=("filesystem", "kafka"),
               help="export: source and sink connector (default filesystem).")
     @argument("--out", metavar="FILE", help="export: write the SQL to FILE instead of printing it.")
+    @argument("--lookup-table", metavar="TABLE",
+              help="export: for a merge with a DataFrame, the Flink lookup table holding its rows.")
     def streamlab_line(self, line: str) -> Any:
         """Control and inspect pipelines::
 
@@ -209,6 +211,7 @@ class StreamlabMagics(Magics):
             %streamlab graph NAME               # the operator graph (SVG in a notebook)
             %streamlab export NAME --flink      # runnable Flink SQL for the same pipeline
             %streamlab export NAME --flink --connector kafka --out job.sql
+            %streamlab export NAME --flink --lookup-table users   # a merge with a DataFrame
 
         NAME is a key of ``sl.pipelines()`` or a stream bound in the namespace.
         """
@@ -235,7 +238,8 @@ class StreamlabMagics(Magics):
             if not args.flink:
                 raise StreamlabUsageError("usage", "export needs a target",
                                           f"write %streamlab export {args.name} --flink")
-            text = control.export_flink(stream, pipeline, args.connector)
+            options = {"lookup_table": args.lookup_table} if args.lookup_table else {}
+            text = control.export_flink(stream, pipeline, args.connector, **options)
             if args.out:
                 with open(args.out, "w", encoding="utf-8") as fh:
                     fh.write(text)

@@ -433,7 +433,7 @@ def test_refusals_name_the_step(build, message):
 def test_option_mistakes():
     res = _src().window(sl.Tumble(5)).agg(s=("v", "sum"))
     with pytest.raises(TypeError, match=r"unknown option\(s\) \['sinkpath'\] \(did you mean "
-                                        r"sink_path\?\); options are: connector, .*, settings$"):
+                                        r"sink_path\?\); options are: connector, .*, settings\b"):
         res.to_flink_sql(sinkpath="/x")
     with pytest.raises(ValueError, match="connector='jdbc'"):
         res.to_flink_sql(connector="jdbc")

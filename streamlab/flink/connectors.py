@@ -69,7 +69,7 @@ def source_options(source: Source, opts: FlinkExportOptions, notes: list[str], t
         elif out["format"] == "raw":  # message key and value as text, like from_kafka(format="raw")
             out.update({"key.format": "raw", "key.fields": "key", "value.fields-include": "EXCEPT_KEY"})
     else:
-        path = opts.path or _file_of(source)
+        path = opts.paths.get(table) or opts.path or _file_of(source)
         fmt = opts.format or ("parquet" if isinstance(source, ParquetSource) else "csv")
         if path is None:
             path = "/path/to/input." + fmt

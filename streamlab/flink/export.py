@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..joins.interval import IntervalJoin
 from ..kafka.source import KafkaSource
 from .chain import Chain, read_chain
 from .connectors import kafka_columns, sink_options, source_options
-from .join_export import interval_join_export
+from .joins_export import join_parts
 from .options import FlinkExportOptions
 from .render import columns_block, ident, interval, string, with_clause
 from .schema import is_integer, source_types, time_type
@@ -121,8 +120,8 @@ class JoinExport(FlinkExport):
 
 def build_export(stream, options: FlinkExportOptions) -> FlinkExport:
     """The :class:`FlinkExport` of ``stream`` under ``options``."""
-    if isinstance(stream, IntervalJoin):
-        parts = interval_join_export(stream, options, _source_ddl)
+    parts = join_parts(stream, options, _source_ddl, build_export)  # interval, window, temporal, merge
+    if parts is not None:
         settings = dict(SETTINGS) if options.settings else {}
         return JoinExport(settings, parts["ddl"][0], parts["sink_ddl"], parts["query"], parts["sink_table"],
                           parts["sink_columns"], None, parts["header"], more_ddl=parts["ddl"][1:])

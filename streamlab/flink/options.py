@@ -6,12 +6,13 @@ import difflib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 CONNECTORS = ("filesystem", "kafka")
 #: ``start=`` -> the Kafka table's ``scan.startup.mode``.
 STARTUP = {"earliest": "earliest-offset", "latest": "latest-offset", "committed": "group-offsets"}
 _TEXT = ("source_table", "sink_table", "rowtime", "format", "sink_format", "topic", "sink_topic",
-         "bootstrap", "sink_bootstrap", "group")
+         "bootstrap", "sink_bootstrap", "group", "lookup_table")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,6 +65,14 @@ class FlinkExportOptions:
     """Extra ``WITH`` options of the sink table; they win over the computed ones."""
     settings: bool = True
     """False leaves out the ``SET`` statements that make Flink deterministic."""
+    paths: Mapping[str, str | os.PathLike] = field(default_factory=dict)
+    """Filesystem input file per table, for exports that read several tables (joins), e.g.
+    ``{"src_l": "/data/orders.csv", "src_r": "/data/rates.csv"}``; they win over ``path``."""
+    lookup_table: str | None = None
+    """``merge()`` with a static DataFrame: the Flink table holding its rows. The export is a
+    lookup join against it (``FOR SYSTEM_TIME AS OF`` processing time): declare it with a lookup
+    connector such as JDBC. With a file for it in ``paths`` the export declares it as a
+    filesystem table instead (see :mod:`streamlab.flink.lookup_export`)."""
 
     def __post_init__(self) -> None:
         _choice("connector", self.connector, CONNECTORS)
@@ -85,6 +94,8 @@ class FlinkExportOptions:
             raise TypeError(f"settings= takes True or False, got {self.settings!r}")
         object.__setattr__(self, "types", _mapping("types", self.types, str,
                                                    "{column: Flink type}", "{'v': 'DOUBLE'}"))
+        object.__setattr__(self, "paths", _mapping("paths", self.paths, str | os.PathLike,
+                                                   "{table: file}", "{'src_r': '/data/rates.csv'}"))
         for name in ("source_options", "sink_options"):
             copy = _mapping(name, getattr(self, name), object, "{WITH option: value}",
                             "{'csv.field-delimiter': ';'}")
@@ -102,7 +113,7 @@ class FlinkExportOptions:
         >>> FlinkExportOptions.of(sinkpath="/x")
         Traceback (most recent call last):
         ...
-        TypeError: to_flink_sql() got unknown option(s) ['sinkpath'] (did you mean sink_path?); options are: connector, sink_connector, source_table, sink_table, types, rowtime, path, format, topic, bootstrap, group, start, sink_path, sink_topic, sink_format, sink_bootstrap, source_options, sink_options, settings
+        TypeError: to_flink_sql() got unknown option(s) ['sinkpath'] (did you mean sink_path?); options are: connector, sink_connector, source_table, sink_table, types, rowtime, path, format, topic, bootstrap, group, start, sink_path, sink_topic, sink_format, sink_bootstrap, source_options, sink_options, settings, paths, lookup_table
         """
         unknown = sorted(set(options) - set(OPTIONS))
         if unknown:
@@ -118,7 +129,7 @@ def _choice(name: str, value: object, allowed) -> None:
         raise ValueError(f"{name}={value!r}; use one of {', '.join(allowed)}")
 
 
-def _mapping(name: str, value: object, kind: type, shape: str, example: str) -> dict:
+def _mapping(name: str, value: object, kind: Any, shape: str, example: str) -> dict:
     """A copy of a ``{str: kind}`` option (None is empty)."""
     if value is None:
         return {}

@@ -211,8 +211,8 @@ def graph(stream: Any, pipeline: Any) -> OperatorGraph:
     return OperatorGraph(list(snapshot(stream, pipeline, 0).get("operators", [])))
 
 
-def export_flink(stream: Any, pipeline: Any, connector: str | None = None) -> str:
-    """``%streamlab export NAME --flink``: runnable Flink SQL for a window result.
+def export_flink(stream: Any, pipeline: Any, connector: str | None = None, **options: Any) -> str:
+    """``%streamlab export NAME --flink``: runnable Flink SQL for a window or join result.
 
     A streamlab stream goes to :func:`streamlab.flink_sql.to_flink_sql` (so a ``%%streamlab``
     select list is kept); a pipeline name exports its window operator. A pipeline Flink SQL
@@ -225,11 +225,13 @@ def export_flink(stream: Any, pipeline: Any, connector: str | None = None) -> st
         from streamlab.flink_sql import to_flink_sql
 
         try:
-            return to_flink_sql(target, connector or "filesystem")
+            return to_flink_sql(target, connector or "filesystem", **options)
         except (ValueError, TypeError) as error:
-            raise _fail("unsupported", str(error).splitlines()[0],
-                        "see help(streamlab.flink.to_flink_sql) for what Flink SQL can express"
-                        ) from None
+            what = str(error).splitlines()[0]
+            hint = "see help(streamlab.flink.to_flink_sql) for what Flink SQL can express"
+            if "lookup_table=" in what:  # a merge with a DataFrame: the magic's option for it
+                hint = "add --lookup-table TABLE (the Flink lookup table holding the DataFrame's rows)"
+            raise _fail("unsupported", what, hint) from None
     method = getattr(target, "to_flink_sql", None)
     if not callable(method):
         raise _fail("unsupported", f"{target!r} is not a streamlab window result",
