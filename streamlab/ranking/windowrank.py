@@ -21,7 +21,7 @@ from ..windows.operator import WindowAgg, Windowed
 from ..windows.specs import SessionPlan, SlicedPlan
 from .frames import EventClock, frame_from_state, frame_state, late_frame, records
 from .groupby import key_list
-from .order import Order, order_values, ranks_in_order, sorted_positions
+from .order import Order, order_values, ranks_in_order, sorted_positions, top_candidates
 
 RANK = "rownum"
 _INTERNAL = ["__ws", "__we", "__key", "__seq", "__ord"]
@@ -112,6 +112,9 @@ class WindowRank(Node):
                                           [f"late for {m} of {t} windows (window end - 1ms <= watermark)"
                                            for m, t in zip(missed[late].tolist(), total[late].tolist())]))
             rows, starts, ends = rows[on_time], starts[on_time], ends[on_time]
+            keep = self._candidates(ends, key[rows], ordv[rows])
+            if keep is not None:
+                rows, starts, ends = rows[keep], starts[keep], ends[keep]
             add = df.iloc[rows].reset_index(drop=True)
             add.attrs.clear()
             extra = pd.DataFrame({"__ws": starts, "__we": ends, "__key": key[rows], "__seq": seq[rows],
@@ -120,6 +123,19 @@ class WindowRank(Node):
             self.kept = add if not len(self.kept) else pd.concat([self.kept, add], ignore_index=True)
             self._prune()
         return self._fire(end)
+
+    def _candidates(self, ends: np.ndarray, key: np.ndarray, ordv: np.ndarray) -> np.ndarray | None:
+        """Mask of the new (window, row) pairs that may reach their partition's top ``n``, or None
+        when nearly every pair might (few rows per partition). A window is named by its end alone
+        (Tumble, Hop and Cumulate windows with one end share their start)."""
+        n = self.order.n
+        if n > 8 or len(ends) < 64:
+            return None
+        wcode, wins = pd.factorize(ends)
+        part, parts = pd.factorize(wcode.astype("int64") * (int(key.max()) + 1) + key)
+        if len(parts) * n * 4 > len(ends):
+            return None
+        return top_candidates(part, ordv, n, self.order.descending)
 
     def _sorted(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """(positions sorted by window, key and rank; their ranks)."""
