@@ -14,11 +14,12 @@ import numpy as np
 import pandas as pd
 
 from ..core.node import Node
-from ..core.timecol import POS_INF, ms_to_values
+from ..core.timecol import POS_INF
 from ..core.watermarks import Marks
 from ..windows.keys import KeyIndex
 from ..windows.operator import WindowAgg, Windowed
 from ..windows.specs import SessionPlan, SlicedPlan
+from ..windows.zone import bound_dtype, bounds, to_local, watermark_local, zone_of
 from .frames import EventClock, frame_from_state, frame_state, late_frame, records
 from .groupby import key_list
 from .order import Order, order_values, ranks_in_order, sorted_positions, top_candidates
@@ -100,8 +101,9 @@ class WindowRank(Node):
             key = self.keys.encode(df)
             ordv = order_values(df[self.order.column] if not self.order.by_time else None,
                                 ms if self.order.by_time else None)
-            rows, starts, ends = assign_windows(ms, self.plan)
-            on_time = ends - 1 > wm[rows]
+            lms, lwm, end = to_local(self.plan, ms, wm, end)  # a session time zone: local ms
+            rows, starts, ends = assign_windows(lms, self.plan)
+            on_time = ends - 1 > lwm[rows]
             missed = np.bincount(rows[~on_time], minlength=n)
             total = np.bincount(rows, minlength=n)
             self.counted += int(np.count_nonzero(missed < total))
@@ -122,6 +124,8 @@ class WindowRank(Node):
             add = pd.concat([extra, add], axis=1)
             self.kept = add if not len(self.kept) else pd.concat([self.kept, add], ignore_index=True)
             self._prune()
+        else:
+            end = watermark_local(self.plan, end)
         return self._fire(end)
 
     def _candidates(self, ends: np.ndarray, key: np.ndarray, ordv: np.ndarray) -> np.ndarray | None:
@@ -164,9 +168,9 @@ class WindowRank(Node):
         fired = fired.iloc[order].reset_index(drop=True)
         out = fired.drop(columns=_INTERNAL)
         unit = self.meta.unit
-        out["window_start"] = np.asarray(ms_to_values(fired["__ws"].to_numpy("int64"), unit))
-        out["window_end"] = np.asarray(ms_to_values(fired["__we"].to_numpy("int64"), unit))
-        if unit is None:
+        out["window_start"] = np.asarray(bounds(self.plan, fired["__ws"].to_numpy("int64"), unit))
+        out["window_end"] = np.asarray(bounds(self.plan, fired["__we"].to_numpy("int64"), unit))
+        if unit is None and not zone_of(self.plan):
             out["window_start"] = pd.to_datetime(out["window_start"], utc=True)
             out["window_end"] = pd.to_datetime(out["window_end"], utc=True)
         if self.rank_column:
@@ -180,7 +184,7 @@ class WindowRank(Node):
 
     def empty_output(self) -> pd.DataFrame:
         cols = self.schema or self.input_columns() or []
-        kind = "datetime64[ms, UTC]" if self.meta.unit is None else "int64"
+        kind = bound_dtype(self.plan, self.meta.unit)
         out = pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
         out["window_start"] = pd.Series([], dtype=kind)
         out["window_end"] = pd.Series([], dtype=kind)
