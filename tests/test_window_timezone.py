@@ -154,3 +154,65 @@ def test_utc_is_no_shift():
     a = sl.from_frame(df, time="ts").window(sl.Tumble("1h", tz="UTC"), by="k").agg(n=("v", "count")).collect()
     b = sl.from_frame(df, time="ts").window(sl.Tumble("1h"), by="k").agg(n=("v", "count")).collect()
     pd.testing.assert_frame_equal(a, b)
+
+
+@pytest.fixture
+def shell():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "streamlab")
+    before = dict(ip.user_ns)
+    yield ip
+    ip.run_line_magic("unload_ext", "streamlab")
+    for name in set(ip.user_ns) - set(before):
+        del ip.user_ns[name]
+    ip.user_ns.update(before)
+
+
+QUERY = """SELECT k, window_start, window_end, COUNT(*) AS n, SUM(v) AS s
+FROM TABLE(TUMBLE(TABLE tz_src, DESCRIPTOR(ts), INTERVAL '1' DAY, INTERVAL '8' HOUR))
+GROUP BY k, window_start, window_end"""
+
+
+def test_sql_set_local_time_zone_equals_the_python_api(shell):
+    from IPython.core.error import UsageError
+
+    df = events("2024-03-27", 96, seed=9)
+    shell.user_ns["tz_src"] = sl.from_frame(df, time="ts", batch_size=77)
+    got = shell.run_cell_magic("streamlab", "--watermark 30min --collect",
+                               "SET 'table.local-time-zone' = 'Asia/Shanghai';\n" + QUERY)
+    want = sl.from_frame(df, time="ts", batch_size=77).watermark("30min").window(
+        sl.Tumble("24h", offset="8h", tz="Asia/Shanghai"), by="k").agg(n=("v", "size"), s=("v", "sum")).collect()
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True), check_dtype=False)
+    assert got.window_start.dt.hour.eq(8).all() and got.window_start.dt.tz is None
+    # the setting holds for later cells, and the export writes it with a TIMESTAMP_LTZ rowtime
+    res = shell.run_cell_magic("streamlab", "--watermark 30min", QUERY)
+    script = res.to_flink_sql(path="/tmp/x.csv")
+    assert "SET 'table.local-time-zone' = 'Asia/Shanghai';" in script and "TIMESTAMP_LTZ" in script
+    shell.run_cell_magic("streamlab", "", "RESET 'table.local-time-zone';")
+    utc = shell.run_cell_magic("streamlab", "--watermark 30min --collect", QUERY)
+    assert str(utc.window_start.dt.tz) == "UTC" and utc.window_start.dt.hour.eq(8).all()
+    # the same wall-clock 08:00, but Shanghai's is 00:00 UTC: other windows, other rows
+    assert got.window_start.dt.tz_localize("Asia/Shanghai").dt.tz_convert("UTC").dt.hour.eq(0).all()
+    assert not utc.n.reset_index(drop=True).equals(got.n.reset_index(drop=True))
+    with pytest.raises(UsageError, match="not a time zone"):
+        shell.run_cell_magic("streamlab", "", "SET 'table.local-time-zone' = 'Mars/Olympus';")
+    with pytest.raises(UsageError, match="not a setting streamlab uses"):
+        shell.run_cell_magic("streamlab", "", "SET 'table.exec.mini-batch.enabled' = 'true';")
+    with pytest.raises(UsageError, match="SESSION windows in the session time zone"):
+        shell.run_cell_magic("streamlab", "", "SET 'table.local-time-zone' = 'Europe/Berlin';\n"
+                             "SELECT k, window_start, window_end, COUNT(*) AS n FROM TABLE(SESSION(TABLE tz_src "
+                             "PARTITION BY k, DESCRIPTOR(ts), INTERVAL '1' HOUR)) GROUP BY k, window_start, window_end")
+
+
+def test_export_of_a_window_with_tz():
+    df = events("2024-03-27", 24, seed=4)
+    res = sl.from_frame(df, time="ts").watermark("1min").window(sl.Hop("24h", "6h", tz="Europe/Berlin")).agg(
+        n=("v", "size"))
+    export = res.to_flink_sql(path="/tmp/x.csv", parts=True)
+    assert export.settings["table.local-time-zone"] == "Europe/Berlin"
+    assert "ts_ltz AS TO_TIMESTAMP_LTZ(CAST(ts AS STRING), 'yyyy-MM-dd HH:mm:ss.SSS', 'UTC')" in export.source_ddl
+    assert "WATERMARK FOR ts_ltz" in export.source_ddl and "DESCRIPTOR(ts_ltz)" in export.query
+    plain = sl.from_frame(df, time="ts").watermark("1min").window(sl.Hop("24h", "6h")).agg(n=("v", "size"))
+    assert plain.to_flink_sql(path="/tmp/x.csv", parts=True).settings["table.local-time-zone"] == "UTC"
