@@ -19,7 +19,7 @@ from ..core.watermarks import Marks
 from ..windows.keys import KeyIndex
 from ..windows.operator import WindowAgg, Windowed
 from ..windows.specs import SessionPlan, SlicedPlan
-from ..windows.zone import bound_dtype, bounds, to_local, watermark_local, zone_of
+from ..windows.zone import bound_dtype, bounds, to_local, watermark_local
 from .frames import EventClock, frame_from_state, frame_state, late_frame, records
 from .groupby import key_list
 from .order import Order, order_values, ranks_in_order, sorted_positions, top_candidates
@@ -165,17 +165,15 @@ class WindowRank(Node):
             return None
         fired, self.kept = self.kept[due], self.kept[~due].reset_index(drop=True)
         order, rank = self._sorted(fired)
-        fired = fired.iloc[order].reset_index(drop=True)
-        out = fired.drop(columns=_INTERNAL)
+        fired = fired.iloc[order]
         unit = self.meta.unit
-        out["window_start"] = np.asarray(bounds(self.plan, fired["__ws"].to_numpy("int64"), unit))
-        out["window_end"] = np.asarray(bounds(self.plan, fired["__we"].to_numpy("int64"), unit))
-        if unit is None and not zone_of(self.plan):
-            out["window_start"] = pd.to_datetime(out["window_start"], utc=True)
-            out["window_end"] = pd.to_datetime(out["window_end"], utc=True)
+        cols: dict[str, object] = {c: fired[c].array for c in fired.columns if c not in _INTERNAL}
+        for name, col in (("window_start", "__ws"), ("window_end", "__we")):
+            values = bounds(self.plan, fired[col].to_numpy("int64"), unit)
+            cols[name] = values.array if isinstance(values, pd.Index) else values
         if self.rank_column:
-            out[RANK] = rank
-        return out
+            cols[RANK] = rank
+        return pd.DataFrame(cols, copy=False)
 
     def on_flush(self) -> None:
         out = self._fire(POS_INF)
