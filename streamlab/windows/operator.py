@@ -22,7 +22,6 @@ from ..core.timecol import (
     NEG_INF,
     POS_INF,
     event_ms_checked,
-    format_time,
     ms_to_values,
     time_reasons,
 )
@@ -33,7 +32,7 @@ from .logic import make_logic
 from .rawstore import RAW_TS
 from .sliced import SlicedLogic
 from .specs import Cumulate, Hop, Session, SessionPlan, Tumble
-from .zone import bound_dtype, bounds, check_unit, to_local
+from .zone import bound_dtype, bound_text, bounds, check_unit, to_local
 
 
 @streamz.Stream.register_api(attribute_name="window")
@@ -492,7 +491,7 @@ class WindowAgg(Node):
             decoded = self.keys.decode(keys)
             key_values = [[_jsonable(v) for v in row] for row in zip(*(decoded[c].tolist() for c in self.by))] \
                 if self.by else [[] for _ in range(len(keys))]
-            start_text, end_text = format_time(int(start), unit), format_time(int(end), unit)
+            start_text, end_text = bound_text(self.plan, int(start), unit), bound_text(self.plan, int(end), unit)
             for i in range(len(keys)):
                 windows.append({
                     "key": key_values[i],

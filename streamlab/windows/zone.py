@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.timecol import ms_to_values
+from ..core.timecol import format_time, ms_to_values
 from ..core.timezones import local_datetimes, local_ms, local_watermark
 
 
@@ -61,4 +61,16 @@ def bound_dtype(plan, unit: str | None) -> str:
     return "datetime64[ms, UTC]" if unit is None else "int64"
 
 
-__all__ = ["bound_dtype", "bounds", "check_unit", "to_local", "watermark_local", "zone_of"]
+__all__ = ["bound_dtype", "bound_text", "bounds", "check_unit", "to_local", "watermark_local", "zone_of"]
+
+
+def bound_text(plan, ms: int, unit: str | None) -> str | None:
+    """A window bound for the inspector: ISO with ``Z`` in UTC, or local time and the zone's name.
+
+    >>> import streamlab as sl
+    >>> bound_text(sl.Tumble("1h", tz="Asia/Shanghai").resolve(None), 0, None)
+    '1970-01-01T00:00:00.000 Asia/Shanghai'
+    """
+    text = format_time(ms, unit)
+    zone = zone_of(plan)
+    return text if not zone or text is None or not text.endswith("Z") else f"{text[:-1]} {zone}"
