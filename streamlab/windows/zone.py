@@ -64,13 +64,13 @@ def bound_dtype(plan, unit: str | None) -> str:
 __all__ = ["bound_dtype", "bound_text", "bounds", "check_unit", "to_local", "watermark_local", "zone_of"]
 
 
-def bound_text(plan, ms: int, unit: str | None) -> str | None:
+def bound_text(plan, ms: int, unit: str | None) -> str:
     """A window bound for the inspector: ISO with ``Z`` in UTC, or local time and the zone's name.
 
     >>> import streamlab as sl
     >>> bound_text(sl.Tumble("1h", tz="Asia/Shanghai").resolve(None), 0, None)
     '1970-01-01T00:00:00.000 Asia/Shanghai'
     """
-    text = format_time(ms, unit)
+    text = format_time(int(ms), unit)
     zone = zone_of(plan)
-    return text if not zone or text is None or not text.endswith("Z") else f"{text[:-1]} {zone}"
+    return text if not zone or not text.endswith("Z") else f"{text[:-1]} {zone}"
