@@ -125,6 +125,8 @@ class StreamlabMagics(Magics):
         TUMBLE, HOP (slide, then size), CUMULATE (step, then size) and SESSION (with
         PARTITION BY) are supported, with COUNT(*), COUNT, SUM, AVG, MIN and MAX. The value of
         the cell is the live result stream. Errors give the line and column in the query.
+        ``SET 'table.local-time-zone' = 'Asia/Shanghai';`` (Flink's statement) cuts the windows
+        of this and later cells in that zone's local time, until ``RESET 'table.local-time-zone';``.
         """
         args = self._parse(self.streamlab_cell, line)
         try:
