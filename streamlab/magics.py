@@ -16,7 +16,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from traitlets import Bool, Int, Unicode
 
 from streamlab.sql import commands as control
-from streamlab.sql import joins
+from streamlab.sql import joins, session
 from streamlab.sql.analyze import catalog_of, plan_query
 from streamlab.sql.errors import SQLError, did_you_mean, listing
 from streamlab.sql.ranking import build as build_updating
@@ -89,6 +89,7 @@ class StreamlabMagics(Magics):
         super().__init__(shell=shell, **kwargs)
         self.results: dict[str, Any] = {}  # --name -> result stream
         self.views: dict[str, Any] = {}  # CREATE [TEMPORARY] VIEW name -> stream (streamlab.sql.joins)
+        self.settings: dict[str, str] = {}  # SET 'key' = 'value'; (streamlab.sql.session)
 
     @property
     def user_ns(self) -> dict[str, Any]:
@@ -124,6 +125,8 @@ class StreamlabMagics(Magics):
         TUMBLE, HOP (slide, then size), CUMULATE (step, then size) and SESSION (with
         PARTITION BY) are supported, with COUNT(*), COUNT, SUM, AVG, MIN and MAX. The value of
         the cell is the live result stream. Errors give the line and column in the query.
+        ``SET 'table.local-time-zone' = 'Asia/Shanghai';`` (Flink's statement) cuts the windows
+        of this and later cells in that zone's local time, until ``RESET 'table.local-time-zone';``.
         """
         args = self._parse(self.streamlab_cell, line)
         try:
@@ -135,6 +138,13 @@ class StreamlabMagics(Magics):
         if args.name is not None and not args.name.isidentifier():
             raise StreamlabUsageError("usage", f"--name {args.name!r} is not a Python name",
                                       "use letters, digits and _, e.g. --name hot_sensors")
+        cell = session.take_settings(cell, self.settings)  # SET 'table.local-time-zone' = ...;
+        if not cell.strip():
+            return None
+        with session.session_time_zone(session.time_zone(self.settings)):
+            return self._plan_and_build(args, cell)
+
+    def _plan_and_build(self, args: Any, cell: str) -> Any:
         streams = streams_in(self.user_ns)
         if joins.needs_joins(cell):  # JOINs, views, several statements: streamlab/sql/joins.py
             return self._finish(args, joins.run_cell(cell, streams, self.views, args.watermark or

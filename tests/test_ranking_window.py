@@ -7,8 +7,11 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import streamlab as sl
+from streamlab.ranking.order import top_candidates, top_positions
 from tests.model import windows_containing
 
 SPECS = {"tumble": (sl.Tumble(100), ("tumble", 100, 100)), "hop": (sl.Hop(100, 50), ("hop", 100, 50)),
@@ -118,3 +121,35 @@ def test_window_rank_bad_input():
         src.window(sl.Session(5)).nlargest(1, "v")
     with pytest.raises(ValueError, match="keep must be"):
         src.window(sl.Tumble(5)).drop_duplicates("any")
+
+
+@pytest.mark.parametrize("kind", sorted(SPECS))
+@pytest.mark.parametrize("largest", [True, False])
+def test_window_topn_with_many_rows_per_window_nan_and_ties(kind, largest):
+    """Thousands of rows per window (the pre-selection without sorting is used), NaN and ties."""
+    spec, (mkind, size, step) = SPECS[kind]
+    rng = np.random.default_rng(11)
+    n = 4_000
+    df = pd.DataFrame({"ts": np.arange(n) // 20 + rng.integers(-5, 5, n), "k": rng.choice(["a", "b"], n),
+                       "v": np.where(rng.random(n) < 0.05, np.nan, rng.integers(0, 40, n) * 0.25)})
+    src = sl.from_frame(df, time="ts", unit="ms", batch_size=1_500).watermark(10).window(spec, by="k")
+    got = (src.nlargest if largest else src.nsmallest)(3, "v").collect()
+
+    def rank(rows):  # NaN last, then by value, equal values by arrival
+        return sorted(rows, key=lambda x: (math.isnan(x[1].v), (-x[1].v if largest else x[1].v)
+                                           if not math.isnan(x[1].v) else 0, x[0]))
+    want, _ = model(df, mkind, size, step, 10, rank, 3, True)
+    cols = ["k", "window_start", "window_end", "rownum", "ts", "v"]
+    pd.testing.assert_frame_equal(norm(got, cols), norm(want, cols), check_dtype=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.one_of(st.integers(-3, 3).map(float), st.just(float("nan")))),
+                min_size=1, max_size=60), st.integers(1, 4), st.booleans())
+def test_top_candidates_hold_every_partitions_top_n(rows, n, descending):
+    part = np.array([p for p, _ in rows])
+    _, part = np.unique(part, return_inverse=True)
+    value = np.array([v for _, v in rows])
+    mask = top_candidates(part, value, n, descending)
+    exact = top_positions(part, value, np.arange(len(rows)), n, descending)
+    assert mask[exact].all()

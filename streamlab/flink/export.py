@@ -32,7 +32,8 @@ SETTINGS_NOTE = """\
 --   parallelism 1: records are read in arrival (file or partition) order, as streamlab does;
 --   auto-watermark-interval 0 ms: a watermark after every record, so each record sees the
 --     watermark of the records before it and late data is decided row by row;
---   local time zone UTC: windows are aligned to the epoch in UTC, like streamlab's."""
+--   local time zone: UTC aligns windows to the epoch in UTC, like streamlab's; a window's tz=
+--     sets it to that zone (with a TIMESTAMP_LTZ rowtime) to cut windows in its local time."""
 
 _NUMBER_TIME = {"s": "{c} * 1000", "ms": "{c}", "us": "{c} / 1000", "ns": "{c} / 1000000"}
 
@@ -131,7 +132,8 @@ def build_export(stream, options: FlinkExportOptions) -> FlinkExport:
     sink_table = options.sink_table or "sink"
     notes: list[str] = []
 
-    source_ddl, rowtime, types = _source_ddl(chain, options, src_table, notes)
+    zone = getattr(chain.window.plan, "tz", None)  # a session time zone: Tumble/Hop/Cumulate(tz=...)
+    source_ddl, rowtime, types = _source_ddl(chain, options, src_table, notes, zone)
     table, view_ddl = src_table, None
     if chain.constants:
         table = f"{src_table}_input"
@@ -150,13 +152,19 @@ def build_export(stream, options: FlinkExportOptions) -> FlinkExport:
     sink_with = sink_options(chain.source, options, sink_table)
     sink_ddl = f"CREATE TABLE {ident(sink_table)} {columns_block(sink_cols)} {with_clause(sink_with)}"
     settings = dict(SETTINGS) if options.settings else {}
+    if zone and settings:
+        settings["table.local-time-zone"] = zone
     _idleness(chain, options.connector, settings, notes)
     return FlinkExport(settings, source_ddl, sink_ddl, query, sink_table, sink_columns, view_ddl,
                        _header(chain, notes))
 
 
-def _source_ddl(chain: Chain, options: FlinkExportOptions, table: str, notes: list[str]):
-    """(``CREATE TABLE`` of the source, the rowtime column, {column: Flink type})."""
+def _source_ddl(chain: Chain, options: FlinkExportOptions, table: str, notes: list[str],
+                zone: str | None = None):
+    """(``CREATE TABLE`` of the source, the rowtime column, {column: Flink type}).
+
+    With a session time zone the rowtime is a TIMESTAMP_LTZ(3): the UTC text of a datetime
+    column read as an instant, so windows are cut in ``table.local-time-zone`` as in streamlab."""
     meta, source = chain.time_meta, chain.source
     overrides = dict(options.types)
     src_with = source_options(source, options, notes, table)
@@ -170,6 +178,14 @@ def _source_ddl(chain: Chain, options: FlinkExportOptions, table: str, notes: li
         if meta.unit is None and src_with.get("json.timestamp-format.standard") == "ISO-8601":
             types[meta.column] = "TIMESTAMP_LTZ(3)"  # ISO text with a 'Z', as to_kafka writes it
     lines = [f"{ident(c)} {declared.get(c, types[c])}" for c in columns]
+    if zone and meta.unit is None and types[meta.column].upper().startswith("TIMESTAMP(") \
+            and meta.column not in declared:
+        rowtime = options.rowtime or _fresh(f"{meta.column}_ltz", columns)
+        lines.append(f"{ident(rowtime)} AS TO_TIMESTAMP_LTZ(CAST({ident(meta.column)} AS STRING), "
+                     f"'yyyy-MM-dd HH:mm:ss.SSS', 'UTC')")
+        notes.append(f"{meta.column} holds UTC times; {rowtime} is it as a TIMESTAMP_LTZ, so windows "
+                     f"are cut in the session time zone {zone} and window_start / window_end are its "
+                     "local wall-clock times, as streamlab gives them")
     if meta.unit is not None and meta.column not in declared:
         rowtime = options.rowtime or _fresh(f"{meta.column}_time", columns)
         lines.append(f"{ident(rowtime)} AS {_to_timestamp(meta.column, meta.unit, types)}")

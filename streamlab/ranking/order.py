@@ -59,6 +59,28 @@ def top_positions(part: np.ndarray, value: np.ndarray, seq: np.ndarray, n: int, 
     return order[rank <= n]
 
 
+def top_candidates(part: np.ndarray, value: np.ndarray, n: int, descending: bool) -> np.ndarray:
+    """Mask of the rows that may be among the first ``n`` of their partition, found without sorting.
+
+    A superset: every row whose value is at least as good as its partition's ``n``-th best distinct
+    value (so all ties and, in partitions with fewer than ``n`` distinct values, every row, NaN
+    included). ``part`` holds dense ids ``0 … P-1``. ``n`` passes of a per-partition minimum.
+
+    >>> top_candidates(np.array([0, 0, 0, 0, 1]), np.array([1.0, 5.0, 5.0, 3.0, 2.0]), 1, True).tolist()
+    [False, True, True, False, True]
+    """
+    v = np.asarray(value, dtype="float64")
+    primary = -v if descending else v
+    primary = np.where(np.isnan(primary), np.inf, primary)
+    parts = int(part.max()) + 1 if len(part) else 0
+    left, best = primary, np.full(parts, np.inf)
+    for _ in range(n):
+        best = np.full(parts, np.inf)
+        np.minimum.at(best, part, left)
+        left = np.where(left == best[part], np.inf, left)
+    return primary <= best[part]
+
+
 def order_values(values, by_time_ms: np.ndarray | None = None) -> np.ndarray:
     """The float64 values to order by (event time in ms when ordering by time)."""
     if by_time_ms is not None:

@@ -14,14 +14,15 @@ import numpy as np
 import pandas as pd
 
 from ..core.node import Node
-from ..core.timecol import POS_INF, ms_to_values
+from ..core.timecol import POS_INF
 from ..core.watermarks import Marks
 from ..windows.keys import KeyIndex
 from ..windows.operator import WindowAgg, Windowed
 from ..windows.specs import SessionPlan, SlicedPlan
+from ..windows.zone import bound_dtype, bounds, to_local, watermark_local
 from .frames import EventClock, frame_from_state, frame_state, late_frame, records
 from .groupby import key_list
-from .order import Order, order_values, ranks_in_order, sorted_positions
+from .order import Order, order_values, ranks_in_order, sorted_positions, top_candidates
 
 RANK = "rownum"
 _INTERNAL = ["__ws", "__we", "__key", "__seq", "__ord"]
@@ -100,8 +101,9 @@ class WindowRank(Node):
             key = self.keys.encode(df)
             ordv = order_values(df[self.order.column] if not self.order.by_time else None,
                                 ms if self.order.by_time else None)
-            rows, starts, ends = assign_windows(ms, self.plan)
-            on_time = ends - 1 > wm[rows]
+            lms, lwm, end = to_local(self.plan, ms, wm, end)  # a session time zone: local ms
+            rows, starts, ends = assign_windows(lms, self.plan)
+            on_time = ends - 1 > lwm[rows]
             missed = np.bincount(rows[~on_time], minlength=n)
             total = np.bincount(rows, minlength=n)
             self.counted += int(np.count_nonzero(missed < total))
@@ -112,6 +114,9 @@ class WindowRank(Node):
                                           [f"late for {m} of {t} windows (window end - 1ms <= watermark)"
                                            for m, t in zip(missed[late].tolist(), total[late].tolist())]))
             rows, starts, ends = rows[on_time], starts[on_time], ends[on_time]
+            keep = self._candidates(ends, key[rows], ordv[rows])
+            if keep is not None:
+                rows, starts, ends = rows[keep], starts[keep], ends[keep]
             add = df.iloc[rows].reset_index(drop=True)
             add.attrs.clear()
             extra = pd.DataFrame({"__ws": starts, "__we": ends, "__key": key[rows], "__seq": seq[rows],
@@ -119,7 +124,22 @@ class WindowRank(Node):
             add = pd.concat([extra, add], axis=1)
             self.kept = add if not len(self.kept) else pd.concat([self.kept, add], ignore_index=True)
             self._prune()
+        else:
+            end = watermark_local(self.plan, end)
         return self._fire(end)
+
+    def _candidates(self, ends: np.ndarray, key: np.ndarray, ordv: np.ndarray) -> np.ndarray | None:
+        """Mask of the new (window, row) pairs that may reach their partition's top ``n``, or None
+        when nearly every pair might (few rows per partition). A window is named by its end alone
+        (Tumble, Hop and Cumulate windows with one end share their start)."""
+        n = self.order.n
+        if n > 8 or len(ends) < 64:
+            return None
+        wcode, wins = pd.factorize(ends)
+        part, parts = pd.factorize(wcode.astype("int64") * (int(key.max()) + 1) + key)
+        if len(parts) * n * 4 > len(ends):
+            return None
+        return top_candidates(part, ordv, n, self.order.descending)
 
     def _sorted(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """(positions sorted by window, key and rank; their ranks)."""
@@ -145,17 +165,15 @@ class WindowRank(Node):
             return None
         fired, self.kept = self.kept[due], self.kept[~due].reset_index(drop=True)
         order, rank = self._sorted(fired)
-        fired = fired.iloc[order].reset_index(drop=True)
-        out = fired.drop(columns=_INTERNAL)
+        fired = fired.iloc[order]
         unit = self.meta.unit
-        out["window_start"] = np.asarray(ms_to_values(fired["__ws"].to_numpy("int64"), unit))
-        out["window_end"] = np.asarray(ms_to_values(fired["__we"].to_numpy("int64"), unit))
-        if unit is None:
-            out["window_start"] = pd.to_datetime(out["window_start"], utc=True)
-            out["window_end"] = pd.to_datetime(out["window_end"], utc=True)
+        cols: dict[str, object] = {c: fired[c].array for c in fired.columns if c not in _INTERNAL}
+        for name, col in (("window_start", "__ws"), ("window_end", "__we")):
+            values = bounds(self.plan, fired[col].to_numpy("int64"), unit)
+            cols[name] = values.array if isinstance(values, pd.Index) else values
         if self.rank_column:
-            out[RANK] = rank
-        return out
+            cols[RANK] = rank
+        return pd.DataFrame(cols, copy=False)
 
     def on_flush(self) -> None:
         out = self._fire(POS_INF)
@@ -164,7 +182,7 @@ class WindowRank(Node):
 
     def empty_output(self) -> pd.DataFrame:
         cols = self.schema or self.input_columns() or []
-        kind = "datetime64[ms, UTC]" if self.meta.unit is None else "int64"
+        kind = bound_dtype(self.plan, self.meta.unit)
         out = pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
         out["window_start"] = pd.Series([], dtype=kind)
         out["window_end"] = pd.Series([], dtype=kind)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from streamlab.sql.errors import SQLError
 from streamlab.sql.plan import (
     And,
     Between,
@@ -35,6 +36,7 @@ from streamlab.sql.plan import (
     QueryPlan,
     to_sql,
 )
+from streamlab.sql.session import current_time_zone
 from streamlab.sql.windows import CumulateWindow, HopWindow, SessionWindow, TumbleWindow, Window
 from streamlab.transforms import has_watermark
 
@@ -175,14 +177,24 @@ def window_spec(window: Window) -> Any:
 
     >>> window_spec(HopWindow(slide=dt.timedelta(seconds=1), size=dt.timedelta(seconds=10),
     ...                       offset=dt.timedelta(seconds=-3))).resolve(None)
-    SlicedPlan(kind='hop', size=10000, pane=1000, offset=0)
+    SlicedPlan(kind='hop', size=10000, pane=1000, offset=0, tz=None)
+
+    Under ``SET 'table.local-time-zone'`` (:mod:`streamlab.sql.session`) TUMBLE, HOP and
+    CUMULATE are cut in that zone (``tz=``).
     """
     from streamlab.windows import Cumulate, Hop, Session, Tumble
 
+    zone = current_time_zone()
     if isinstance(window, SessionWindow):
+        if zone:
+            raise SQLError("unsupported", f"SESSION windows in the session time zone {zone} are not "
+                           "supported", "RESET 'table.local-time-zone' (SESSION windows run in UTC)",
+                           None, None)
         return Session(pd.Timedelta(window.gap))
     size, offset = pd.Timedelta(window.size), pd.Timedelta(window.offset % window.size)
-    aligned = {"offset": offset} if offset else {}
+    aligned: dict[str, Any] = {"offset": offset} if offset else {}
+    if zone:
+        aligned["tz"] = zone
     if isinstance(window, TumbleWindow):
         return Tumble(size, **aligned)
     if isinstance(window, HopWindow):

@@ -22,7 +22,6 @@ from ..core.timecol import (
     NEG_INF,
     POS_INF,
     event_ms_checked,
-    format_time,
     ms_to_values,
     time_reasons,
 )
@@ -33,6 +32,7 @@ from .logic import make_logic
 from .rawstore import RAW_TS
 from .sliced import SlicedLogic
 from .specs import Cumulate, Hop, Session, SessionPlan, Tumble
+from .zone import bound_dtype, bound_text, bounds, check_unit, to_local
 
 
 @streamz.Stream.register_api(attribute_name="window")
@@ -79,6 +79,7 @@ class Windowed:
         self.upstream = upstream
         self.spec = spec
         self.plan = spec.resolve(meta.unit)
+        check_unit(self.plan, meta.unit)
         self.by = by
         self.meta = meta
         self.columns = columns
@@ -268,16 +269,17 @@ class WindowAgg(Node):
 
         key = self.keys.encode(cols, n) if n else np.zeros(0, dtype="int64")
         values = self._values(cols) if n else {c: np.zeros(0) for c in self.value_columns}
-        missed, total = self.logic.process(ms, wm, key, values, seq, end, len(self.keys), self._collect)
+        lms, lwm, lend = to_local(self.plan, ms, wm, end)  # a session time zone: local ms
+        missed, total = self.logic.process(lms, lwm, key, values, seq, lend, len(self.keys), self._collect)
         self._wm = end
         if missed is None or total is None:  # every row counted in all its windows (both None together)
             self.counted += n
-            self._sample(df, ms, None)
+            self._sample(df, lms, None)
         else:
             late = missed > 0
             accepted = missed < total
             self.counted += int(np.count_nonzero(accepted))
-            self._sample(df, ms, accepted)
+            self._sample(df, lms, accepted)
             if late.any():
                 self._send_late(df[late], wm[late], missed[late], total[late])
         if seen is not None:  # teaching views: what this batch was, once it has been judged
@@ -302,8 +304,8 @@ class WindowAgg(Node):
     def _collect(self, starts, ends, keys, part, raw, revision, final):
         cols: dict[str, object] = {k: v.array for k, v in self.keys.decode(keys).items()}
         unit = self.meta.unit
-        cols["window_start"] = _array(ms_to_values(starts, unit))
-        cols["window_end"] = cols["window_start"] if ends is starts else _array(ms_to_values(ends, unit))
+        cols["window_start"] = _array(bounds(self.plan, starts, unit))
+        cols["window_end"] = cols["window_start"] if ends is starts else _array(bounds(self.plan, ends, unit))
         values = part.finalize(self.specs, self.int_columns)
         failed: dict[int, str] = {}
         if self.holistic_columns:
@@ -439,7 +441,7 @@ class WindowAgg(Node):
         cols: dict[str, pd.Series] = {}
         for col in self.by:
             cols[col] = pd.Series([], dtype=self._schema.get(col, object))
-        kind = "datetime64[ms, UTC]" if self.meta.unit is None else "int64"
+        kind = bound_dtype(self.plan, self.meta.unit)
         cols["window_start"] = pd.Series([], dtype=kind)
         cols["window_end"] = pd.Series([], dtype=kind)
         for spec in self.specs:
@@ -489,7 +491,7 @@ class WindowAgg(Node):
             decoded = self.keys.decode(keys)
             key_values = [[_jsonable(v) for v in row] for row in zip(*(decoded[c].tolist() for c in self.by))] \
                 if self.by else [[] for _ in range(len(keys))]
-            start_text, end_text = format_time(int(start), unit), format_time(int(end), unit)
+            start_text, end_text = bound_text(self.plan, int(start), unit), bound_text(self.plan, int(end), unit)
             for i in range(len(keys)):
                 windows.append({
                     "key": key_values[i],

@@ -11,6 +11,7 @@ import numbers
 from dataclasses import dataclass
 
 from ..core.durations import format_ms, to_ms
+from ..core.timezones import check_zone
 
 
 def _ms(value, unit, name, allow_zero=False, signed=False):
@@ -33,12 +34,14 @@ class SlicedPlan:
     size: int
     pane: int
     offset: int = 0
+    tz: str | None = None  # session time zone: windows cut in its local time (None: UTC)
 
     def label(self) -> str:
+        zone = f", tz={self.tz}" if self.tz else ""
         if self.kind == "tumble":
-            return f"Tumble({format_ms(self.size)})"
+            return f"Tumble({format_ms(self.size)}{zone})"
         step = "slide" if self.kind == "hop" else "step"
-        return f"{self.kind.capitalize()}({format_ms(self.size)}, {step}={format_ms(self.pane)})"
+        return f"{self.kind.capitalize()}({format_ms(self.size)}, {step}={format_ms(self.pane)}{zone})"
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class _Spec:
         raise NotImplementedError
 
     def __post_init__(self):
+        check_zone(getattr(self, "tz", None))
         for name, v in self.__dict__.items():
             if _bare(v) and name != "offset" and not v > 0:
                 raise ValueError(f"{name} must be > 0, got {v!r}; pass a positive duration such as '1s' or '250ms'")
@@ -69,8 +73,14 @@ class _Spec:
 class Tumble(_Spec):
     """Fixed, non-overlapping windows ``[start, start + size)``; ``start = ts - ((ts - offset) mod size)``.
 
+    ``tz`` (an IANA name) is the session time zone, Flink's ``table.local-time-zone`` over a
+    TIMESTAMP_LTZ rowtime: windows are cut in its local time (a day runs from local midnight, plus
+    ``offset``) and ``window_start``/``window_end`` are local wall-clock times (naive datetimes).
+
     >>> Tumble("1s").resolve(None)
-    SlicedPlan(kind='tumble', size=1000, pane=1000, offset=0)
+    SlicedPlan(kind='tumble', size=1000, pane=1000, offset=0, tz=None)
+    >>> Tumble("24h", offset="8h", tz="Asia/Shanghai").resolve(None).label()
+    'Tumble(24h, tz=Asia/Shanghai)'
     >>> Tumble("0s")
     Traceback (most recent call last):
     ...
@@ -79,10 +89,11 @@ class Tumble(_Spec):
 
     size: object
     offset: object = 0
+    tz: str | None = None
 
     def resolve(self, unit) -> SlicedPlan:
         size = _ms(self.size, unit, "size")
-        return SlicedPlan("tumble", size, size, _offset(self.offset, unit) % size)
+        return SlicedPlan("tumble", size, size, _offset(self.offset, unit) % size, check_zone(self.tz))
 
 
 @dataclass(frozen=True)
@@ -90,7 +101,7 @@ class Hop(_Spec):
     """Sliding windows of ``size`` that start every ``slide``; ``size`` must be a multiple of ``slide``.
 
     >>> Hop("10s", "1s").resolve(None)
-    SlicedPlan(kind='hop', size=10000, pane=1000, offset=0)
+    SlicedPlan(kind='hop', size=10000, pane=1000, offset=0, tz=None)
     >>> Hop("10s", "3s")
     Traceback (most recent call last):
     ...
@@ -100,10 +111,11 @@ class Hop(_Spec):
     size: object
     slide: object
     offset: object = 0
+    tz: str | None = None
 
     def resolve(self, unit) -> SlicedPlan:
         size, slide, offset = _sliced("Hop", self.size, self.slide, "slide", self.offset, unit)
-        return SlicedPlan("hop", size, slide, offset % slide)
+        return SlicedPlan("hop", size, slide, offset % slide, check_zone(self.tz))
 
 
 @dataclass(frozen=True)
@@ -111,16 +123,17 @@ class Cumulate(_Spec):
     """Windows ``[S, S + k*step)`` growing by ``step`` up to ``size`` (S is size-aligned).
 
     >>> Cumulate("10s", "1s").resolve(None)
-    SlicedPlan(kind='cumulate', size=10000, pane=1000, offset=0)
+    SlicedPlan(kind='cumulate', size=10000, pane=1000, offset=0, tz=None)
     """
 
     size: object
     step: object
     offset: object = 0
+    tz: str | None = None
 
     def resolve(self, unit) -> SlicedPlan:
         size, step, offset = _sliced("Cumulate", self.size, self.step, "step", self.offset, unit)
-        return SlicedPlan("cumulate", size, step, offset % size)
+        return SlicedPlan("cumulate", size, step, offset % size, check_zone(self.tz))
 
 
 @dataclass(frozen=True)
