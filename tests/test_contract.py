@@ -100,7 +100,7 @@ def discover() -> dict[str, type]:
 
 
 #: Abstract bases: never built themselves; each must have subclasses (which need factories).
-BASES = {"Source", "DemoSource", "SinkNode", "KeyedRank"}
+BASES = {"Source", "DemoSource", "_WorldSource", "SinkNode", "KeyedRank"}
 #: Rows of a job on a Flink cluster (no factory without a cluster): tests/test_flink_cluster.py.
 REMOTE = {"FlinkRun"}
 
@@ -223,6 +223,9 @@ FACTORIES = {
     "SensorsSource": demo(sl.demo.sensors),
     "ClicksSource": demo(sl.demo.clicks),
     "TradesSource": demo(sl.demo.trades),
+    "_AdsSource": demo(lambda **kw: sl.demo.ads(**kw)[1]),  # the clicks of one world
+    "_OrdersSource": demo(sl.demo.orders),
+    "_RatesSource": demo(sl.demo.rates),
     "KafkaSource": kafka_source,
     "watermark": lambda df, env: frame(df, env).watermark("100ms"),
     "where": lambda df, env: frame(df, env).where("v >= 0"),

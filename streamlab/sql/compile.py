@@ -228,6 +228,7 @@ def compile_plan(plan: QueryPlan, stream: Any, watermark: Any = None) -> Any:
         stream = stream.where(SQLPredicate(plan.where))
     by = None if not plan.keys else plan.keys[0] if len(plan.keys) == 1 else list(plan.keys)
     result = stream.window(window_spec(plan.window), by=by).agg(**agg_kwargs(plan))
+    result.sql_types = True  # Flink's result types: AVG of an INT column is an INT
     if plan.needs_projection:
         from streamlab.sql.project import Project
 

@@ -317,8 +317,13 @@ class Partials:
                 a[field][sel] = b[field][better]
                 a[field + "#seq"][sel] = sb[better]
 
-    def finalize(self, specs: list[AggSpec], int_columns: frozenset) -> dict[str, np.ndarray]:
-        """Output columns for the decomposable aggregates, in spec order."""
+    def finalize(self, specs: list[AggSpec], int_columns: frozenset,
+                 sql_types: bool = False) -> dict[str, np.ndarray]:
+        """Output columns for the decomposable aggregates, in spec order.
+
+        ``sql_types``: a mean of an integer column is typed as Flink's AVG, an integer truncated
+        toward zero (pandas gives a float mean).
+        """
         out: dict[str, np.ndarray] = {}
         for spec in specs:
             if spec.holistic:
@@ -337,8 +342,12 @@ class Partials:
                 else:
                     out[spec.name] = np.where(c > 0, v, np.nan)
             elif func == "mean":
+                s = self.a[f"s:{col}"]
+                if sql_types and (s.dtype.kind in "iu" or col in int_columns):
+                    out[spec.name] = int_mean(s, c)
+                    continue
                 with np.errstate(invalid="ignore", divide="ignore"):
-                    out[spec.name] = np.where(c > 0, self.a[f"s:{col}"] / np.maximum(c, 1), np.nan)
+                    out[spec.name] = np.where(c > 0, s / np.maximum(c, 1), np.nan)
             elif func in ("var", "std"):
                 with np.errstate(invalid="ignore", divide="ignore"):
                     var = np.where(c > 1, self.a[f"m2:{col}"] / np.maximum(c - 1, 1), np.nan)
@@ -351,6 +360,23 @@ class Partials:
                     v = np.where(c > 0, v, np.nan)
                 out[spec.name] = v.copy()
         return out
+
+
+def int_mean(total: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Flink's AVG of an integer column: ``total / count`` truncated toward zero, as an integer
+    (exact for int64 sums); NULL (NaN, float) where ``count`` is 0.
+
+    >>> int_mean(np.array([15, -7]), np.array([4, 2])).tolist(), int_mean(np.array([3.0, 0.0]), np.array([1, 0])).tolist()
+    ([3, -3], [3.0, nan])
+    """
+    c = np.maximum(count, 1)
+    if total.dtype.kind in "iu":
+        q = np.abs(total) // c * np.sign(total)
+    else:
+        q = np.trunc(total / c)
+    if np.all(count > 0):
+        return q.astype("int64")
+    return np.where(count > 0, q, np.nan)
 
 
 def concat(parts: list[Partials]) -> Partials:

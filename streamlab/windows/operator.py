@@ -115,6 +115,9 @@ class WindowAgg(Node):
 
     kind = "window"
     result_operator = True
+    #: Type results as Flink SQL does (set by the SQL magic): AVG of an integer column is an
+    #: integer truncated toward zero. The Python API keeps pandas' float mean.
+    sql_types = False
 
     def __init__(self, windowed: Windowed, specs: list[AggSpec]):
         super().__init__(windowed.upstream, time_meta=windowed.meta)
@@ -306,7 +309,7 @@ class WindowAgg(Node):
         unit = self.meta.unit
         cols["window_start"] = _array(bounds(self.plan, starts, unit))
         cols["window_end"] = cols["window_start"] if ends is starts else _array(bounds(self.plan, ends, unit))
-        values = part.finalize(self.specs, self.int_columns)
+        values = part.finalize(self.specs, self.int_columns, self.sql_types)
         failed: dict[int, str] = {}
         if self.holistic_columns:
             group, raw_values = raw if raw is not None else (np.zeros(0, "int64"), {})
@@ -487,7 +490,7 @@ class WindowAgg(Node):
             if not room:
                 continue
             keys, part = keys[:room], part.take(np.arange(min(room, len(keys))))
-            values = part.finalize([s for s in self.specs if not s.holistic], self.int_columns)
+            values = part.finalize([s for s in self.specs if not s.holistic], self.int_columns, self.sql_types)
             decoded = self.keys.decode(keys)
             key_values = [[_jsonable(v) for v in row] for row in zip(*(decoded[c].tolist() for c in self.by))] \
                 if self.by else [[] for _ in range(len(keys))]
