@@ -68,6 +68,8 @@ def event_ms_checked(col: pd.Series, unit: str | None) -> tuple[np.ndarray, np.n
     """
     if unit is None:
         ms, ok = _datetime_ms(col)
+        if len(ms) and ok.all() and -MAX_EVENT_MS < ms.min() and ms.max() < MAX_EVENT_MS:  # the common case
+            return ms, ok, np.zeros(len(ms), dtype=bool)
         far = _beyond(np.where(ok, ms, 0) if not ok.all() else ms, MAX_EVENT_MS)
     else:
         values = pd.to_numeric(col, errors="coerce")
@@ -117,8 +119,10 @@ def _datetime_ms(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(col.dtype, pd.DatetimeTZDtype):
         col = col.dt.tz_convert("UTC").dt.tz_localize(None)
     arr = col.to_numpy(dtype="datetime64[ms]")
-    ok = ~np.isnat(arr)
-    return arr.view("int64").copy(), ok
+    ms = arr.view("int64").copy()
+    if len(ms) and ms.min() > np.iinfo("int64").min:  # no NaT (the smallest int64)
+        return ms, np.ones(len(ms), dtype=bool)
+    return ms, ~np.isnat(arr)
 
 
 def ms_to_values(ms: np.ndarray, unit: str | None):

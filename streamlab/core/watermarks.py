@@ -100,6 +100,27 @@ def attach(df: pd.DataFrame, marks: Marks | None) -> pd.DataFrame:
     return df
 
 
+def columns_of(df: pd.DataFrame, names) -> dict[str, pd.Series]:
+    """The columns ``names`` of ``df`` as Series, without deep-copying its ``attrs`` into each one.
+
+    pandas copies a frame's ``attrs`` (deep) into every column Series it hands out, which costs
+    more than the lookup itself on a marked batch; the columns here carry no attrs. ``df`` is left
+    as it was.
+
+    >>> df = attach(pd.DataFrame({"v": [1, 2]}), Marks(np.array([1, 2]), np.array([0, 1]), 1, pd.RangeIndex(2)))
+    >>> cols = columns_of(df, ["v"]); cols["v"].tolist(), cols["v"].attrs, marks_of(df).end
+    ([1, 2], {}, 1)
+    """
+    saved = df.attrs
+    if not saved:
+        return {c: df[c] for c in names}
+    df.attrs = {}
+    try:
+        return {c: df[c] for c in names}
+    finally:
+        df.attrs = saved
+
+
 def row_watermarks(df: pd.DataFrame) -> np.ndarray | None:
     """The watermark each row of ``df`` saw (int ms), or None when it carries no marks.
 
@@ -118,16 +139,34 @@ def per_row_watermark(ms: np.ndarray, max_ts: int | None, current: int, delay: i
     """
     if not len(ms):
         return np.zeros(0, dtype="int64"), max_ts, current
-    running = np.maximum.accumulate(ms)
-    if max_ts is not None:
-        np.maximum(running, max_ts, out=running)
+    if max_ts is not None and ms[0] < max_ts:  # start the running max at max_ts
+        ms = ms.copy()
+        ms[0] = max_ts
+    running = running_max(ms)
     wm = np.empty(len(ms), dtype="int64")
-    wm[1:] = running[:-1]
-    wm[1:] -= delay
+    np.subtract(running[:-1], delay, out=wm[1:])
     wm[0] = NEG_INF if max_ts is None else max_ts - delay
-    np.maximum(wm, current, out=wm)
+    if max_ts is None or current > max_ts - delay:  # else every wm[i] >= max_ts - delay >= current
+        np.maximum(wm, current, out=wm)
     max_ts = int(running[-1])
     return wm, max_ts, max(current, max_ts - delay)
+
+
+def running_max(a: np.ndarray) -> np.ndarray:
+    """``np.maximum.accumulate(a)`` for int64 ``a`` (a new array), about 3x faster through Arrow.
+
+    >>> running_max(np.array([3, 1, 4, 1, 5])).tolist()
+    [3, 3, 4, 4, 5]
+    """
+    if len(a) >= 256 and a.dtype == np.int64:
+        try:
+            import pyarrow.compute as pc
+
+            out = pc.cumulative_max(a).to_numpy(zero_copy_only=False)
+            return out if out.flags.writeable else out.copy()
+        except (ImportError, AttributeError):  # pragma: no cover - pyarrow < 13
+            pass
+    return np.maximum.accumulate(a)
 
 
 class InputWatermarks:

@@ -26,7 +26,7 @@ from ..core.timecol import (
     ms_to_values,
     time_reasons,
 )
-from ..core.watermarks import Marks, per_row_watermark
+from ..core.watermarks import Marks, columns_of, per_row_watermark
 from .aggregates import AggSpec, holistic_values, parse_aggs, partial_fields, widened
 from .keys import KeyIndex
 from .logic import make_logic
@@ -131,6 +131,8 @@ class WindowAgg(Node):
         self.fields = partial_fields(specs)
         self.holistic_columns = sorted({s.column for s in specs if s.holistic})
         self.value_columns = sorted({f.column for f in self.fields if f.column} | set(self.holistic_columns))
+        self._needed = list(dict.fromkeys([self.meta.column, *self.by, *self.value_columns]))
+        self._columns_ok: pd.Index | None = None  # the last columns found to hold every needed one
         self.late = self.side("late")
         for up in _upstream_nodes(windowed.upstream):
             up.errors.connect(self.errors)
@@ -164,9 +166,10 @@ class WindowAgg(Node):
         Returns (good rows, their columns, event ms, watermark per row or None, positions of the
         good rows or None when all are good).
         """
-        needed = list(dict.fromkeys([self.meta.column, *self.by, *self.value_columns]))
+        needed = self._needed
         columns = df.columns
-        missing = [c for c in needed if c not in columns]
+        # a batch whose columns object was checked already (slices of one frame share it) skips the check
+        missing = [] if columns is self._columns_ok else [c for c in needed if c not in columns]
         problem = f"missing column {missing[0]!r}" if missing else batch_problem(df, self.meta) \
             if marks is None or not columns.is_unique else None
         if problem is not None:
@@ -174,8 +177,10 @@ class WindowAgg(Node):
                 self.send_errors(unique_names(df), problem)
             none = np.zeros(0, dtype="int64")
             return df.iloc[:0], None, none, none, none
+        if columns is not self._columns_ok and columns.is_unique:
+            self._columns_ok = columns
         time_col = self.meta.column
-        cols = {c: df[c] for c in needed if c != time_col or marks is None or c in self.value_columns}
+        cols = columns_of(df, [c for c in needed if c != time_col or marks is None or c in self.value_columns])
         reasons = None
         if marks is not None:
             ms, wm, ok = marks.ms, marks.wm, None
@@ -211,7 +216,7 @@ class WindowAgg(Node):
         else:
             pos = None
         if not self._schema:
-            self._schema = {c: df[c].dtype for c in df.columns}
+            self._schema = dict(zip(df.columns, df.dtypes))
             self.int_columns = frozenset(c for c in self.value_columns if cols[c].dtype.kind in "iu")
         elif self.int_columns and len(df):  # a column stays integer only while every batch is
             self.int_columns = frozenset(c for c in self.int_columns if cols[c].dtype.kind in "iu")
