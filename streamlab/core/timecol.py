@@ -66,6 +66,13 @@ def event_ms_checked(col: pd.Series, unit: str | None) -> tuple[np.ndarray, np.n
     >>> event_ms_checked(pd.Series([1, 10**16, 2]), "s")[2].tolist()
     [False, True, False]
     """
+    dtype = col.dtype
+    if unit is None and isinstance(dtype, np.dtype) and dtype.kind == "M":  # naive datetimes: no parsing
+        ms = np.asarray(col, dtype="datetime64[ms]").view("int64").copy()
+        if len(ms) and -MAX_EVENT_MS < ms.min() and ms.max() < MAX_EVENT_MS:  # no NaT, none out of range
+            return ms, np.ones(len(ms), dtype=bool), np.zeros(len(ms), dtype=bool)
+    if not isinstance(col, pd.Series):  # a stored array (``core.columns``)
+        col = pd.Series(col, copy=False)
     if unit is None:
         ms, ok = _datetime_ms(col)
         if len(ms) and ok.all() and -MAX_EVENT_MS < ms.min() and ms.max() < MAX_EVENT_MS:  # the common case

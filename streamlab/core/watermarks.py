@@ -100,27 +100,6 @@ def attach(df: pd.DataFrame, marks: Marks | None) -> pd.DataFrame:
     return df
 
 
-def columns_of(df: pd.DataFrame, names) -> dict[str, pd.Series]:
-    """The columns ``names`` of ``df`` as Series, without deep-copying its ``attrs`` into each one.
-
-    pandas copies a frame's ``attrs`` (deep) into every column Series it hands out, which costs
-    more than the lookup itself on a marked batch; the columns here carry no attrs. ``df`` is left
-    as it was.
-
-    >>> df = attach(pd.DataFrame({"v": [1, 2]}), Marks(np.array([1, 2]), np.array([0, 1]), 1, pd.RangeIndex(2)))
-    >>> cols = columns_of(df, ["v"]); cols["v"].tolist(), cols["v"].attrs, marks_of(df).end
-    ([1, 2], {}, 1)
-    """
-    saved = df.attrs
-    if not saved:
-        return {c: df[c] for c in names}
-    df.attrs = {}
-    try:
-        return {c: df[c] for c in names}
-    finally:
-        df.attrs = saved
-
-
 def row_watermarks(df: pd.DataFrame) -> np.ndarray | None:
     """The watermark each row of ``df`` saw (int ms), or None when it carries no marks.
 

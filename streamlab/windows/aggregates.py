@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -215,7 +215,7 @@ class Partials:
             seq = seq() if any(kind in ("first", "last") for _, kind, _ in fields) else None
         arrays: dict[str, np.ndarray] = {}
         clean = {col: _no_nulls(v) for col, v in values.items()}
-        notnull = {col: True if clean[col] else (~np.isnan(v) if v.dtype.kind == "f" else ~pd.isna(v))
+        notnull: dict[str, Any] = {col: True if clean[col] else (~np.isnan(v) if v.dtype.kind == "f" else ~pd.isna(v))
                    for col, v in values.items()}
         for field, kind, column in fields:
             if kind == "n":

@@ -15,6 +15,7 @@ import pandas as pd
 import streamz
 
 from ..core.batchcheck import batch_problem, unique_names
+from ..core.columns import as_series, column_values, numbers
 from ..core.durations import to_ms
 from ..core.node import Node, Observed, SideOutput, find_meta
 from ..core.snapshot import OpenWindow, OperatorSnapshot, WindowState, preview
@@ -26,7 +27,7 @@ from ..core.timecol import (
     ms_to_values,
     time_reasons,
 )
-from ..core.watermarks import Marks, columns_of, per_row_watermark
+from ..core.watermarks import Marks, per_row_watermark
 from .aggregates import AggSpec, holistic_values, parse_aggs, partial_fields, widened
 from .keys import KeyIndex
 from .logic import make_logic
@@ -180,7 +181,7 @@ class WindowAgg(Node):
         if columns is not self._columns_ok and columns.is_unique:
             self._columns_ok = columns
         time_col = self.meta.column
-        cols = columns_of(df, [c for c in needed if c != time_col or marks is None or c in self.value_columns])
+        cols = column_values(df, [c for c in needed if c != time_col or marks is None or c in self.value_columns])
         reasons = None
         if marks is not None:
             ms, wm, ok = marks.ms, marks.wm, None
@@ -194,6 +195,7 @@ class WindowAgg(Node):
             values = cols[col]
             if values.dtype.kind in "iufb":
                 continue
+            values = as_series(values)
             coerced = pd.to_numeric(values, errors="coerce")
             wrong = (coerced.isna() & values.notna()).to_numpy()
             if bad is not None:
@@ -228,16 +230,22 @@ class WindowAgg(Node):
         out = {}
         dtypes = self.logic.value_dtypes
         for col in self.value_columns:
-            s = cols[col]
-            kind = s.dtype.kind
-            if kind == "f":
-                v = s.to_numpy(dtype="float64")
-            elif kind in "iu" and isinstance(s.dtype, np.dtype) and s.dtype != np.uint64:
-                v = s.to_numpy(dtype="int64")
-            elif col in self.numeric_columns or kind in "iub":
-                v = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-            else:
-                v = s.to_numpy(dtype=object)
+            raw = cols[col]
+            dtype = raw.dtype
+            v = None
+            if isinstance(dtype, np.dtype) and dtype.kind in "iuf" and dtype != np.uint64:
+                v = numbers(raw, "float64" if dtype.kind == "f" else "int64")  # plain numpy numbers
+            if v is None:
+                s = as_series(raw)
+                kind = s.dtype.kind
+                if kind == "f":
+                    v = s.to_numpy(dtype="float64")
+                elif kind in "iu" and isinstance(s.dtype, np.dtype) and s.dtype != np.uint64:
+                    v = s.to_numpy(dtype="int64")
+                elif col in self.numeric_columns or kind in "iub":
+                    v = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+                else:
+                    v = s.to_numpy(dtype=object)
             old = dtypes.get(col)
             if old is None or old != v.dtype:  # (np.dtype("float64") == None is True)
                 new = widened(old, v.dtype)
