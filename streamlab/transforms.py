@@ -12,6 +12,7 @@ import pandas as pd
 import streamz
 
 from .core.batchcheck import duplicated_problem, time_dtype_problem, unique_names
+from .core.columns import column_values
 from .core.durations import format_ms, to_ms
 from .core.node import Node
 from .core.partitions import partition_marks, per_partition_watermark
@@ -71,7 +72,7 @@ class watermark(Node):  # noqa: N801 - streamz registers operators by class name
         if col not in df.columns:
             self.send_errors(unique_names(df), f"missing time column {col!r}")
             return None
-        times = df[col] if df.columns.is_unique else None
+        times = column_values(df, [col])[col] if df.columns.is_unique else None
         problem = duplicated_problem(df.columns) if times is None else \
             time_dtype_problem(times.dtype, self.meta.unit, col)
         if problem is not None or times is None:  # the schema changed mid-stream: the whole batch

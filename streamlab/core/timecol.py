@@ -66,8 +66,17 @@ def event_ms_checked(col: pd.Series, unit: str | None) -> tuple[np.ndarray, np.n
     >>> event_ms_checked(pd.Series([1, 10**16, 2]), "s")[2].tolist()
     [False, True, False]
     """
+    dtype = col.dtype
+    if unit is None and isinstance(dtype, np.dtype) and dtype.kind == "M":  # naive datetimes: no parsing
+        ms = np.asarray(col, dtype="datetime64[ms]").view("int64").copy()
+        if len(ms) and -MAX_EVENT_MS < ms.min() and ms.max() < MAX_EVENT_MS:  # no NaT, none out of range
+            return ms, np.ones(len(ms), dtype=bool), np.zeros(len(ms), dtype=bool)
+    if not isinstance(col, pd.Series):  # a stored array (``core.columns``)
+        col = pd.Series(col, copy=False)
     if unit is None:
         ms, ok = _datetime_ms(col)
+        if len(ms) and ok.all() and -MAX_EVENT_MS < ms.min() and ms.max() < MAX_EVENT_MS:  # the common case
+            return ms, ok, np.zeros(len(ms), dtype=bool)
         far = _beyond(np.where(ok, ms, 0) if not ok.all() else ms, MAX_EVENT_MS)
     else:
         values = pd.to_numeric(col, errors="coerce")
@@ -117,8 +126,10 @@ def _datetime_ms(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(col.dtype, pd.DatetimeTZDtype):
         col = col.dt.tz_convert("UTC").dt.tz_localize(None)
     arr = col.to_numpy(dtype="datetime64[ms]")
-    ok = ~np.isnat(arr)
-    return arr.view("int64").copy(), ok
+    ms = arr.view("int64").copy()
+    if len(ms) and ms.min() > np.iinfo("int64").min:  # no NaT (the smallest int64)
+        return ms, np.ones(len(ms), dtype=bool)
+    return ms, ~np.isnat(arr)
 
 
 def ms_to_values(ms: np.ndarray, unit: str | None):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -150,6 +150,20 @@ def _identity(kind: str, dtype: np.dtype):
     return _INIT[kind]
 
 
+def _no_nulls(v: np.ndarray) -> bool:
+    """Whether ``v`` holds no NULL (NaN, None, NA). A float column is summed first: a NaN anywhere
+    makes the sum NaN (a NaN sum without one, from inf - inf, only means the full check runs).
+
+    >>> _no_nulls(np.array([1.0, 2.0])), _no_nulls(np.array([1.0, np.nan])), _no_nulls(np.array(["a", None], dtype=object))
+    (True, False, False)
+    """
+    if v.dtype.kind == "f":
+        return not np.isnan(v.sum()) or not np.isnan(v).any()
+    if v.dtype.kind in "iub":
+        return True
+    return not pd.isna(v).any()
+
+
 class Partials:
     """A table of partial aggregates: one row per group (pane×key, window×key or session)."""
 
@@ -200,8 +214,9 @@ class Partials:
         if callable(seq):
             seq = seq() if any(kind in ("first", "last") for _, kind, _ in fields) else None
         arrays: dict[str, np.ndarray] = {}
-        notnull = {col: (~np.isnan(v) if v.dtype.kind == "f" else ~pd.isna(v)) for col, v in values.items()}
-        clean = {col: bool(ok.all()) for col, ok in notnull.items()}
+        clean = {col: _no_nulls(v) for col, v in values.items()}
+        notnull: dict[str, Any] = {col: True if clean[col] else (~np.isnan(v) if v.dtype.kind == "f" else ~pd.isna(v))
+                   for col, v in values.items()}
         for field, kind, column in fields:
             if kind == "n":
                 arrays[field] = np.ones(n, dtype="int64")
@@ -241,7 +256,7 @@ class Partials:
             if kind == "c" and v is self.a["n"] and "n" in out:
                 out[field] = out["n"]
             elif kind == "n" and self._rows:
-                out[field] = np.bincount(gid, minlength=groups).astype("int64")
+                out[field] = np.bincount(gid, minlength=groups).astype("int64", copy=False)
             elif kind in ("n", "c"):
                 out[field] = np.bincount(gid, weights=v, minlength=groups).astype("int64")
             elif kind == "s" and v.dtype.kind == "f":

@@ -120,28 +120,33 @@ class _Column:
             self.count = self.table.count
         return labels
 
-    def encode(self, col: pd.Series) -> np.ndarray:
-        dtype = col.dtype
+    def encode(self, col) -> np.ndarray:
+        """Column ids of a key column (a Series, or the stored array from ``core.columns``)."""
+        array = col.array if isinstance(col, pd.Series) else col
+        dtype = array.dtype
         self._note_dtype(dtype)
+        if isinstance(array, np.ndarray) and dtype.kind == "O":
+            return self.lookup(array)
         if isinstance(dtype, pd.CategoricalDtype):
             cats = dtype.categories
             if self._cats is None or not (cats is self._cats or cats.equals(self._cats)):
                 self._cats, self._cat_ids = cats, self.lookup(cats.to_numpy(dtype=object))
-            codes = col.array.codes
+            codes = array.codes
             ids = self._cat_ids
             assert ids is not None
             if (codes < 0).any():
                 ids = np.append(ids, self.lookup(np.array([None], dtype=object)))
             return ids[codes]  # code -1 (NULL) takes the last entry
         if dtype.kind in "iu" and isinstance(dtype, np.dtype):
-            values = col.to_numpy()
+            values = np.asarray(array)
             if dtype.kind == "u" and len(values) and values.max() > np.iinfo("int64").max:
                 return self.lookup(values.astype(object))
             return self.lookup(values)
-        arrow = _arrow_strings(col)
+        arrow = _arrow_strings(array)
         if arrow is not None:
             return self._encode_arrow(arrow)
-        return self.lookup(col.to_numpy(dtype=object))
+        series = col if isinstance(col, pd.Series) else pd.Series(array, copy=False)
+        return self.lookup(series.to_numpy(dtype=object))
 
     def _encode_arrow(self, arr) -> np.ndarray:
         """Arrow strings: one hash lookup of every row in the known strings (while they are few
@@ -230,13 +235,12 @@ def _concat(arrays):
     return pa.concat_arrays(arrays)
 
 
-def _arrow_strings(col: pd.Series):
-    """The Arrow string array behind ``col`` (one chunk), or None when it is not Arrow strings."""
-    if not isinstance(col.dtype, (pd.StringDtype, pd.ArrowDtype)):
+def _arrow_strings(array):
+    """The Arrow string array behind ``array`` (a pandas array; one chunk), or None when it is not
+    Arrow strings."""
+    if not isinstance(array.dtype, (pd.StringDtype, pd.ArrowDtype)):
         return None
     import pyarrow as pa
-
-    array = col.array
 
     try:
         arr = array.__arrow_array__()

@@ -15,6 +15,7 @@ import pandas as pd
 import streamz
 
 from ..core.batchcheck import batch_problem, unique_names
+from ..core.columns import as_series, column_values, numbers
 from ..core.durations import to_ms
 from ..core.node import Node, Observed, SideOutput, find_meta
 from ..core.snapshot import OpenWindow, OperatorSnapshot, WindowState, preview
@@ -135,6 +136,8 @@ class WindowAgg(Node):
         self.fields = partial_fields(specs)
         self.holistic_columns = sorted({s.column for s in specs if s.holistic})
         self.value_columns = sorted({f.column for f in self.fields if f.column} | set(self.holistic_columns))
+        self._needed = list(dict.fromkeys([self.meta.column, *self.by, *self.value_columns]))
+        self._columns_ok: pd.Index | None = None  # the last columns found to hold every needed one
         self.late = self.side("late")
         for up in _upstream_nodes(windowed.upstream):
             up.errors.connect(self.errors)
@@ -168,9 +171,10 @@ class WindowAgg(Node):
         Returns (good rows, their columns, event ms, watermark per row or None, positions of the
         good rows or None when all are good).
         """
-        needed = list(dict.fromkeys([self.meta.column, *self.by, *self.value_columns]))
+        needed = self._needed
         columns = df.columns
-        missing = [c for c in needed if c not in columns]
+        # a batch whose columns object was checked already (slices of one frame share it) skips the check
+        missing = [] if columns is self._columns_ok else [c for c in needed if c not in columns]
         problem = f"missing column {missing[0]!r}" if missing else batch_problem(df, self.meta) \
             if marks is None or not columns.is_unique else None
         if problem is not None:
@@ -178,8 +182,10 @@ class WindowAgg(Node):
                 self.send_errors(unique_names(df), problem)
             none = np.zeros(0, dtype="int64")
             return df.iloc[:0], None, none, none, none
+        if columns is not self._columns_ok and columns.is_unique:
+            self._columns_ok = columns
         time_col = self.meta.column
-        cols = {c: df[c] for c in needed if c != time_col or marks is None or c in self.value_columns}
+        cols = column_values(df, [c for c in needed if c != time_col or marks is None or c in self.value_columns])
         reasons = None
         if marks is not None:
             ms, wm, ok = marks.ms, marks.wm, None
@@ -193,6 +199,7 @@ class WindowAgg(Node):
             values = cols[col]
             if values.dtype.kind in "iufb":
                 continue
+            values = as_series(values)
             coerced = pd.to_numeric(values, errors="coerce")
             wrong = (coerced.isna() & values.notna()).to_numpy()
             if bad is not None:
@@ -215,7 +222,7 @@ class WindowAgg(Node):
         else:
             pos = None
         if not self._schema:
-            self._schema = {c: df[c].dtype for c in df.columns}
+            self._schema = dict(zip(df.columns, df.dtypes))
             self.int_columns = frozenset(c for c in self.value_columns if cols[c].dtype.kind in "iu")
         elif self.int_columns and len(df):  # a column stays integer only while every batch is
             self.int_columns = frozenset(c for c in self.int_columns if cols[c].dtype.kind in "iu")
@@ -227,16 +234,22 @@ class WindowAgg(Node):
         out = {}
         dtypes = self.logic.value_dtypes
         for col in self.value_columns:
-            s = cols[col]
-            kind = s.dtype.kind
-            if kind == "f":
-                v = s.to_numpy(dtype="float64")
-            elif kind in "iu" and isinstance(s.dtype, np.dtype) and s.dtype != np.uint64:
-                v = s.to_numpy(dtype="int64")
-            elif col in self.numeric_columns or kind in "iub":
-                v = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-            else:
-                v = s.to_numpy(dtype=object)
+            raw = cols[col]
+            dtype = raw.dtype
+            v = None
+            if isinstance(dtype, np.dtype) and dtype.kind in "iuf" and dtype != np.uint64:
+                v = numbers(raw, "float64" if dtype.kind == "f" else "int64")  # plain numpy numbers
+            if v is None:
+                s = as_series(raw)
+                kind = s.dtype.kind
+                if kind == "f":
+                    v = s.to_numpy(dtype="float64")
+                elif kind in "iu" and isinstance(s.dtype, np.dtype) and s.dtype != np.uint64:
+                    v = s.to_numpy(dtype="int64")
+                elif col in self.numeric_columns or kind in "iub":
+                    v = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+                else:
+                    v = s.to_numpy(dtype=object)
             old = dtypes.get(col)
             if old is None or old != v.dtype:  # (np.dtype("float64") == None is True)
                 new = widened(old, v.dtype)
