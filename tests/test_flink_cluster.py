@@ -123,11 +123,13 @@ def test_same_rows_and_late_rows_at_parallelism_1_and_2(cluster):
                 assert len(want_late) > 0, "the data must have late rows"
                 same(got_late, want_late)
     elapsed = time.monotonic() - t0
-    snap = runs[2][0].snapshot()
+    full = runs[2][0].snapshot()
+    snap = full["flink"]
     # Flink's own counts, for the whole job (4 queries and their late companions)
     assert snap["records_in"] >= len(inputs[2]) and snap["records_out"] >= snap["rows"]
-    assert snap["state"] == "finished" and snap["job_id"] and snap["web_url"].startswith(cluster.web_url)
-    assert snap["rows"] == len(runs[2][0].collect())
+    assert full["state"] == "finished" and snap["job_state"] == "FINISHED"
+    assert snap["job_id"] and snap["web_url"].startswith(cluster.web_url)
+    assert snap["rows"] == len(runs[2][0].collect()) == full["counters"]["out"]
     assert snap["late"] == len(runs[2][0].collect_late())
     assert runs[1][0].job_id != runs[2][0].job_id
     assert runs[2][0].job_id == runs[2][3].job_id  # one submission, one job

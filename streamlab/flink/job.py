@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..kafka.source import KafkaSource
+from ..ranking.changelog import OP
 from ..sources.frame import CsvSource, FrameSource, ParquetSource
 from ..windows.specs import Cumulate, Hop, Session, Tumble
 from .chain import read_chain
@@ -44,6 +45,8 @@ class Part:
     columns: list[tuple[str, str]]
     unit: str | None = None  # the input's time unit: window bounds go back as numbers in it
     time_column: str | None = None
+    #: An updating result: its rows get an ``op`` column (Flink's RowKind) in front.
+    changelog: bool = False
 
 
 @dataclass
@@ -65,9 +68,15 @@ class Job:
             branches.append(f"SELECT '{p.tag}' AS tag, {names} FROM (\n{p.select}\n)")
         return "\nUNION ALL\n".join(branches)
 
+    @property
+    def changelog(self) -> bool:
+        """Whether a part is an updating result (then every row carries its RowKind)."""
+        return any(p.changelog for p in self.parts)
+
     def spec(self, host: str, port: int, name: str) -> dict:
         return {"rest_address": host, "rest_port": port, "settings": self.settings,
-                "statements": self.statements, "query": self.query, "job_name": name}
+                "statements": self.statements, "query": self.query, "job_name": name,
+                "changelog": self.changelog}
 
 
 def build_job(streams: list, workdir, parallelism: int = 1, late: bool = True,
@@ -196,6 +205,8 @@ def decode(part: Part, rows: list[list]) -> pd.DataFrame:
     names = [n for n, _ in part.columns]
     raw = pd.DataFrame([r[: len(names)] for r in rows], columns=names, dtype=object)
     out = {}
+    if part.changelog:  # the driver appends Flink's RowKind to every row of a changelog job
+        out[OP] = pd.Series([r[-1] for r in rows], dtype=object)
     for name, flink in part.columns:
         out[name] = _column(raw[name], flink.upper(), part.unit, name)
     frame = pd.DataFrame(out)

@@ -17,30 +17,39 @@ import asyncio
 import html
 import time
 from pathlib import Path
-from typing import Any, TypedDict
+import weakref
+from typing import Any
 
 import pandas as pd
 
 from ..core.node import Node
+from ..core.snapshot import FlinkJobSnapshot, PipelineSnapshot
 from ..core.state import PipelineState
 from .chain import read_chain
 from .cluster import FlinkCluster, FlinkError, current
 from .job import Part, build_job, decode
 from .submission import Submission
 
+_runs: weakref.WeakValueDictionary[str, FlinkRun] = weakref.WeakValueDictionary()
 
-class FlinkRunSnapshot(TypedDict):
-    """What the view shows of a run on Flink."""
 
-    name: str
-    state: str
-    job_id: str | None
-    web_url: str | None
-    records_in: int
-    records_out: int
-    rows: int
-    late: int
-    error: str | None
+def runs() -> dict[str, FlinkRun]:
+    """The runs on Flink of this process (kernel) that are still referenced, by their panel name.
+
+    The side panel lists them next to ``sl.pipelines()``; a name is the run's name with
+    ``@flink`` (and ``#2``, ``#3`` ... when a live run has it already).
+    """
+    return dict(sorted(_runs.items()))
+
+
+def _register(run: FlinkRun) -> str:
+    base = f"{run.name}@flink"
+    key, n = base, 1
+    while key in _runs and _runs[key] is not run and not _runs[key].state.terminal:
+        n += 1
+        key = f"{base}#{n}"
+    _runs[key] = run
+    return key
 
 
 class FlinkRun(Node):
@@ -48,14 +57,24 @@ class FlinkRun(Node):
 
     kind = "flink"
     result_operator = True
+    #: The only command a job on Flink takes (the side panel and the view offer only Stop).
+    panel_actions = ("stop",)
 
     def __init__(self, submission_name: str, part: Part, time_meta):
-        super().__init__(None, time_meta=time_meta, columns=[n for n, _ in part.columns],
+        columns = [n for n, _ in part.columns]
+        super().__init__(None, time_meta=time_meta, columns=["op", *columns] if part.changelog else columns,
                          stream_name=submission_name)
         self.part = part
         self.frames: list[pd.DataFrame] = []
         self.late_frames: list[pd.DataFrame] = []
         self.submission: Submission | None = None
+        #: The name the side panel lists it under (see :func:`runs`).
+        self.panel_name = _register(self)
+
+    @property
+    def changelog(self) -> bool:
+        """Whether the rows are a changelog (an ``op`` column with Flink's RowKind: +I -U +U -D)."""
+        return self.part.changelog
 
     # --- rows in -------------------------------------------------------------------------------
     def push(self, df: pd.DataFrame) -> None:
@@ -144,28 +163,46 @@ class FlinkRun(Node):
             self.errors.push(pd.DataFrame({"job_id": [s.job_id], "reason": [s.root_cause],
                                            "detail": [(s.error or "")[:4000]]}))
 
-    def snapshot(self, limit: int | None = 50) -> FlinkRunSnapshot:
-        """Job id, state, Flink's record counts, the web UI link, rows and late rows received."""
+    def snapshot(self, limit: int | None = 50) -> PipelineSnapshot:
+        """The run as a pipeline snapshot; ``snap["flink"]`` has the job id, Flink's state and
+        record counts, the web UI link, and the rows and late rows received.
+
+        ``counters["in"]`` is Flink's records in, ``counters["out"]`` the rows received.
+        """
         s = self.submission
         metrics = s.metrics if s else {"records_in": 0, "records_out": 0}
-        return {"name": self.name, "state": self.state.value, "job_id": self.job_id,
-                "web_url": self.web_url, "records_in": metrics["records_in"],
-                "records_out": metrics["records_out"], "rows": self.counters.rows_out,
-                "late": self.counters.late, "error": s.root_cause if s else None}
+        running = not self.state.terminal and s is not None
+        job: FlinkJobSnapshot = {
+            "job_id": self.job_id, "job_state": s.job_state if s else None, "web_url": self.web_url,
+            "cluster_url": s.cluster.web_url if s else "", "records_in": int(metrics["records_in"]),
+            "records_out": int(metrics["records_out"]), "rows": self.counters.rows_out,
+            "late": self.counters.late, "changelog": self.changelog,
+            "actions": list(self.panel_actions) if running else []}
+        snap: PipelineSnapshot = {
+            "name": self.panel_name, "state": self.state.value, "watermark": None,
+            "watermark_text": None, "lag_ms": None,
+            "counters": {"in": job["records_in"], "out": job["rows"], "late": job["late"],
+                         "errors": self.counters.errors},
+            "events_per_s": s.records_per_s if s else 0.0, "operators": [], "flink": job}
+        if s is not None and s.root_cause:
+            snap["error"] = s.root_cause
+        return snap
+
+    @property
+    def error(self) -> str | None:
+        """Flink's root cause when the job failed (the view shows it)."""
+        return self.submission.root_cause if self.submission else None
 
     def _repr_html_(self) -> str:
         snap = self.snapshot()
-        link = f"<a href='{snap['web_url']}' target='_blank'>{snap['job_id']}</a>" if snap["web_url"] \
+        job = snap["flink"]
+        link = f"<a href='{job['web_url']}' target='_blank'>{job['job_id']}</a>" if job["web_url"] \
             else "(not submitted yet)"
-        err = f"<br><b>error:</b> {html.escape(str(snap['error']))}" if snap["error"] else ""
-        return (f"<b>Flink job</b> {link} <b>{snap['state']}</b>: {snap['rows']} rows, "
-                f"{snap['late']} late; Flink records in {snap['records_in']}, out "
-                f"{snap['records_out']}{err}")
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import HTML, display
-
-        display(HTML(self._repr_html_()))
+        error = snap.get("error")
+        err = f"<br><b>error:</b> {html.escape(str(error))}" if error else ""
+        return (f"<b>Flink job</b> {link} <b>{snap['state']}</b>: {job['rows']} rows, "
+                f"{job['late']} late; Flink records in {job['records_in']}, out "
+                f"{job['records_out']}{err}")
 
     def __repr__(self) -> str:
         return f"<FlinkRun {self.name} job={self.job_id} {self.state}>"

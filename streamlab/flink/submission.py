@@ -41,6 +41,11 @@ class Submission:
         self.error: str | None = None
         self.root_cause: str | None = None
         self.metrics = {"records_in": 0, "records_out": 0}
+        #: Flink's own state of the job (``RUNNING``, ``FINISHED``, ``CANCELED`` ...), from REST.
+        self.job_state: str | None = None
+        #: Records read by the job's sources per second, between the last two metric polls.
+        self.records_per_s = 0.0
+        self._rate_mark: tuple[float, int] | None = None
         self.log = Path(tempfile.mkstemp(prefix="streamlab-driver-", suffix=".log")[1])
         self.submitted_at = time.monotonic()
         self._buf = b""
@@ -88,6 +93,8 @@ class Submission:
             kind = event.get("event")
             if kind == "row":
                 row = event["row"]
+                if "kind" in event:  # an updating result: Flink's RowKind goes last (the op column)
+                    row = [*row, event["kind"]]
                 rows.setdefault(row[0], []).append(row[1:])
             elif kind == "submitted":
                 self.job_id = event.get("job_id")
@@ -172,6 +179,7 @@ class Submission:
                     self._fail(f"the Flink cluster went away: {e}", f"cluster unreachable: {e}")
             return
         self._failing_since = None
+        self.job_state = info.get("state") or self.job_state
         self._read_metrics(info)
         if info.get("state") == "FAILED":
             self._fail(*self._exception())
@@ -203,13 +211,20 @@ class Submission:
         if vertices:
             self.metrics["records_in"] = total("Source:", "read-records", "write-records")
             self.metrics["records_out"] = total("Sink:", "read-records")
+            now, count = time.monotonic(), self.metrics["records_in"]
+            if self._rate_mark is not None and now > self._rate_mark[0]:
+                self.records_per_s = max(0.0, (count - self._rate_mark[1]) / (now - self._rate_mark[0]))
+            self._rate_mark = (now, count)
 
     def _poll_metrics(self) -> None:
         if self.job_id:
             try:
-                self._read_metrics(self.cluster.rest(f"/jobs/{self.job_id}", timeout=1.0))
+                info = self.cluster.rest(f"/jobs/{self.job_id}", timeout=1.0)
             except FlinkError:
-                pass
+                return
+            self.job_state = info.get("state") or self.job_state
+            self._read_metrics(info)
+            self.records_per_s = 0.0
 
     async def _watch(self) -> None:
         while not self.state.terminal:
