@@ -10,6 +10,7 @@ Needs ``.venv-flink`` (``bash scripts/setup-flink.sh``).
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import numpy as np
@@ -212,6 +213,64 @@ def test_kafka_source_fails_fast_naming_the_jar(cluster):
         res.on_flink(cluster)
 
 
+class RecordingComm:
+    """The comm of a panel session: records what the kernel sends (strict JSON, as on the wire)."""
+
+    def __init__(self):
+        self.sent = []
+
+    def on_msg(self, callback):
+        pass
+
+    def on_close(self, callback):
+        pass
+
+    def send(self, data):
+        self.sent.append(json.loads(json.dumps(data, allow_nan=False)))
+
+
+def _panel_lists_the_job_and_stop_cancels_it(cluster, run):
+    """The side panel's kernel end (comm handler) with a real run: listed as NAME@flink with the
+    job id, Flink's state, records in/out from the REST metrics and the web UI link; the job view
+    shows the same; the panel's Stop cancels the job and nothing else is allowed."""
+    from streamlab.comm import PROTOCOL_VERSION, PanelSession
+    from streamlab.widgets import view_for
+    from streamlab.widgets.flink_view import FlinkJobView
+
+    comm = RecordingComm()
+    session = PanelSession(comm)
+    listed = session.receive({"id": 1, "kind": "list", "version": PROTOCOL_VERSION})["pipelines"]
+    assert {"name": run.panel_name, "state": "running"} in listed
+    deadline = time.monotonic() + 30  # Flink's metrics lag the rows a little
+    while time.monotonic() < deadline:
+        run.collect(timeout=1)  # reads rows and polls the REST API
+        assert session.push_now() or comm.sent
+        pushed = {p["name"]: p for p in [m for m in comm.sent if m["kind"] == "snapshots"][-1]["pipelines"]}
+        job = pushed[run.panel_name]["flink"]
+        if job["records_in"] > 0 and job["records_out"] > 0:
+            break
+    rest = cluster.rest(f"/jobs/{run.job_id}")
+    assert job["job_id"] == run.job_id and job["job_state"] == rest["state"] == "RUNNING"
+    assert job["web_url"] == f"{cluster.web_url}/#/job/running/{run.job_id}/overview"
+    sources = [v for v in rest["vertices"] if v["name"].startswith("Source:")]
+    assert 0 < job["records_in"] <= sum(v["metrics"]["write-records"] for v in sources)
+    assert job["records_out"] > 0 and job["actions"] == ["stop"]
+    view = view_for(run)
+    assert isinstance(view, FlinkJobView) and run.job_id in view.job.value
+    assert run.web_url in view.job.value and not view.stop.disabled
+
+    refused = session.receive({"id": 2, "kind": "command", "version": PROTOCOL_VERSION,
+                               "pipeline": run.panel_name, "action": "pause"})
+    assert refused["code"] == "command_failed" and "allows stop" in refused["message"]
+    done = session.receive({"id": 3, "kind": "command", "version": PROTOCOL_VERSION,
+                            "pipeline": run.panel_name, "action": "stop"})
+    assert done["state"] == "stopped" and done["snapshot"]["flink"]["actions"] == []
+    view.refresh()
+    assert view.stop.disabled
+    view.close()
+    session.close()
+
+
 def test_stop_cancels_the_job_and_a_killed_cluster_fails_the_run_within_seconds(cluster):
     """Last test of the module: two unbounded jobs; one is stopped, then the cluster is killed
     (SIGKILL) under the other."""
@@ -222,7 +281,7 @@ def test_stop_cancels_the_job_and_a_killed_cluster_fails_the_run_within_seconds(
         assert run.job_id and run.state == PipelineState.RUNNING, run.snapshot()
     assert {stopped.job_id, killed.job_id} <= {j["jid"] for j in cluster.running_jobs()}
     assert len(stopped.collect(n=1, timeout=60)) == 1  # rows flow while the job runs
-    stopped.stop()
+    _panel_lists_the_job_and_stop_cancels_it(cluster, stopped)
     assert stopped.state == PipelineState.STOPPED
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
