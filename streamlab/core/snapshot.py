@@ -7,7 +7,7 @@ two agree. The ``state`` of an operator is its own, declared by each operator ki
 (:class:`WindowState`, :class:`WatermarkState`, :class:`SourceState`, ...).
 
 >>> sorted(PipelineSnapshot.__annotations__)[:4]
-['counters', 'error', 'events_per_s', 'lag_ms']
+['counters', 'error', 'events_per_s', 'flink']
 """
 
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import html
 import time
-from pathlib import Path
 import weakref
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
