@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..joins.interval import IntervalJoin
 from ..kafka.source import KafkaSource
 from ..ranking.changelog import OP
 from ..sources.frame import CsvSource, FrameSource, ParquetSource
@@ -29,6 +30,7 @@ from .chain import read_chain
 from .cluster import FlinkError
 from .export import SETTINGS, build_export
 from .files import write_csv
+from .join_export import read_side
 from .options import FlinkExportOptions
 from .render import ident
 from .schema import source_types
@@ -93,6 +95,11 @@ def build_job(streams: list, workdir, parallelism: int = 1, late: bool = True,
     statements: list[str] = []
     parts: list[Part] = []
     for i, stream in enumerate(streams):
+        if isinstance(stream, IntervalJoin):
+            statements_, part = join_part(stream, i, workdir, continuous)
+            statements += statements_
+            parts.append(part)
+            continue
         chain = read_chain(stream)
         src = chain.source
         opts: dict = {"source_table": f"q{i}_src", "sink_table": f"q{i}_sink", "settings": False}
@@ -115,6 +122,32 @@ def build_job(streams: list, workdir, parallelism: int = 1, late: bool = True,
         if companion is not None:
             parts.append(companion)
     return Job(statements, parts, settings)
+
+
+def join_part(join: IntervalJoin, i: int, workdir, continuous: bool = False) -> tuple[list[str], Part]:
+    """The statements and the result part of an interval join whose inputs read one source.
+
+    Its rows are append-only for every join type (DESIGN §2b), and no input row is dropped as
+    late, so there is no late companion.
+    """
+    sides = [read_side(u) for u in join.upstreams]
+    src = sides[0].source
+    if sides[1].source is not src:
+        raise FlinkError(f"{join.label()}: on_flink runs joins whose two inputs come from ONE source "
+                         "(e.g. src.where(...).join(src.where(...), ...)); put both inputs' rows in "
+                         "one frame with a column telling them apart")
+    if isinstance(src, KafkaSource):
+        raise FlinkError(f"{join.label()}: on_flink of a join reads frames, CSV and Parquet; "
+                         "export a Kafka join with to_flink_sql(..., connector='kafka')")
+    folder = os.path.join(os.fspath(workdir), f"q{i}-input")
+    frame = input_frame(src)
+    write_csv(frame, os.path.join(folder, "part-0.csv"), columns=list(src.columns or frame.columns))
+    opts: dict = {"source_table": f"q{i}_src", "sink_table": f"q{i}_sink", "settings": False, "path": folder}
+    if continuous:
+        opts["source_options"] = {"source.monitor-interval": "1 s"}
+    export = build_export(join, FlinkExportOptions.of("filesystem", **opts))
+    statements = [d for d in export.ddl if d != export.sink_ddl]
+    return statements, Part(f"q{i}:out", export.query, export.sink_columns, src.time_meta.unit)
 
 
 def input_frame(src) -> pd.DataFrame:
@@ -230,7 +263,8 @@ def _column(values: pd.Series, flink: str, unit: str | None, name: str):
         return pd.to_numeric(values).astype("float64")
     if base == "BOOLEAN":
         return values.map({"TRUE": True, "FALSE": False, "true": True, "false": False})
-    return values
+    # text as pandas infers it for a frame (the kernel's dtype: ``str`` with NaN for NULL on pandas 3)
+    return pd.Series(values.tolist(), index=values.index)
 
 
 def _late_columns(frame: pd.DataFrame, part: Part) -> pd.DataFrame:

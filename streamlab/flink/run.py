@@ -27,7 +27,7 @@ from ..core.snapshot import FlinkJobSnapshot, PipelineSnapshot
 from ..core.state import PipelineState
 from .chain import read_chain
 from .cluster import FlinkCluster, FlinkError, current
-from .job import Part, build_job, decode
+from .job import Job, Part, build_job, decode
 from .submission import Submission
 
 _runs: weakref.WeakValueDictionary[str, FlinkRun] = weakref.WeakValueDictionary()
@@ -228,8 +228,31 @@ def submit(streams: list, cluster: FlinkCluster | None = None, parallelism: int 
     runs: dict[str, FlinkRun] = {}
     for i, stream in enumerate(streams):
         part = job.parts[[p.tag for p in job.parts].index(f"q{i}:out")]
-        runs[f"q{i}"] = FlinkRun(f"{label}[{i}]" if len(streams) > 1 else label, part,
-                                 read_chain(stream).time_meta)
+        runs[f"q{i}"] = FlinkRun(f"{label}[{i}]" if len(streams) > 1 else label, part, _time_meta(stream))
+    return _start(cluster, job, label, runs)
+
+
+def submit_job(job: Job, cluster: FlinkCluster | None = None, name: str = "sql") -> list[FlinkRun]:
+    """Run a prepared :class:`~streamlab.flink.job.Job` (hand-written parts allowed); one run
+    per ``qN:out`` part, in order. A part with ``changelog=True`` yields an ``op`` column with
+    Flink's RowKind (``+I``, ``-U``, ``+U``, ``-D``): ``sl.apply_changelog(run.collect())`` is the
+    final table.
+    """
+    cluster = cluster or current()
+    outs = [p for p in job.parts if p.tag.endswith(":out")]
+    runs = {p.tag.split(":")[0]: FlinkRun(f"{name}[{i}]" if len(outs) > 1 else name, p, None)
+            for i, p in enumerate(outs)}
+    return _start(cluster, job, name, runs)
+
+
+def _time_meta(stream):
+    try:
+        return read_chain(stream).time_meta
+    except ValueError:  # a join: its own event-time column
+        return stream.time_meta
+
+
+def _start(cluster: FlinkCluster, job: Job, label: str, runs: dict[str, FlinkRun]) -> list[FlinkRun]:
     parts = {p.tag: p for p in job.parts}
 
     def deliver(tag: str, rows: list) -> None:

@@ -197,13 +197,16 @@ class Submission:
         return trace or "the job failed", root_cause(trace) if trace else "the job failed"
 
     def _read_metrics(self, info: dict) -> None:
-        """Records read by the source vertices and written into the sink (Flink's REST metrics)."""
+        """Flink's REST metrics, as its web UI shows them: records in = records the source
+        vertices read; records out = records the vertex holding the sink received (when the sink
+        is chained behind an aggregation, that is the aggregation's input)."""
         vertices = info.get("vertices") or []
 
         def total(prefix: str, *keys: str) -> int:
             out = 0
             for v in vertices:
-                if str(v.get("name", "")).startswith(prefix):
+                name = str(v.get("name", ""))
+                if name.startswith(prefix) or f"-> {prefix}" in name:  # a sink chained to an operator
                     m = v.get("metrics", {})
                     out += int(next((m[k] for k in keys if m.get(k)), 0))
             return out
