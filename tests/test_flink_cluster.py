@@ -322,6 +322,7 @@ def _panel_lists_the_job_and_stop_cancels_it(cluster, run, n_input):
     done = session.receive({"id": 3, "kind": "command", "version": PROTOCOL_VERSION,
                             "pipeline": run.panel_name, "action": "stop"})
     assert done["state"] == "stopped" and done["snapshot"]["flink"]["actions"] == []
+    assert done["snapshot"]["flink"]["job_state"] == cluster.rest(f"/jobs/{run.job_id}")["state"] == "CANCELED"
     view.refresh()
     assert view.stop.disabled
     view.close()

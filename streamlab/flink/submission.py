@@ -28,6 +28,8 @@ DRIVER = Path(__file__).with_name("driver.py")
 POLL_S = 1.0
 #: The cluster counts as gone when its REST API has failed every poll for this long.
 UNREACHABLE_S = 2.0
+#: How long ``cancel()`` waits for Flink to report the job canceled (so the views show it).
+CANCEL_WAIT_S = 3.0
 _drivers: weakref.WeakSet[Submission] = weakref.WeakSet()
 
 
@@ -247,11 +249,21 @@ class Submission:
             if time.monotonic() - self._last_poll >= POLL_S:
                 self.poll()
 
+    def _await_job_state(self, states: tuple[str, ...], timeout: float) -> None:
+        """Poll Flink's state of the job (``job_state``) until it is one of ``states`` (bounded)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.job_state = self.cluster.rest(f"/jobs/{self.job_id}", timeout=1.0).get("state")
+            if self.job_state in states or time.monotonic() >= deadline:
+                return
+            time.sleep(0.1)
+
     def cancel(self) -> None:
         """Cancel the job on the cluster and end the driver."""
         if self.job_id and not self.state.terminal:
             try:
                 self.cluster.rest(f"/jobs/{self.job_id}?mode=cancel", method="PATCH", timeout=3.0)
+                self._await_job_state(("CANCELED", "FAILED", "FINISHED"), CANCEL_WAIT_S)
             except FlinkError:
                 pass
         self._end(PipelineState.STOPPED)
