@@ -28,18 +28,23 @@ def res_of(spec, datetime=False, delay="100ms"):
 def test_one_job_for_several_pipelines_with_late_companions(tmp_path):
     job = build_job([res_of(sl.Tumble("1s")), res_of(sl.Session("1s"), datetime=True)], tmp_path,
                     parallelism=2)
-    assert [p.tag for p in job.parts] == ["q0:out", "q0:late", "q1:out"]  # no session companion
+    # a session's late rows: which rows its sessions counted, and every row's watermark
+    assert [p.tag for p in job.parts] == ["q0:out", "q0:late", "q1:out", "q1:session-rows", "q1:session-marks"]
+    assert list(job.session_late) == ["q1"]
     assert job.settings["parallelism.default"] == "2"
     assert job.settings["pipeline.auto-watermark-interval"] == "0 ms"
     assert job.settings["table.local-time-zone"] == "UTC"
     query = job.query
-    assert query.count("UNION ALL") == 2 and "CURRENT_WATERMARK(" in query
+    assert query.count("UNION ALL") == 4 and "CURRENT_WATERMARK(" in query
+    assert "LISTAGG(CAST(__row AS STRING), ',')" in query and "SESSION(TABLE q1_rows PARTITION BY k" in query
     assert "TUMBLE(TABLE q0_src" in query and "SESSION(TABLE q1_src PARTITION BY k" in query
     width = max(len(p.columns) for p in job.parts)
     assert query.count("CAST(NULL AS STRING)") == sum(width - len(p.columns) for p in job.parts)
     files = sorted(os.listdir(tmp_path))
-    assert files == ["q0-input", "q1-input"]
+    assert files == ["q0-input", "q1-input", "q1-rows"]
     assert (tmp_path / "q1-input" / "part-0.csv").read_text().splitlines()[0] == "1970-01-01 00:00:00.000,a,1.0"
+    numbered = (tmp_path / "q1-rows" / "part-0.csv").read_text().splitlines()
+    assert numbered[0] == "1970-01-01 00:00:00.000,a,1.0,0" and numbered[-1].endswith(f",{len(numbered) - 1}")
     ddl = "\n".join(job.statements)
     assert "'source.monitor-interval'" not in ddl
     spec = job.spec("127.0.0.1", 8081, "name")

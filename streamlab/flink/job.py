@@ -34,6 +34,7 @@ from .join_export import read_side
 from .options import FlinkExportOptions
 from .render import ident
 from .schema import source_types
+from .session_late import SessionLate, session_late_parts
 
 KAFKA_JAR = "flink-sql-connector-kafka"
 
@@ -58,6 +59,8 @@ class Job:
     statements: list[str]
     parts: list[Part]
     settings: dict[str, str] = field(default_factory=dict)
+    #: Per pipeline (``q0`` ...) with a SESSION window: its late rows, found at the job's end.
+    session_late: dict[str, SessionLate] = field(default_factory=dict)
 
     @property
     def query(self) -> str:
@@ -94,6 +97,7 @@ def build_job(streams: list, workdir, parallelism: int = 1, late: bool = True,
                 "table.exec.resource.default-parallelism": str(parallelism)}
     statements: list[str] = []
     parts: list[Part] = []
+    session_late: dict[str, SessionLate] = {}
     for i, stream in enumerate(streams):
         if isinstance(stream, IntervalJoin):
             statements_, part = join_part(stream, i, workdir, continuous)
@@ -121,7 +125,16 @@ def build_job(streams: list, workdir, parallelism: int = 1, late: bool = True,
         companion = late_part(chain, export, f"q{i}:late") if late else None
         if companion is not None:
             parts.append(companion)
-    return Job(statements, parts, settings)
+        elif late and isinstance(chain.window.spec, Session) and not isinstance(src, KafkaSource) \
+                and not continuous and not chain.constants:
+            rowtime = _rowtime(export)
+            more, extra, session_late[f"q{i}"] = session_late_parts(
+                export, i, frame, list(src.columns or frame.columns),
+                os.path.join(os.fspath(workdir), f"q{i}-rows"), rowtime, unit,
+                _ms(f"CURRENT_WATERMARK({ident(rowtime)})"), Part)
+            statements += more
+            parts += extra
+    return Job(statements, parts, settings, session_late)
 
 
 def join_part(join: IntervalJoin, i: int, workdir, continuous: bool = False) -> tuple[list[str], Part]:
@@ -231,6 +244,7 @@ def _rowtime(export) -> str:
 
 
 _UNIT_MS = {"s": 1000, "ms": 1, "us": 0.001, "ns": 0.000001}
+_TEXT = pd.Series(["text"]).dtype
 
 
 def decode(part: Part, rows: list[list]) -> pd.DataFrame:
@@ -263,8 +277,9 @@ def _column(values: pd.Series, flink: str, unit: str | None, name: str):
         return pd.to_numeric(values).astype("float64")
     if base == "BOOLEAN":
         return values.map({"TRUE": True, "FALSE": False, "true": True, "false": False})
-    # text as pandas infers it for a frame (the kernel's dtype: ``str`` with NaN for NULL on pandas 3)
-    return pd.Series(values.tolist(), index=values.index)
+    # text in the dtype pandas gives a frame's text (``str`` with NaN for NULL on pandas 3), also
+    # for a batch whose values are all NULL
+    return pd.Series(values.tolist(), index=values.index, dtype=_TEXT)
 
 
 def _late_columns(frame: pd.DataFrame, part: Part) -> pd.DataFrame:

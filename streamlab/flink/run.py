@@ -260,13 +260,26 @@ def _start(cluster: FlinkCluster, job: Job, label: str, runs: dict[str, FlinkRun
         frame = decode(parts[tag], rows)
         if what == "late":
             runs[q].push_late(frame)
+        elif what == "session-rows":
+            job.session_late[q].add_sessions(frame)
+        elif what == "session-marks":
+            job.session_late[q].add_marks(frame)
         else:
             runs[q].push(frame)
+
+    def session_late_rows() -> None:  # known once every session has fired: at the job's end
+        if sub.state == PipelineState.FINISHED:
+            for q, collector in job.session_late.items():
+                late = collector.late_frame()
+                if len(late):
+                    runs[q].push_late(late)
 
     sub = Submission(cluster, job, f"streamlab: {label}", deliver)
     for run in runs.values():
         run.submission = sub
         sub.on_change(run._failed)
+    if job.session_late:
+        sub.on_change(session_late_rows)
     return list(runs.values())
 
 
