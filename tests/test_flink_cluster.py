@@ -199,9 +199,6 @@ def test_interval_joins_and_a_changelog_on_flink(cluster):
     """Two jobs at once: interval joins (inner and left) via ``on_flink``; a window result and a
     continuous GROUP BY in hand-written SQL (Flink's RowKind becomes the ``op`` column), compared
     with the kernel's changelog as a materialised final state."""
-    from streamlab.flink.job import build_job
-    from streamlab.flink.run import submit_job
-
     src = sl.from_frame(keyed_sides(), time="ts", unit="ms").watermark("200ms")
     left, right = src.where("side == 'L'"), src.where("side == 'R'")
     joins = [left.join(right, on="k", between=("-300ms", "200ms"), how=how) for how in ("inner", "left")]
@@ -209,10 +206,10 @@ def test_interval_joins_and_a_changelog_on_flink(cluster):
 
     df = events(seed=8)
     window = pipeline(df, sl.Tumble("1s"))
-    job = build_job([window], cluster.workdir / f"job-changelog-{time.time_ns()}", late=False)
+    job = sl.flink.build_job([window], cluster.workdir / f"job-changelog-{time.time_ns()}", late=False)
     job.parts.append(Part("q1:out", "SELECT k, COUNT(*) AS n, SUM(v) AS s FROM q0_src GROUP BY k",
                           [("k", "STRING"), ("n", "BIGINT"), ("s", "DOUBLE")], changelog=True))
-    window_run, group_run = submit_job(job, cluster, name="changelog")
+    window_run, group_run = sl.flink.submit_job(job, cluster, name="changelog")
 
     for res, run in zip(joins, join_runs):
         got = run.collect(timeout=150)

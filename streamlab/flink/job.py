@@ -160,7 +160,8 @@ def join_part(join: IntervalJoin, i: int, workdir, continuous: bool = False) -> 
         opts["source_options"] = {"source.monitor-interval": "1 s"}
     export = build_export(join, FlinkExportOptions.of("filesystem", **opts))
     statements = [d for d in export.ddl if d != export.sink_ddl]
-    return statements, Part(f"q{i}:out", export.query, export.sink_columns, src.time_meta.unit)
+    unit = src.time_meta.unit if src.time_meta is not None else None
+    return statements, Part(f"q{i}:out", export.query, export.sink_columns, unit)
 
 
 def input_frame(src) -> pd.DataFrame:

@@ -14,12 +14,12 @@ they go to ``run.late`` with the watermark Flink had when they arrived, as the k
 The second copy is read in the same order with the same watermark rule, so Flink sees the same
 per-row watermarks in both scans (parallelism 1, ``pipeline.auto-watermark-interval = 0``).
 
->>> import streamlab as sl, pandas as pd
->>> df = pd.DataFrame({"ts": [0, 1000, 200], "k": ["a", "a", "a"]})
->>> res = sl.from_frame(df, time="ts", unit="ms").window(sl.Session("300ms"), by="k").agg(n=("k", "size"))
->>> job = build_job_for_doc(res)
->>> [p.tag for p in job.parts]
-['q0:out', 'q0:session-rows', 'q0:session-marks']
+>>> rows = pd.DataFrame({"ts": [0, 900, 100], "k": ["a", "a", "a"]})
+>>> c = SessionLate(rows, ["ts", "k"], "ms")
+>>> c.add_sessions(pd.DataFrame({"counted_rows": ["0,1"]}))           # Flink's sessions
+>>> c.add_marks(pd.DataFrame({"__row": [0, 1, 2], "watermark": [None, 0, 800]}))
+>>> c.late_frame()[["ts", "watermark", "missed_windows"]].to_dict("records")
+[{'ts': 100, 'watermark': 800, 'missed_windows': 1}]
 """
 
 from __future__ import annotations
@@ -119,11 +119,3 @@ def _repath(ddl: str, folder: str) -> str:
     end = ddl.index("'", start)
     return ddl[:start] + file_uri(folder) + ddl[end:]
 
-
-def build_job_for_doc(res):
-    """(doctest helper) the job of ``res`` in a temporary folder."""
-    import tempfile
-
-    from .job import build_job
-
-    return build_job([res], tempfile.mkdtemp(prefix="streamlab-doc-"))
