@@ -178,14 +178,14 @@ def test_live_rows_on_the_loop_feed_plots_sinks_and_the_magic(cluster):
     assert "Flink job" in run._repr_html_() and run.job_id in run._repr_html_()
 
 
-def keyed_sides(n=300, seed=7) -> pd.DataFrame:
+def keyed_sides(n=300, seed=7, late=6) -> pd.DataFrame:
     """Rows of two sides (L, R) of one source for interval joins: disordered by less than the
     watermark delay (200 ms), and a few rows a minute late. A join's two inputs reach Flink's join
     operator on two channels whose interleaving varies; this data gives the same rows under any
     interleaving (see tests/test_flink_joins.py)."""
     rng = np.random.default_rng(seed)
     ts = 60_000 + np.arange(n) * 40 + rng.integers(0, 150, n)
-    ts[rng.choice(np.arange(n // 2, n), size=6, replace=False)] -= 60_000
+    ts[rng.choice(np.arange(n // 2, n), size=late, replace=False)] -= 60_000
     return pd.DataFrame({"ts": ts, "side": rng.choice(["L", "R"], n), "k": rng.choice(["a", "b", "c"], n),
                          "v": rng.integers(0, 8, n) * 0.25})
 
@@ -196,12 +196,19 @@ def as_float(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_interval_joins_and_a_changelog_on_flink(cluster):
-    """Two jobs at once: interval joins (inner and left) via ``on_flink``; a window result and a
+    """Two jobs at once: interval joins (inner and left on one source, left on two) via
+    ``sl.flink.submit`` (as ``on_flink``); a window result and a
     continuous GROUP BY in hand-written SQL (Flink's RowKind becomes the ``op`` column), compared
     with the kernel's changelog as a materialised final state."""
     src = sl.from_frame(keyed_sides(), time="ts", unit="ms").watermark("200ms")
     left, right = src.where("side == 'L'"), src.where("side == 'R'")
     joins = [left.join(right, on="k", between=("-300ms", "200ms"), how=how) for how in ("inner", "left")]
+    # two sources: each input's own table and folder. No late rows here: how far one source has
+    # read when the other's late row comes decides whether it is late, in Flink as in the kernel
+    on_time = keyed_sides(seed=9, late=0)
+    l2, r2 = (sl.from_frame(on_time[on_time["side"] == s].drop(columns="side"), time="ts", unit="ms")
+              .watermark("200ms") for s in "LR")
+    joins.append(l2.join(r2, on="k", between=("-300ms", "200ms"), how="left"))
     join_runs = sl.flink.submit(joins, cluster)
 
     df = events(seed=8)

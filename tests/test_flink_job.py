@@ -94,3 +94,19 @@ def test_root_cause_is_the_innermost_java_exception():
             "to line 1, column 15: Object 'x' not found\n\tat x.y(Z.java:2)\n")
     assert root_cause(text).startswith("org.apache.calcite.runtime.CalciteContextException: From line 1")
     assert root_cause("plain text") == "plain text"
+
+
+def test_a_join_of_two_sources_reads_two_folders_and_one_source_one(tmp_path):
+    a = pd.DataFrame({"ts": [0, 100], "ad": ["x", "y"], "iid": [1, 2]})
+    b = pd.DataFrame({"ts": [50], "ad": ["x"], "cid": [10]})
+    left, right = (sl.from_frame(f, time="ts", unit="ms").watermark("100ms") for f in (a, b))
+    job = build_job([left.join(right, on="ad", between=("0s", "1s"))], tmp_path / "two")
+    assert sorted(os.listdir(tmp_path / "two")) == ["q0-input-l", "q0-input-r"]
+    left_ddl, right_ddl = job.statements
+    assert left_ddl.startswith("CREATE TABLE q0_src_l ") and "q0-input-l'" in left_ddl and " iid BIGINT" in left_ddl
+    assert right_ddl.startswith("CREATE TABLE q0_src_r ") and "q0-input-r'" in right_ddl and " cid BIGINT" in right_ddl
+    assert (tmp_path / "two" / "q0-input-r" / "part-0.csv").read_text() == "50,x,10\n"
+    src = sl.from_frame(pd.concat([a, b.rename(columns={"cid": "iid"})]), time="ts", unit="ms").watermark("100ms")
+    one = build_job([src.where("iid < 5").join(src.where("iid > 5"), on="ad", between=("0s", "1s"))], tmp_path / "one")
+    assert sorted(os.listdir(tmp_path / "one")) == ["q0-input"] and job.session_late == {}
+    assert [p.tag for p in one.parts] == ["q0:out"]  # append-only, no late companion

@@ -34,7 +34,7 @@ from .join_export import read_side
 from .options import FlinkExportOptions
 from .render import ident
 from .schema import source_types
-from .session_late import SessionLate, session_late_parts
+from .session_late import SessionLate, repath, session_late_parts
 
 KAFKA_JAR = "flink-sql-connector-kafka"
 
@@ -138,30 +138,31 @@ def build_job(streams: list, workdir, parallelism: int = 1, late: bool = True,
 
 
 def join_part(join: IntervalJoin, i: int, workdir, continuous: bool = False) -> tuple[list[str], Part]:
-    """The statements and the result part of an interval join whose inputs read one source.
+    """The statements and the result part of an interval join of frames, CSV or Parquet.
 
-    Its rows are append-only for every join type (DESIGN §2b), and no input row is dropped as
-    late, so there is no late companion.
+    One source read by both inputs is one table (as in streamlab's graph); two sources are two
+    tables, each reading its own folder. The rows are append-only for every join type (DESIGN
+    §2b), and no input row is dropped as late, so there is no late companion.
     """
     sides = [read_side(u) for u in join.upstreams]
-    src = sides[0].source
-    if sides[1].source is not src:
-        raise FlinkError(f"{join.label()}: on_flink runs joins whose two inputs come from ONE source "
-                         "(e.g. src.where(...).join(src.where(...), ...)); put both inputs' rows in "
-                         "one frame with a column telling them apart")
-    if isinstance(src, KafkaSource):
-        raise FlinkError(f"{join.label()}: on_flink of a join reads frames, CSV and Parquet; "
-                         "export a Kafka join with to_flink_sql(..., connector='kafka')")
-    folder = os.path.join(os.fspath(workdir), f"q{i}-input")
-    frame = input_frame(src)
-    write_csv(frame, os.path.join(folder, "part-0.csv"), columns=list(src.columns or frame.columns))
-    opts: dict = {"source_table": f"q{i}_src", "sink_table": f"q{i}_sink", "settings": False, "path": folder}
+    for side in sides:
+        if isinstance(side.source, KafkaSource):
+            raise FlinkError(f"{join.label()}: on_flink of a join reads frames, CSV and Parquet; "
+                             "export a Kafka join with to_flink_sql(..., connector='kafka')")
+    shared = sides[0].source is sides[1].source
+    folders = [os.path.join(os.fspath(workdir), f"q{i}-input" + ("" if shared else f"-{lr}")) for lr in "lr"]
+    for side, folder in zip(sides[: 1 if shared else 2], folders):
+        frame = input_frame(side.source)
+        write_csv(frame, os.path.join(folder, "part-0.csv"), columns=list(side.source.columns or frame.columns))
+    opts: dict = {"source_table": f"q{i}_src", "sink_table": f"q{i}_sink", "settings": False, "path": folders[0]}
     if continuous:
         opts["source_options"] = {"source.monitor-interval": "1 s"}
     export = build_export(join, FlinkExportOptions.of("filesystem", **opts))
-    statements = [d for d in export.ddl if d != export.sink_ddl]
-    unit = src.time_meta.unit if src.time_meta is not None else None
-    return statements, Part(f"q{i}:out", export.query, export.sink_columns, unit)
+    right = f"CREATE TABLE {ident(f'q{i}_src_r')} "
+    statements = [repath(d, folders[1]) if not shared and d.startswith(right) else d
+                  for d in export.ddl if d != export.sink_ddl]
+    meta = sides[0].source.time_meta
+    return statements, Part(f"q{i}:out", export.query, export.sink_columns, meta.unit if meta else None)
 
 
 def input_frame(src) -> pd.DataFrame:

@@ -111,10 +111,11 @@ def _numbered_ddl(ddl: str, src: str, table: str, last_column: str, folder: str)
     if not added:
         raise ValueError(f"no column {last_column!r} in the source DDL")
     text = "\n".join(out).replace(head, f"CREATE TABLE {ident(table)} ", 1)
-    return _repath(text, folder)
+    return repath(text, folder)
 
 
-def _repath(ddl: str, folder: str) -> str:
+def repath(ddl: str, folder: str) -> str:
+    """``ddl`` of a filesystem table reading ``folder`` instead."""
     start = ddl.index("'path' = '") + len("'path' = '")
     end = ddl.index("'", start)
     return ddl[:start] + file_uri(folder) + ddl[end:]
