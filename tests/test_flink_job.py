@@ -110,3 +110,21 @@ def test_a_join_of_two_sources_reads_two_folders_and_one_source_one(tmp_path):
     one = build_job([src.where("iid < 5").join(src.where("iid > 5"), on="ad", between=("0s", "1s"))], tmp_path / "one")
     assert sorted(os.listdir(tmp_path / "one")) == ["q0-input"] and job.session_late == {}
     assert [p.tag for p in one.parts] == ["q0:out"]  # append-only, no late companion
+
+
+def test_flink_magic_names_a_shape_that_does_not_run_on_flink(tmp_path):
+    """``%%streamlab --flink`` of a result Flink export does not take (here a median): a
+    UsageError, not a traceback (no cluster needed: the job is built before it is submitted)."""
+    from streamlab.flink.cluster import _default
+    from streamlab.magics import StreamlabMagics, StreamlabUsageError
+
+    saved = list(_default)
+    try:
+        sl.flink.connect("127.0.0.1:1", workdir=tmp_path)
+        res = (sl.from_frame(pd.DataFrame({"ts": [0, 1], "k": ["a", "b"], "v": [1.0, 2.0]}), time="ts", unit="s")
+               .window(sl.Tumble("1s"), by="k").agg(m=("v", "median")))
+        with pytest.raises(StreamlabUsageError, match="--flink: .*median") as err:
+            StreamlabMagics._on_flink(res, 1)
+        assert "%streamlab export NAME --flink" in err.value.hint
+    finally:
+        _default[:] = saved
