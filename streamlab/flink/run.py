@@ -2,12 +2,15 @@
 
 The run is a streamlab :class:`~streamlab.core.node.Node` (a streamz stream of DataFrames), so
 ``run.plot.line(...)``, ``run.table()`` and streamz operators work on it as on a local result;
-``run.late`` and ``run.errors`` are its side outputs.
+``run.late`` and ``run.errors`` are its side outputs. The side panel lists every run of the
+kernel (:func:`runs`, as ``NAME@flink``) with its job link, Flink's state and records in/out; its
+Stop cancels the job. A part marked ``changelog=True`` (:func:`submit_job`) gives Flink's RowKind
+as the ``op`` column.
 
 >>> cluster = sl.flink.cluster()                                     # doctest: +SKIP
 >>> run = res.on_flink(cluster, parallelism=2)                       # doctest: +SKIP
 >>> run.collect(timeout=60)         # the rows so far, once the job ends or after 60 s   # doctest: +SKIP
->>> run.snapshot()["job_id"], run.web_url                            # doctest: +SKIP
+>>> run.snapshot()["flink"]["job_id"], run.web_url                   # doctest: +SKIP
 >>> run.stop()                      # cancels the job                # doctest: +SKIP
 """
 
@@ -212,6 +215,9 @@ def submit(streams: list, cluster: FlinkCluster | None = None, parallelism: int 
            name: str | None = None, late: bool = True, continuous: bool = False) -> list[FlinkRun]:
     """Run several pipelines as ONE Flink job (one submission); one :class:`FlinkRun` each.
 
+    A pipeline is a window result (with its late rows: a companion query for Tumble, Hop and
+    Cumulate, the uncounted rows for sessions) or an interval join of frames, CSV or Parquet.
+
     ``late=False`` leaves out the late-row companion queries; ``continuous=True`` keeps watching
     the input folders, so the job runs until ``stop()``.
     """
@@ -290,7 +296,7 @@ def _name(stream) -> str:
 @Node.register_api()
 def on_flink(self, cluster: FlinkCluster | None = None, parallelism: int = 1, name: str | None = None,
              late: bool = True, continuous: bool = False) -> Any:
-    """Run this window pipeline on a Flink cluster; returns a live :class:`FlinkRun`.
+    """Run this window pipeline (or interval join) on a Flink cluster; returns a live :class:`FlinkRun`.
 
     ``cluster`` defaults to the last ``sl.flink.cluster()`` / ``connect()``; see :func:`submit`.
     """
