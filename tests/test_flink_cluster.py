@@ -127,7 +127,7 @@ def test_same_rows_and_late_rows_at_parallelism_1_and_2(cluster):
     # Flink's own counts, for the whole job (4 queries and their late companions)
     assert snap["records_in"] >= len(inputs[2]) and snap["records_out"] >= snap["rows"]
     assert full["state"] == "finished" and snap["job_state"] == "FINISHED"
-    assert snap["job_id"] and snap["web_url"].startswith(cluster.web_url)
+    assert snap["job_id"] and snap["web_url"] == f"{cluster.web_url}/#/job/completed/{snap['job_id']}/overview"
     assert snap["rows"] == len(runs[2][0].collect()) == full["counters"]["out"]
     assert snap["late"] == len(runs[2][0].collect_late())
     assert runs[1][0].job_id != runs[2][0].job_id
@@ -325,6 +325,7 @@ def _panel_lists_the_job_and_stop_cancels_it(cluster, run, n_input):
                             "pipeline": run.panel_name, "action": "stop"})
     assert done["state"] == "stopped" and done["snapshot"]["flink"]["actions"] == []
     assert done["snapshot"]["flink"]["job_state"] == cluster.rest(f"/jobs/{run.job_id}")["state"] == "CANCELED"
+    assert done["snapshot"]["flink"]["web_url"] == f"{cluster.web_url}/#/job/completed/{run.job_id}/overview"
     view.refresh()
     assert view.stop.disabled
     view.close()

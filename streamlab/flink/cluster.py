@@ -114,9 +114,9 @@ class FlinkCluster:
         """The Flink web UI (and REST API) address."""
         return f"http://{self.host}:{self.port}"
 
-    def job_url(self, job_id: str) -> str:
-        """The web UI page of one job."""
-        return f"{self.web_url}/#/job/running/{job_id}/overview"
+    def job_url(self, job_id: str, ended: bool = False) -> str:
+        """The web UI page of one job (``ended``: under the UI's completed jobs)."""
+        return f"{self.web_url}/#/job/{'completed' if ended else 'running'}/{job_id}/overview"
 
     def rest(self, path: str, method: str = "GET", timeout: float = 5.0) -> Any:
         """Call the REST API; returns the decoded JSON. Errors are :class:`FlinkError`."""

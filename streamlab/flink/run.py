@@ -109,7 +109,9 @@ class FlinkRun(Node):
     def web_url(self) -> str | None:
         """The job's page in the Flink web UI."""
         s = self.submission
-        return s.cluster.job_url(s.job_id) if s and s.job_id else None
+        if not s or not s.job_id:
+            return None
+        return s.cluster.job_url(s.job_id, ended=s.job_state in ("FINISHED", "CANCELED", "FAILED"))
 
     def _wait(self, until, timeout: float | None) -> None:
         if self.submission is not None:
