@@ -59,8 +59,9 @@ class OperatorSnapshot(TypedDict):
 class FlinkJobSnapshot(TypedDict):
     """A pipeline running on a Flink cluster (``res.on_flink``): the job as the views show it.
 
-    ``records_in`` / ``records_out`` are Flink's REST metrics (rows read by the job's sources,
-    rows written into its sink); ``rows`` and ``late`` are what reached the kernel. ``actions``
+    ``records_in`` / ``records_out`` are Flink's REST metrics as its web UI shows them (records
+    the source vertices read; records the vertex holding the sink received); ``rows`` and
+    ``late`` are what reached the kernel. ``actions``
     are the commands the job takes now (only ``stop``, while it runs).
     """
 
