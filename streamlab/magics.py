@@ -196,6 +196,9 @@ class StreamlabMagics(Magics):
         except FlinkError as error:
             raise StreamlabUsageError("usage", str(error).splitlines()[0],
                                       "start one with sl.flink.cluster()") from None
+        except ValueError as error:  # a shape Flink SQL export does not take (yet)
+            raise StreamlabUsageError("usage", f"--flink: {str(error).splitlines()[0]}",
+                                      "see %streamlab export NAME --flink for what runs on Flink") from None
 
     # -- %streamlab -----------------------------------------------------------------------------
 

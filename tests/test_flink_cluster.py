@@ -10,6 +10,7 @@ Needs ``.venv-flink`` (``bash scripts/setup-flink.sh``).
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import numpy as np
@@ -117,17 +118,17 @@ def test_same_rows_and_late_rows_at_parallelism_1_and_2(cluster):
             got_late = run.collect_late()
             if p == 2:
                 assert len(want_late) == len(got_late) == 0
-            elif name == "session":  # no per-row late predicate for sessions (see job.late_part)
-                assert len(got_late) == 0
-            else:
+            else:  # sessions: the rows Flink's sessions did not count (flink/session_late.py)
                 assert len(want_late) > 0, "the data must have late rows"
                 same(got_late, want_late)
     elapsed = time.monotonic() - t0
-    snap = runs[2][0].snapshot()
+    full = runs[2][0].snapshot()
+    snap = full["flink"]
     # Flink's own counts, for the whole job (4 queries and their late companions)
     assert snap["records_in"] >= len(inputs[2]) and snap["records_out"] >= snap["rows"]
-    assert snap["state"] == "finished" and snap["job_id"] and snap["web_url"].startswith(cluster.web_url)
-    assert snap["rows"] == len(runs[2][0].collect())
+    assert full["state"] == "finished" and snap["job_state"] == "FINISHED"
+    assert snap["job_id"] and snap["web_url"] == f"{cluster.web_url}/#/job/completed/{snap['job_id']}/overview"
+    assert snap["rows"] == len(runs[2][0].collect()) == full["counters"]["out"]
     assert snap["late"] == len(runs[2][0].collect_late())
     assert runs[1][0].job_id != runs[2][0].job_id
     assert runs[2][0].job_id == runs[2][3].job_id  # one submission, one job
@@ -177,6 +178,64 @@ def test_live_rows_on_the_loop_feed_plots_sinks_and_the_magic(cluster):
     assert "Flink job" in run._repr_html_() and run.job_id in run._repr_html_()
 
 
+def keyed_sides(n=300, seed=7, late=6) -> pd.DataFrame:
+    """Rows of two sides (L, R) of one source for interval joins: disordered by less than the
+    watermark delay (200 ms), and a few rows a minute late. A join's two inputs reach Flink's join
+    operator on two channels whose interleaving varies; this data gives the same rows under any
+    interleaving (see tests/test_flink_joins.py)."""
+    rng = np.random.default_rng(seed)
+    ts = 60_000 + np.arange(n) * 40 + rng.integers(0, 150, n)
+    ts[rng.choice(np.arange(n // 2, n), size=late, replace=False)] -= 60_000
+    return pd.DataFrame({"ts": ts, "side": rng.choice(["L", "R"], n), "k": rng.choice(["a", "b", "c"], n),
+                         "v": rng.integers(0, 8, n) * 0.25})
+
+
+def as_float(df: pd.DataFrame) -> pd.DataFrame:
+    """Numbers as float64: a NULL-padded integer column is float64 NaN in the kernel, Int64 <NA> here."""
+    return df.apply(lambda c: c.astype("float64") if pd.api.types.is_numeric_dtype(c) else c)
+
+
+def test_interval_joins_and_a_changelog_on_flink(cluster):
+    """Two jobs at once: interval joins (inner and left on one source, left on two) via
+    ``sl.flink.submit`` (as ``on_flink``); a window result and a
+    continuous GROUP BY in hand-written SQL (Flink's RowKind becomes the ``op`` column), compared
+    with the kernel's changelog as a materialised final state."""
+    src = sl.from_frame(keyed_sides(), time="ts", unit="ms").watermark("200ms")
+    left, right = src.where("side == 'L'"), src.where("side == 'R'")
+    joins = [left.join(right, on="k", between=("-300ms", "200ms"), how=how) for how in ("inner", "left")]
+    # two sources: each input's own table and folder. No late rows here: how far one source has
+    # read when the other's late row comes decides whether it is late, in Flink as in the kernel
+    on_time = keyed_sides(seed=9, late=0)
+    l2, r2 = (sl.from_frame(on_time[on_time["side"] == s].drop(columns="side"), time="ts", unit="ms")
+              .watermark("200ms") for s in "LR")
+    joins.append(l2.join(r2, on="k", between=("-300ms", "200ms"), how="left"))
+    join_runs = sl.flink.submit(joins, cluster)
+
+    df = events(seed=8)
+    window = pipeline(df, sl.Tumble("1s"))
+    job = sl.flink.build_job([window], cluster.workdir / f"job-changelog-{time.time_ns()}", late=False)
+    job.parts.append(Part("q1:out", "SELECT k, COUNT(*) AS n, SUM(v) AS s FROM q0_src GROUP BY k",
+                          [("k", "STRING"), ("n", "BIGINT"), ("s", "DOUBLE")], changelog=True))
+    window_run, group_run = sl.flink.submit_job(job, cluster, name="changelog")
+
+    for res, run in zip(joins, join_runs):
+        got = run.collect(timeout=150)
+        assert run.state == PipelineState.FINISHED, run.snapshot()
+        want = res.collect()
+        assert len(want) > 0
+        same(as_float(got), as_float(want))
+    assert join_runs[1].snapshot()["flink"]["changelog"] is False
+
+    changes = group_run.collect(timeout=150)
+    assert group_run.state == PipelineState.FINISHED, group_run.snapshot()
+    assert list(changes.columns) == ["op", "k", "n", "s"] and group_run.snapshot()["flink"]["changelog"]
+    assert {"+I", "-U", "+U"} <= set(changes["op"])  # Flink's RowKind, passed through
+    kernel = sl.from_frame(df, time="ts", unit="ms").groupby("k").agg(n=("v", "size"), s=("v", "sum"))
+    same(sl.apply_changelog(changes), sl.apply_changelog(kernel.collect()))
+    same(window_run.collect(), window.collect())  # an append-only part of a changelog job: no op
+    assert "op" not in window_run.collect().columns
+
+
 def _raw_run(cluster, query: str, statements=()) -> FlinkRun:
     part = Part("q0:out", query, [("x", "STRING")])
     run = FlinkRun("raw", part, None)
@@ -210,6 +269,69 @@ def test_kafka_source_fails_fast_naming_the_jar(cluster):
         res.on_flink(cluster)
 
 
+class RecordingComm:
+    """The comm of a panel session: records what the kernel sends (strict JSON, as on the wire)."""
+
+    def __init__(self):
+        self.sent = []
+
+    def on_msg(self, callback):
+        pass
+
+    def on_close(self, callback):
+        pass
+
+    def send(self, data):
+        self.sent.append(json.loads(json.dumps(data, allow_nan=False)))
+
+
+def _panel_lists_the_job_and_stop_cancels_it(cluster, run, n_input):
+    """The side panel's kernel end (comm handler) with a real run: listed as NAME@flink with the
+    job id, Flink's state, records in/out from the REST metrics and the web UI link; the job view
+    shows the same; the panel's Stop cancels the job and nothing else is allowed."""
+    from streamlab.comm import PROTOCOL_VERSION, PanelSession
+    from streamlab.widgets import view_for
+    from streamlab.widgets.flink_view import FlinkJobView
+
+    comm = RecordingComm()
+    session = PanelSession(comm)
+    listed = session.receive({"id": 1, "kind": "list", "version": PROTOCOL_VERSION})["pipelines"]
+    assert {"name": run.panel_name, "state": "running"} in listed
+    deadline = time.monotonic() + 30  # Flink's metrics lag the rows a little
+    while time.monotonic() < deadline:
+        run.collect(timeout=1)  # reads rows and polls the REST API
+        assert session.push_now() or comm.sent
+        pushed = {p["name"]: p for p in [m for m in comm.sent if m["kind"] == "snapshots"][-1]["pipelines"]}
+        job = pushed[run.panel_name]["flink"]
+        if job["records_in"] == n_input and job["records_out"] > 0:
+            break
+    rest = cluster.rest(f"/jobs/{run.job_id}")
+    assert job["job_id"] == run.job_id and job["job_state"] == rest["state"] == "RUNNING"
+    assert job["web_url"] == f"{cluster.web_url}/#/job/running/{run.job_id}/overview"
+    # every input row was read by the source; the sink's vertex received records (Flink's
+    # "Records Received"; the sink is chained behind the window aggregate here)
+    assert job["records_in"] == n_input, job
+    sink = [v for v in rest["vertices"] if "Sink:" in v["name"]]
+    assert 0 < job["records_out"] <= sum(v["metrics"]["read-records"] for v in sink)
+    assert job["actions"] == ["stop"]
+    view = view_for(run)
+    assert isinstance(view, FlinkJobView) and run.job_id in view.job.value
+    assert run.web_url in view.job.value and not view.stop.disabled
+
+    refused = session.receive({"id": 2, "kind": "command", "version": PROTOCOL_VERSION,
+                               "pipeline": run.panel_name, "action": "pause"})
+    assert refused["code"] == "command_failed" and "allows stop" in refused["message"]
+    done = session.receive({"id": 3, "kind": "command", "version": PROTOCOL_VERSION,
+                            "pipeline": run.panel_name, "action": "stop"})
+    assert done["state"] == "stopped" and done["snapshot"]["flink"]["actions"] == []
+    assert done["snapshot"]["flink"]["job_state"] == cluster.rest(f"/jobs/{run.job_id}")["state"] == "CANCELED"
+    assert done["snapshot"]["flink"]["web_url"] == f"{cluster.web_url}/#/job/completed/{run.job_id}/overview"
+    view.refresh()
+    assert view.stop.disabled
+    view.close()
+    session.close()
+
+
 def test_stop_cancels_the_job_and_a_killed_cluster_fails_the_run_within_seconds(cluster):
     """Last test of the module: two unbounded jobs; one is stopped, then the cluster is killed
     (SIGKILL) under the other."""
@@ -220,7 +342,7 @@ def test_stop_cancels_the_job_and_a_killed_cluster_fails_the_run_within_seconds(
         assert run.job_id and run.state == PipelineState.RUNNING, run.snapshot()
     assert {stopped.job_id, killed.job_id} <= {j["jid"] for j in cluster.running_jobs()}
     assert len(stopped.collect(n=1, timeout=60)) == 1  # rows flow while the job runs
-    stopped.stop()
+    _panel_lists_the_job_and_stop_cancels_it(cluster, stopped, len(events(seed=4)))
     assert stopped.state == PipelineState.STOPPED
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -5,6 +5,7 @@
  */
 import * as React from 'react';
 
+import { FlinkJobCard, flinkJob } from './flink';
 import { isJoinState, JoinSides } from './joins';
 import type { StreamlabModel } from './model';
 import { ALLOWED_ACTIONS, COMMAND_ACTIONS, isPipelineState } from './protocol';
@@ -154,7 +155,11 @@ export function StreamlabView(props: {
         <ul className="jp-Streamlab-pipelines" aria-label="pipelines">
           {model.pipelines.map((p, i) => (
             <li key={`${i}:${p.name}`}>
-              <PipelineCard model={model} snapshot={p} />
+              {flinkJob(p) ? (
+                <FlinkJobCard model={model} snapshot={p} />
+              ) : (
+                <PipelineCard model={model} snapshot={p} />
+              )}
             </li>
           ))}
         </ul>

@@ -79,6 +79,20 @@ export interface OperatorSnapshot {
   checkpoint?: { [key: string]: unknown };
 }
 
+/** A pipeline running on a Flink cluster (`res.on_flink`): the job as the views show it. */
+export interface FlinkJobSnapshot {
+  job_id: string | null;
+  job_state: string | null;
+  web_url: string | null;
+  cluster_url: string;
+  records_in: number;
+  records_out: number;
+  rows: number;
+  late: number;
+  changelog: boolean;
+  actions: string[];
+}
+
 /** A whole pipeline: the one picture every view and test reads. */
 export interface PipelineSnapshot {
   name: string;
@@ -90,6 +104,7 @@ export interface PipelineSnapshot {
   events_per_s: number;
   operators: OperatorSnapshot[];
   error?: string;
+  flink?: FlinkJobSnapshot;
 }
 
 /** One open (window, key) of a window operator, as the inspector shows it. */

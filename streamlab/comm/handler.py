@@ -70,8 +70,11 @@ MAX_TEXT_CHARS = 1000
 
 
 def default_registry() -> Mapping[str, Any]:
-    """The engine's registry of named pipelines (``streamlab.pipelines()``)."""
-    return pipelines()
+    """The engine's named pipelines (``streamlab.pipelines()``), then the runs on Flink
+    (``streamlab.flink.runs()``, listed as ``NAME@flink``)."""
+    from ..flink.run import runs
+
+    return {**pipelines(), **runs()}
 
 
 def to_jsonable(value: Any, _depth: int = 0) -> Any:
@@ -322,6 +325,15 @@ class RequestHandler:
                 "unknown_action", f"pipeline {name!r} does not support {action!r}"
             )
         self._check_allowed(name, pipeline, action)
+        only = getattr(type(pipeline), "panel_actions", None)  # a job on Flink takes only stop
+        if only is not None and action not in only:
+            raise _RequestError(
+                "command_failed",
+                f"cannot {action} {name!r}: it runs on Flink, which allows {', '.join(only)}",
+                pipeline=name,
+                action=action,
+                state=self._state(pipeline),
+            )
         try:
             result = getattr(pipeline, action)()
             if inspect.isawaitable(result):

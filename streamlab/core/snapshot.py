@@ -7,7 +7,7 @@ two agree. The ``state`` of an operator is its own, declared by each operator ki
 (:class:`WindowState`, :class:`WatermarkState`, :class:`SourceState`, ...).
 
 >>> sorted(PipelineSnapshot.__annotations__)[:4]
-['counters', 'error', 'events_per_s', 'lag_ms']
+['counters', 'error', 'events_per_s', 'flink']
 """
 
 
@@ -56,6 +56,27 @@ class OperatorSnapshot(TypedDict):
     checkpoint: NotRequired[dict[str, JSON]]
 
 
+class FlinkJobSnapshot(TypedDict):
+    """A pipeline running on a Flink cluster (``res.on_flink``): the job as the views show it.
+
+    ``records_in`` / ``records_out`` are Flink's REST metrics as its web UI shows them (records
+    the source vertices read; records the vertex holding the sink received); ``rows`` and
+    ``late`` are what reached the kernel. ``actions``
+    are the commands the job takes now (only ``stop``, while it runs).
+    """
+
+    job_id: str | None
+    job_state: str | None
+    web_url: str | None
+    cluster_url: str
+    records_in: int
+    records_out: int
+    rows: int
+    late: int
+    changelog: bool
+    actions: list[str]
+
+
 class PipelineSnapshot(TypedDict):
     """A whole pipeline: the one picture every view and test reads."""
 
@@ -68,6 +89,7 @@ class PipelineSnapshot(TypedDict):
     events_per_s: float
     operators: list[OperatorSnapshot]
     error: NotRequired[str]
+    flink: NotRequired[FlinkJobSnapshot]
 
 
 class OpenWindow(TypedDict):
@@ -222,6 +244,7 @@ DECLARED: dict[str, type] = {
     "Counters": CountersSnapshot,
     "InputSnapshot": InputSnapshot,
     "OperatorSnapshot": OperatorSnapshot,
+    "FlinkJobSnapshot": FlinkJobSnapshot,
     "PipelineSnapshot": PipelineSnapshot,
     "OpenWindow": OpenWindow,
     "WindowState": WindowState,

@@ -3,8 +3,9 @@
 ``cluster()`` starts a standalone JobManager and TaskManager from a Flink distribution (``FLINK_HOME``,
 or the ``pyflink`` folder of streamlab's Flink virtualenv, created on first use by
 ``scripts/setup-flink.sh``). It binds 127.0.0.1 on free ports, with a private configuration
-directory, and is stopped by ``stop()`` or when the interpreter (kernel) exits. The handle talks to
-the cluster only through its REST API: the kernel never loads a JVM.
+directory, and is stopped by ``stop()`` or when the interpreter (kernel) exits; a watchdog process
+(:mod:`streamlab.flink.watchdog`) stops it when the kernel dies without exiting (SIGKILL, a crash).
+The handle talks to the cluster only through its REST API: the kernel never loads a JVM.
 
 >>> c = connect("127.0.0.1:8081")       # attach to a running cluster (nothing is started)
 >>> c.web_url
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 START_TIMEOUT_S = 120.0
+WATCHDOG = Path(__file__).with_name("watchdog.py")
 _live: weakref.WeakSet[LocalCluster] = weakref.WeakSet()
 _default: list[FlinkCluster] = []
 
@@ -112,9 +114,9 @@ class FlinkCluster:
         """The Flink web UI (and REST API) address."""
         return f"http://{self.host}:{self.port}"
 
-    def job_url(self, job_id: str) -> str:
-        """The web UI page of one job."""
-        return f"{self.web_url}/#/job/running/{job_id}/overview"
+    def job_url(self, job_id: str, ended: bool = False) -> str:
+        """The web UI page of one job (``ended``: under the UI's completed jobs)."""
+        return f"{self.web_url}/#/job/{'completed' if ended else 'running'}/{job_id}/overview"
 
     def rest(self, path: str, method: str = "GET", timeout: float = 5.0) -> Any:
         """Call the REST API; returns the decoded JSON. Errors are :class:`FlinkError`."""
@@ -190,6 +192,9 @@ class LocalCluster(FlinkCluster):
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.slots, self.taskmanagers = slots, taskmanagers
         self.procs: list[subprocess.Popen] = []
+        #: Ends the JVMs if this process dies without stopping them (see :mod:`.watchdog`).
+        self.watchdog: subprocess.Popen | None = None
+        self._watch_fd: int | None = None
         self.conf_dir = self._write_conf()
 
     def _write_conf(self) -> Path:
@@ -207,6 +212,7 @@ class LocalCluster(FlinkCluster):
             "blob.server.port": free_port(), "parallelism.default": 1,
             "pipeline.auto-watermark-interval": "0 ms", "table.local-time-zone": "UTC",
             "heartbeat.interval": 2000, "heartbeat.timeout": 8000,
+            "metrics.fetcher.update-interval": 1000,  # the views' records in/out: 1 s, not 10 s
         }
         text = "".join(f"{k}: {json.dumps(v) if isinstance(v, str) else v}\n" for k, v in settings.items())
         if java_opts:
@@ -230,8 +236,22 @@ class LocalCluster(FlinkCluster):
                 ["bash", str(self.home / "bin" / f"{role}.sh"), "start-foreground"], env=env,
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True))
             out.close()
+        self._start_watchdog()
         _live.add(self)
         return self.wait_ready(timeout) if wait else self
+
+    def _start_watchdog(self) -> None:
+        """A process that ends the JVMs' process groups once this process's end of a pipe closes
+        (this process died, even by SIGKILL, or :meth:`stop` closed it)."""
+        read, write = os.pipe()  # neither end is inherited by later children (PEP 446)
+        try:
+            with open(self.dir / "log" / "watchdog.out", "wb") as out:
+                self.watchdog = subprocess.Popen(
+                    [sys.executable, str(WATCHDOG), *(str(p.pid) for p in self.procs)], stdin=read,
+                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        finally:
+            os.close(read)
+        self._watch_fd = write
 
     def wait_ready(self, timeout: float = START_TIMEOUT_S) -> LocalCluster:
         """Block until every task slot is registered (the processes must be running)."""
@@ -281,6 +301,16 @@ class LocalCluster(FlinkCluster):
                 os.killpg(p.pid, 9)
                 p.wait()
         self.procs = []
+        if self._watch_fd is not None:  # the watchdog reads EOF, finds nothing left and exits
+            os.close(self._watch_fd)
+            self._watch_fd = None
+        if self.watchdog is not None:
+            try:
+                self.watchdog.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.watchdog.kill()
+                self.watchdog.wait()
+            self.watchdog = None
         _live.discard(self)
         if _default and _default[0] is self:
             _default.clear()

@@ -5,6 +5,7 @@ It reads one JSON job description on stdin, submits its SQL to a session cluster
 
     {"event": "submitted", "job_id": "..."}
     {"event": "row", "row": ["q0:out", ...]}        # one per result row, as Flink emits it
+    {"event": "row", "row": [...], "kind": "-U"}    # with "changelog": true, Flink's RowKind too
     {"event": "finished"}                           # the job ended (bounded input)
     {"event": "error", "message": "...", "root_cause": "..."}
 
@@ -47,6 +48,15 @@ def root_cause(text: str) -> str:
         return found[-1].strip()
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
     return lines[0] if lines else text
+
+
+ROW_KINDS = {"INSERT": "+I", "UPDATE_BEFORE": "-U", "UPDATE_AFTER": "+U", "DELETE": "-D"}
+
+
+def row_kind(row) -> str:
+    """A result row's RowKind as streamlab's ``op`` text (``+I``, ``-U``, ``+U``, ``-D``)."""
+    kind = row.get_row_kind() if hasattr(row, "get_row_kind") else None
+    return ROW_KINDS.get(getattr(kind, "name", ""), "+I")
 
 
 def _job_id(client) -> str | None:
@@ -96,9 +106,13 @@ def main() -> int:
         result = t_env.execute_sql(spec["query"])
         client = result.get_job_client()
         emit({"event": "submitted", "job_id": _job_id(client)})
+        changelog = bool(spec.get("changelog"))
         with result.collect() as rows:
             for row in rows:
-                emit({"event": "row", "row": list(row)})
+                if changelog:
+                    emit({"event": "row", "row": list(row), "kind": row_kind(row)})
+                else:
+                    emit({"event": "row", "row": list(row)})
         emit({"event": "finished"})
         return 0
     except Exception as exc:  # noqa: BLE001 - every failure goes to the kernel as an event

@@ -21,16 +21,20 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..joins.interval import IntervalJoin
 from ..kafka.source import KafkaSource
+from ..ranking.changelog import OP
 from ..sources.frame import CsvSource, FrameSource, ParquetSource
 from ..windows.specs import Cumulate, Hop, Session, Tumble
 from .chain import read_chain
 from .cluster import FlinkError
 from .export import SETTINGS, build_export
 from .files import write_csv
+from .join_export import read_side
 from .options import FlinkExportOptions
 from .render import ident
 from .schema import source_types
+from .session_late import SessionLate, repath, session_late_parts
 
 KAFKA_JAR = "flink-sql-connector-kafka"
 
@@ -44,6 +48,8 @@ class Part:
     columns: list[tuple[str, str]]
     unit: str | None = None  # the input's time unit: window bounds go back as numbers in it
     time_column: str | None = None
+    #: An updating result: its rows get an ``op`` column (Flink's RowKind) in front.
+    changelog: bool = False
 
 
 @dataclass
@@ -53,6 +59,8 @@ class Job:
     statements: list[str]
     parts: list[Part]
     settings: dict[str, str] = field(default_factory=dict)
+    #: Per pipeline (``q0`` ...) with a SESSION window: its late rows, found at the job's end.
+    session_late: dict[str, SessionLate] = field(default_factory=dict)
 
     @property
     def query(self) -> str:
@@ -65,9 +73,15 @@ class Job:
             branches.append(f"SELECT '{p.tag}' AS tag, {names} FROM (\n{p.select}\n)")
         return "\nUNION ALL\n".join(branches)
 
+    @property
+    def changelog(self) -> bool:
+        """Whether a part is an updating result (then every row carries its RowKind)."""
+        return any(p.changelog for p in self.parts)
+
     def spec(self, host: str, port: int, name: str) -> dict:
         return {"rest_address": host, "rest_port": port, "settings": self.settings,
-                "statements": self.statements, "query": self.query, "job_name": name}
+                "statements": self.statements, "query": self.query, "job_name": name,
+                "changelog": self.changelog}
 
 
 def build_job(streams: list, workdir, parallelism: int = 1, late: bool = True,
@@ -83,7 +97,13 @@ def build_job(streams: list, workdir, parallelism: int = 1, late: bool = True,
                 "table.exec.resource.default-parallelism": str(parallelism)}
     statements: list[str] = []
     parts: list[Part] = []
+    session_late: dict[str, SessionLate] = {}
     for i, stream in enumerate(streams):
+        if isinstance(stream, IntervalJoin):
+            statements_, part = join_part(stream, i, workdir, continuous)
+            statements += statements_
+            parts.append(part)
+            continue
         chain = read_chain(stream)
         src = chain.source
         opts: dict = {"source_table": f"q{i}_src", "sink_table": f"q{i}_sink", "settings": False}
@@ -105,7 +125,44 @@ def build_job(streams: list, workdir, parallelism: int = 1, late: bool = True,
         companion = late_part(chain, export, f"q{i}:late") if late else None
         if companion is not None:
             parts.append(companion)
-    return Job(statements, parts, settings)
+        elif late and isinstance(chain.window.spec, Session) and not isinstance(src, KafkaSource) \
+                and not continuous and not chain.constants:
+            rowtime = _rowtime(export)
+            more, extra, session_late[f"q{i}"] = session_late_parts(
+                export, i, frame, list(src.columns or frame.columns),
+                os.path.join(os.fspath(workdir), f"q{i}-rows"), rowtime, unit,
+                _ms(f"CURRENT_WATERMARK({ident(rowtime)})"), Part)
+            statements += more
+            parts += extra
+    return Job(statements, parts, settings, session_late)
+
+
+def join_part(join: IntervalJoin, i: int, workdir, continuous: bool = False) -> tuple[list[str], Part]:
+    """The statements and the result part of an interval join of frames, CSV or Parquet.
+
+    One source read by both inputs is one table (as in streamlab's graph); two sources are two
+    tables, each reading its own folder. The rows are append-only for every join type (DESIGN
+    §2b), and no input row is dropped as late, so there is no late companion.
+    """
+    sides = [read_side(u) for u in join.upstreams]
+    for side in sides:
+        if isinstance(side.source, KafkaSource):
+            raise FlinkError(f"{join.label()}: on_flink of a join reads frames, CSV and Parquet; "
+                             "export a Kafka join with to_flink_sql(..., connector='kafka')")
+    shared = sides[0].source is sides[1].source
+    folders = [os.path.join(os.fspath(workdir), f"q{i}-input" + ("" if shared else f"-{lr}")) for lr in "lr"]
+    for side, folder in zip(sides[: 1 if shared else 2], folders):
+        frame = input_frame(side.source)
+        write_csv(frame, os.path.join(folder, "part-0.csv"), columns=list(side.source.columns or frame.columns))
+    opts: dict = {"source_table": f"q{i}_src", "sink_table": f"q{i}_sink", "settings": False, "path": folders[0]}
+    if continuous:
+        opts["source_options"] = {"source.monitor-interval": "1 s"}
+    export = build_export(join, FlinkExportOptions.of("filesystem", **opts))
+    right = f"CREATE TABLE {ident(f'q{i}_src_r')} "
+    statements = [repath(d, folders[1]) if not shared and d.startswith(right) else d
+                  for d in export.ddl if d != export.sink_ddl]
+    meta = sides[0].source.time_meta
+    return statements, Part(f"q{i}:out", export.query, export.sink_columns, meta.unit if meta else None)
 
 
 def input_frame(src) -> pd.DataFrame:
@@ -189,6 +246,7 @@ def _rowtime(export) -> str:
 
 
 _UNIT_MS = {"s": 1000, "ms": 1, "us": 0.001, "ns": 0.000001}
+_TEXT = pd.Series(["text"]).dtype
 
 
 def decode(part: Part, rows: list[list]) -> pd.DataFrame:
@@ -196,6 +254,8 @@ def decode(part: Part, rows: list[list]) -> pd.DataFrame:
     names = [n for n, _ in part.columns]
     raw = pd.DataFrame([r[: len(names)] for r in rows], columns=names, dtype=object)
     out = {}
+    if part.changelog:  # the driver appends Flink's RowKind to every row of a changelog job
+        out[OP] = pd.Series([r[-1] for r in rows], dtype=object)
     for name, flink in part.columns:
         out[name] = _column(raw[name], flink.upper(), part.unit, name)
     frame = pd.DataFrame(out)
@@ -219,7 +279,9 @@ def _column(values: pd.Series, flink: str, unit: str | None, name: str):
         return pd.to_numeric(values).astype("float64")
     if base == "BOOLEAN":
         return values.map({"TRUE": True, "FALSE": False, "true": True, "false": False})
-    return values
+    # text in the dtype pandas gives a frame's text (``str`` with NaN for NULL on pandas 3), also
+    # for a batch whose values are all NULL
+    return pd.Series(values.tolist(), index=values.index, dtype=_TEXT)
 
 
 def _late_columns(frame: pd.DataFrame, part: Part) -> pd.DataFrame:

@@ -28,6 +28,8 @@ DRIVER = Path(__file__).with_name("driver.py")
 POLL_S = 1.0
 #: The cluster counts as gone when its REST API has failed every poll for this long.
 UNREACHABLE_S = 2.0
+#: How long ``cancel()`` waits for Flink to report the job canceled (so the views show it).
+CANCEL_WAIT_S = 3.0
 _drivers: weakref.WeakSet[Submission] = weakref.WeakSet()
 
 
@@ -41,6 +43,11 @@ class Submission:
         self.error: str | None = None
         self.root_cause: str | None = None
         self.metrics = {"records_in": 0, "records_out": 0}
+        #: Flink's own state of the job (``RUNNING``, ``FINISHED``, ``CANCELED`` ...), from REST.
+        self.job_state: str | None = None
+        #: Records read by the job's sources per second, between the last two metric polls.
+        self.records_per_s = 0.0
+        self._rate_mark: tuple[float, int] | None = None
         self.log = Path(tempfile.mkstemp(prefix="streamlab-driver-", suffix=".log")[1])
         self.submitted_at = time.monotonic()
         self._buf = b""
@@ -88,6 +95,8 @@ class Submission:
             kind = event.get("event")
             if kind == "row":
                 row = event["row"]
+                if "kind" in event:  # an updating result: Flink's RowKind goes last (the op column)
+                    row = [*row, event["kind"]]
                 rows.setdefault(row[0], []).append(row[1:])
             elif kind == "submitted":
                 self.job_id = event.get("job_id")
@@ -172,6 +181,7 @@ class Submission:
                     self._fail(f"the Flink cluster went away: {e}", f"cluster unreachable: {e}")
             return
         self._failing_since = None
+        self.job_state = info.get("state") or self.job_state
         self._read_metrics(info)
         if info.get("state") == "FAILED":
             self._fail(*self._exception())
@@ -189,13 +199,16 @@ class Submission:
         return trace or "the job failed", root_cause(trace) if trace else "the job failed"
 
     def _read_metrics(self, info: dict) -> None:
-        """Records read by the source vertices and written into the sink (Flink's REST metrics)."""
+        """Flink's REST metrics, as its web UI shows them: records in = records the source
+        vertices read; records out = records the vertex holding the sink received (when the sink
+        is chained behind an aggregation, that is the aggregation's input)."""
         vertices = info.get("vertices") or []
 
         def total(prefix: str, *keys: str) -> int:
             out = 0
             for v in vertices:
-                if str(v.get("name", "")).startswith(prefix):
+                name = str(v.get("name", ""))
+                if name.startswith(prefix) or f"-> {prefix}" in name:  # a sink chained to an operator
                     m = v.get("metrics", {})
                     out += int(next((m[k] for k in keys if m.get(k)), 0))
             return out
@@ -203,13 +216,20 @@ class Submission:
         if vertices:
             self.metrics["records_in"] = total("Source:", "read-records", "write-records")
             self.metrics["records_out"] = total("Sink:", "read-records")
+            now, count = time.monotonic(), self.metrics["records_in"]
+            if self._rate_mark is not None and now > self._rate_mark[0]:
+                self.records_per_s = max(0.0, (count - self._rate_mark[1]) / (now - self._rate_mark[0]))
+            self._rate_mark = (now, count)
 
     def _poll_metrics(self) -> None:
         if self.job_id:
             try:
-                self._read_metrics(self.cluster.rest(f"/jobs/{self.job_id}", timeout=1.0))
+                info = self.cluster.rest(f"/jobs/{self.job_id}", timeout=1.0)
             except FlinkError:
-                pass
+                return
+            self.job_state = info.get("state") or self.job_state
+            self._read_metrics(info)
+            self.records_per_s = 0.0
 
     async def _watch(self) -> None:
         while not self.state.terminal:
@@ -229,11 +249,21 @@ class Submission:
             if time.monotonic() - self._last_poll >= POLL_S:
                 self.poll()
 
+    def _await_job_state(self, states: tuple[str, ...], timeout: float) -> None:
+        """Poll Flink's state of the job (``job_state``) until it is one of ``states`` (bounded)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.job_state = self.cluster.rest(f"/jobs/{self.job_id}", timeout=1.0).get("state")
+            if self.job_state in states or time.monotonic() >= deadline:
+                return
+            time.sleep(0.1)
+
     def cancel(self) -> None:
         """Cancel the job on the cluster and end the driver."""
         if self.job_id and not self.state.terminal:
             try:
                 self.cluster.rest(f"/jobs/{self.job_id}?mode=cancel", method="PATCH", timeout=3.0)
+                self._await_job_state(("CANCELED", "FAILED", "FINISHED"), CANCEL_WAIT_S)
             except FlinkError:
                 pass
         self._end(PipelineState.STOPPED)
