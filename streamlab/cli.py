@@ -28,7 +28,7 @@ def parse_window(text: str):
     """``tumble:5s``, ``hop:10s:1s`` (size, slide), ``cumulate:1min:10s`` (size, step), ``session:30s``.
 
     >>> parse_window("hop:10s:1s")
-    Hop(size='10s', slide='1s', offset=0)
+    Hop(size='10s', slide='1s', offset=0, tz=None)
     """
     kind, _, rest = text.partition(":")
     parts = [p for p in rest.split(":") if p]

@@ -196,7 +196,8 @@ def as_float(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_interval_joins_and_a_changelog_on_flink(cluster):
-    """Two jobs at once: interval joins (inner and left on one source, left on two) via
+    """Two jobs at once: interval joins (inner and left on one source, left on two), a window join
+    of raw rows and of two aggregations, a temporal join and a merge with a DataFrame via
     ``sl.flink.submit`` (as ``on_flink``); a window result and a
     continuous GROUP BY in hand-written SQL (Flink's RowKind becomes the ``op`` column), compared
     with the kernel's changelog as a materialised final state."""
@@ -209,6 +210,13 @@ def test_interval_joins_and_a_changelog_on_flink(cluster):
     l2, r2 = (sl.from_frame(on_time[on_time["side"] == s].drop(columns="side"), time="ts", unit="ms")
               .watermark("200ms") for s in "LR")
     joins.append(l2.join(r2, on="k", between=("-300ms", "200ms"), how="left"))
+    # every other join kind in the same job: window (raw rows, two aggregations), temporal, merge
+    tumble = sl.Tumble("1s")
+    joins.append(left.window(tumble).join(right.window(tumble), on="k", how="full"))
+    joins.append(left.window(tumble, by="k").agg(n=("v", "size"))
+                 .join(right.window(tumble, by="k").agg(s=("v", "sum")), on="k", how="full"))
+    joins.append(left.join_asof(right, on="k", how="left"))
+    joins.append(left.merge(pd.DataFrame({"k": ["a", "b"], "label": ["A", "B"]}), on="k", how="left"))
     join_runs = sl.flink.submit(joins, cluster)
 
     df = events(seed=8)

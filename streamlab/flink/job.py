@@ -21,20 +21,21 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..joins.interval import IntervalJoin
+from ..joins.merge import Merge
 from ..kafka.source import KafkaSource
 from ..ranking.changelog import OP
+from ..sources.base import Source
 from ..sources.frame import CsvSource, FrameSource, ParquetSource
 from ..windows.specs import Cumulate, Hop, Session, Tumble
-from .chain import read_chain
+from .chain import SelectList, read_chain
 from .cluster import FlinkError
 from .export import SETTINGS, build_export
 from .files import write_csv
-from .join_export import read_side
+from .joins_export import JOINS
 from .options import FlinkExportOptions
 from .render import ident
 from .schema import source_types
-from .session_late import SessionLate, repath, session_late_parts
+from .session_late import SessionLate, session_late_parts
 
 KAFKA_JAR = "flink-sql-connector-kafka"
 
@@ -99,7 +100,7 @@ def build_job(streams: list, workdir, parallelism: int = 1, late: bool = True,
     parts: list[Part] = []
     session_late: dict[str, SessionLate] = {}
     for i, stream in enumerate(streams):
-        if isinstance(stream, IntervalJoin):
+        if isinstance(stream, JOINS) or isinstance(stream, SelectList) and isinstance(stream.window, JOINS):
             statements_, part = join_part(stream, i, workdir, continuous)
             statements += statements_
             parts.append(part)
@@ -137,32 +138,57 @@ def build_job(streams: list, workdir, parallelism: int = 1, late: bool = True,
     return Job(statements, parts, settings, session_late)
 
 
-def join_part(join: IntervalJoin, i: int, workdir, continuous: bool = False) -> tuple[list[str], Part]:
-    """The statements and the result part of an interval join of frames, CSV or Parquet.
+def join_part(join, i: int, workdir, continuous: bool = False) -> tuple[list[str], Part]:
+    """The statements and the result part of a join (interval, window, temporal, or a merge with
+    a DataFrame; with a ``%%streamlab`` select list or not) of frames, CSV or Parquet.
 
     One source read by both inputs is one table (as in streamlab's graph); two sources are two
-    tables, each reading its own folder. The rows are append-only for every join type (DESIGN
-    §2b), and no input row is dropped as late, so there is no late companion.
+    tables, ``q<i>_src_l`` / ``q<i>_src_r``, each reading its own folder. A merge's DataFrame is
+    written to a folder too and joined as the table ``q<i>_table`` (the export's ``lookup_table``
+    from a file). The rows are append-only for every join (DESIGN §2b) and a join's late rows
+    are counted, not emitted, so there is no late companion.
     """
-    sides = [read_side(u) for u in join.upstreams]
-    for side in sides:
-        if isinstance(side.source, KafkaSource):
+    inner = join.window if isinstance(join, SelectList) else join
+    sources = [source_of(u, join) for u in inner.upstreams]
+    for src in sources:
+        if isinstance(src, KafkaSource):
             raise FlinkError(f"{join.label()}: on_flink of a join reads frames, CSV and Parquet; "
                              "export a Kafka join with to_flink_sql(..., connector='kafka')")
-    shared = sides[0].source is sides[1].source
-    folders = [os.path.join(os.fspath(workdir), f"q{i}-input" + ("" if shared else f"-{lr}")) for lr in "lr"]
-    for side, folder in zip(sides[: 1 if shared else 2], folders):
-        frame = input_frame(side.source)
-        write_csv(frame, os.path.join(folder, "part-0.csv"), columns=list(side.source.columns or frame.columns))
-    opts: dict = {"source_table": f"q{i}_src", "sink_table": f"q{i}_sink", "settings": False, "path": folders[0]}
+    base = f"q{i}_src"
+    opts: dict = {"source_table": base, "sink_table": f"q{i}_sink", "settings": False}
+    root = os.fspath(workdir)
+    if len(sources) == 1 or sources[0] is sources[1]:
+        opts["path"] = _write_input(sources[0], os.path.join(root, f"q{i}-input"))
+    else:
+        opts["paths"] = {f"{base}_{lr}": _write_input(src, os.path.join(root, f"q{i}-input-{lr}"))
+                         for src, lr in zip(sources, "lr")}
+    if isinstance(inner, Merge):  # a merge with a static DataFrame: its rows as a file table
+        name, folder = f"q{i}_table", os.path.join(root, f"q{i}-table")
+        write_csv(inner.table, os.path.join(folder, "part-0.csv"), columns=list(inner.table.columns))
+        opts["lookup_table"] = name
+        opts["paths"] = {**opts.get("paths", {}), name: folder}
     if continuous:
         opts["source_options"] = {"source.monitor-interval": "1 s"}
     export = build_export(join, FlinkExportOptions.of("filesystem", **opts))
-    right = f"CREATE TABLE {ident(f'q{i}_src_r')} "
-    statements = [repath(d, folders[1]) if not shared and d.startswith(right) else d
-                  for d in export.ddl if d != export.sink_ddl]
-    meta = sides[0].source.time_meta
+    statements = [d for d in export.ddl if d != export.sink_ddl]
+    meta = sources[0].time_meta
     return statements, Part(f"q{i}:out", export.query, export.sink_columns, meta.unit if meta else None)
+
+
+def source_of(node, result) -> Source:
+    """The source a join input reads (inputs are single chains: source -> watermark -> ...)."""
+    while not isinstance(node, Source):
+        if len(node.upstreams) != 1:
+            raise FlinkError(f"{result.label()}: on_flink runs a join of two single-input chains; "
+                             f"{node.label()} has {len(node.upstreams)} inputs")
+        node = node.upstreams[0]
+    return node
+
+
+def _write_input(src: Source, folder: str) -> str:
+    frame = input_frame(src)
+    write_csv(frame, os.path.join(folder, "part-0.csv"), columns=list(src.columns or frame.columns))
+    return folder
 
 
 def input_frame(src) -> pd.DataFrame:

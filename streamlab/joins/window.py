@@ -36,6 +36,7 @@ from .common import (
     check_keys,
     from_plain,
     known_dtype,
+    one_origin,
     require_watermark,
     rows_of_key,
     rows_per_key,
@@ -141,6 +142,10 @@ class WindowJoin(Node):
         super().__init__(upstreams=[left.upstream, right.upstream], columns=self.cols.output,
                          time_meta=TimeMeta(self.cols.left_names[left.meta.column], left.meta.unit))
         self.late = self.side("late")
+        #: Both inputs split one source: each row is judged late with the watermark it was made
+        #: with, as Flink's two channels of one source see it, not capped by the other input whose
+        #: part of the same source batch is merely delivered second (results independent of batching).
+        self.watermarks.shared = one_origin(left.upstream, right.upstream)
         self.reset_state()
 
     def label(self) -> str:
