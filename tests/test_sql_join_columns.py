@@ -141,3 +141,24 @@ def test_the_python_api_keeps_one_merged_key_column(how):
     assert "k" in out.columns and "k_x" not in out.columns and "k_y" not in out.columns
     assert sorted(out.k.tolist()) == sorted(model.k.tolist())
     assert out.k.notna().all()
+
+
+@pytest.mark.parametrize("batch", [1, 50])
+def test_the_versioned_key_of_a_left_temporal_join_is_null_without_a_version(batch):
+    rng = np.random.default_rng(batch)
+    orders = pd.DataFrame({"ts": np.sort(rng.integers(0, 10_000, 120)), "cur": rng.choice(["EUR", "USD", "GBP"], 120),
+                           "oid": np.arange(120)})
+    rates = pd.DataFrame({"ts": np.sort(rng.integers(2_000, 10_000, 20)), "cur": rng.choice(["EUR", "USD"], 20),
+                          "rate": np.arange(20)})
+    o = sl.from_frame(orders, time="ts", unit="ms", batch_size=batch).watermark(0)
+    r = sl.from_frame(rates, time="ts", unit="ms", batch_size=batch).watermark(0)
+    cell = ("CREATE TEMPORARY VIEW v AS SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY cur "
+            "ORDER BY ts DESC) AS rownum FROM r) WHERE rownum = 1; "
+            "SELECT o.oid, v.rate, o.cur AS ocur, v.cur AS vcur, COALESCE(v.cur, o.cur) AS cur "
+            "FROM o LEFT JOIN v FOR SYSTEM_TIME AS OF o.ts AS v ON o.cur = v.cur")
+    out = run_statements(cell, {"o": o, "r": r}, {}).collect()
+    asof = pd.merge_asof(orders, rates.rename(columns={"ts": "rts"}).assign(vcur=rates.cur), left_on="ts",
+                         right_on="rts", by="cur")
+    want = pd.DataFrame({"oid": asof.oid, "rate": asof.rate, "ocur": asof.cur, "vcur": asof.vcur, "cur": asof.cur})
+    assert as_rows(out) == as_rows(want)
+    assert want.vcur.isna().any() and want.vcur.notna().any()
