@@ -58,16 +58,36 @@ def graph_nodes(node) -> list:
 
 
 def pipeline_of(node) -> Pipeline:
+    """The pipeline that runs ``node``'s graph: the one its sources already belong to, grown by
+    any source the graph gained since (e.g. a join of a collected stream with a new one), or a
+    new pipeline when no source has one yet.
+
+    Sources of two earlier pipelines joined into one graph move to the first pipeline (the other
+    keeps its remaining sources, or is unregistered when none remain). A pipeline that is running
+    or paused cannot take a new source: that is a :class:`PipelineStateError` naming the fix.
+    """
     sources = [s for s in graph_nodes(node) if isinstance(s, Source)]
     if not sources:
         raise ValueError(f"{node!r} has no streamlab source upstream; start from sl.from_frame(...), sl.demo...")
+    owners: list[Pipeline] = []
     for src in sources:
-        pipe = src.owner
-        if isinstance(pipe, Pipeline):
-            for other in sources:
-                other.owner = pipe
-            return pipe
-    return Pipeline(sources)
+        if isinstance(src.owner, Pipeline) and all(src.owner is not p for p in owners):
+            owners.append(src.owner)
+    if not owners:
+        return Pipeline(sources)
+    pipe = owners[0]
+    new = [s for s in sources if all(s is not t for t in pipe.sources)]
+    if new:
+        busy = [p for p in owners if p.state.active]
+        if busy:
+            names = ", ".join(s.label() for s in new)
+            raise PipelineStateError(
+                f"pipeline {busy[0].name!r} is {busy[0].state} and this graph adds source(s) {names} to it; "
+                f"stop it first (pipeline.stop() or res.stop()), then collect() or start() again")
+        for other in owners[1:]:
+            other._release(new)
+        pipe._adopt(new)
+    return pipe
 
 
 class Pipeline:
@@ -92,6 +112,20 @@ class Pipeline:
 
     def __repr__(self) -> str:
         return f"<Pipeline {self.name!r} {self.state}>"
+
+    def _adopt(self, sources: list[Source]) -> None:
+        """Take ``sources`` into this (not running) pipeline: the graph grew, e.g. by a join."""
+        for src in sources:
+            self.sources.append(src)
+            src.owner = self
+        if self._state != PipelineState.IDLE:
+            self.reset()  # its operators' state and sources rewind with the new ones (collect() would too)
+
+    def _release(self, sources: list[Source]) -> None:
+        """Give ``sources`` up to another pipeline; unregister when none remain."""
+        self.sources = [s for s in self.sources if all(s is not t for t in sources)]
+        if not self.sources and _registry.get(self.name) is self:
+            del _registry[self.name]
 
     # --- state ------------------------------------------------------------------------------
     @property

@@ -64,6 +64,24 @@ def make_rows(seed: int = 7, n: int = N_ROWS) -> pd.DataFrame:
                          "ts_ms": ts})
 
 
+#: ``%%streamlab`` cells that Flink also runs verbatim (on views ``lv``/``rv`` of the one source):
+#: a qualified shared key (``l.k``, ``r.k``) or window column is NULL where its input is padded,
+#: ``COALESCE(l.k, r.k)`` merges them. The magic's rows and its export's rows must equal Flink's.
+VERBATIM = {
+    **{f"interval_{how}": (
+        "SELECT l.id AS lid, r.id AS rid, l.k AS lk, r.k AS rk, COALESCE(l.k, r.k) AS ck, "
+        f"COALESCE(r.k, l.k) AS ck2 FROM lv AS l {how.upper()} JOIN rv AS r ON l.k = r.k AND "
+        "r.ts BETWEEN l.ts - INTERVAL '1' SECOND AND l.ts + INTERVAL '2' SECOND") for how in HOWS[1:]},
+    **{f"window_{kind}_{how}": (
+        "SELECT L.id AS lid, R.id AS rid, L.k AS lk, R.k AS rk, COALESCE(L.k, R.k) AS ck, "
+        "L.window_start AS lws, R.window_end AS rwe, COALESCE(L.window_start, R.window_start) AS ws "
+        f"FROM (SELECT * FROM TABLE({kind.upper()}(TABLE lv, DESCRIPTOR(ts), {WINDOWS[kind][0]}))) L "
+        f"{how.upper()} JOIN (SELECT * FROM TABLE({kind.upper()}(TABLE rv, DESCRIPTOR(ts), {WINDOWS[kind][0]}))) R "
+        "ON L.k = R.k AND L.window_start = R.window_start AND L.window_end = R.window_end")
+       for kind in ("tumble", "hop") for how in HOWS[1:]},
+}
+
+
 def queries() -> dict[str, str]:
     out = {}
     for name, (cond, _, _) in INTERVALS.items():
@@ -79,6 +97,7 @@ def queries() -> dict[str, str]:
                 f"FROM (SELECT * FROM {tvf.format(t='l')}) L {how.upper()} JOIN "
                 f"(SELECT * FROM {tvf.format(t='r')}) R "
                 "ON L.k = R.k AND L.window_start = R.window_start AND L.window_end = R.window_end")
+    out.update({f"verbatim_{name}": cell for name, cell in VERBATIM.items()})
     for how in ("inner", "left"):
         out[f"temporal_{how}"] = (f"SELECT p.id AS lid, v.id AS rid FROM l AS p {how.upper()} JOIN versioned "
                                   "FOR SYSTEM_TIME AS OF p.ts AS v ON p.k = v.k")
@@ -88,6 +107,8 @@ def queries() -> dict[str, str]:
 STATEMENTS = [
     "CREATE TEMPORARY VIEW l AS SELECT id, k, ts FROM src WHERE side = 'L'",
     "CREATE TEMPORARY VIEW r AS SELECT id, k, ts FROM src WHERE side = 'R'",
+    "CREATE TEMPORARY VIEW lv AS SELECT id, side, k, ts FROM src WHERE side = 'L'",
+    "CREATE TEMPORARY VIEW rv AS SELECT id, side, k, ts FROM src WHERE side = 'R'",
     "CREATE TEMPORARY VIEW versioned AS SELECT id, k, ts FROM (SELECT *, ROW_NUMBER() OVER "
     "(PARTITION BY k ORDER BY ts DESC) AS rownum FROM r) WHERE rownum = 1",
 ]
@@ -211,7 +232,7 @@ def export_cases() -> dict:
             return left.merge(USERS, on="k", how=how)
         cases[f"xtemporal_{how}"] = temporal
         cases[f"xmerge_{how}"] = merged
-    for name, cell in SQL_CASES.items():
+    for name, cell in {**SQL_CASES, **{f"v_{n}": c for n, c in VERBATIM.items()}}.items():
         def sql(rows, batch, cell=cell):
             from streamlab.sql.joins import run_statements
 
@@ -334,3 +355,24 @@ def test_export_equals_the_hand_written_flink_query(name, flink):
     """The export's (left id, right id[, window]) rows equal the hand-written Flink query's, which
     equal streamlab's at batch sizes 1 and 500 (test_window_join / test_temporal_join above)."""
     assert flink[f"{name}:ids"] == flink[_covered(name)]
+
+
+@pytest.mark.parametrize("batch", BATCH_SIZES)
+@pytest.mark.parametrize("name", list(VERBATIM))
+def test_sql_join_columns_equal_flink_running_the_cell_verbatim(name, batch, rows, flink):
+    """``l.k`` / ``L.window_start`` of a padded input are NULL and ``COALESCE(l.k, r.k)`` merges,
+    in the magic and in its export, exactly as Flink runs the same SQL text."""
+    from streamlab.sql.joins import run_statements
+
+    left, right = sides(rows, batch)
+    out = run_statements(VERBATIM[name], {"lv": left, "rv": right}, {}).collect()
+    expected = flink[f"verbatim_{name}"]
+    assert as_rows(out) == expected
+    assert flink[f"xsql_v_{name}"] == expected
+    assert len(expected) > 100
+
+
+def test_the_verbatim_cases_have_padded_rows(flink):
+    """The cases above must hold NULL-padded rows, where ``l.k`` and the merged key differ."""
+    padded = {n: sum(r[0] is None or r[1] is None for r in flink[f"verbatim_{n}"]) for n in VERBATIM}
+    assert sum(padded.values()) > 50 and sum(v > 0 for v in padded.values()) >= len(VERBATIM) - 2, padded

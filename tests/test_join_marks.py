@@ -118,3 +118,84 @@ def test_a_window_after_a_temporal_join_uses_the_joins_watermark(batch):
             .agg(n=("cur", "size"), total=("amount", "sum")).reset_index().sort_values(["cur", "window_start"]))
     pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True), check_dtype=False)
     assert w.snapshot_node()["counters"]["late"] == 0
+
+
+def window_rows(df: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """Each row once per window containing it: TUMBLE 1 s, or HOP 2 s every 1 s (ms)."""
+    start = df.ts // 1000 * 1000
+    parts = [df.assign(ws=start)] + ([df.assign(ws=start - 1000)] if kind == "hop" else [])
+    out = pd.concat(parts, ignore_index=True)
+    return out.assign(we=out.ws + (1000 if kind == "tumble" else 2000))
+
+
+def batch_window_join(left, right, kind, how):
+    """pandas: rows of equal key and window paired, then the outer side's windows with no pair;
+    each output row's time is its window's window_time (end - 1), Flink's time attribute."""
+    lw, rw = window_rows(left, kind), window_rows(right, kind)
+    m = lw.merge(rw, on=["k", "ws", "we"], suffixes=("_x", "_y"))
+    parts = [m]
+    if how == "full":
+        lkey, rkey = lw.set_index(["lid", "ws"]).index, rw.set_index(["rid", "ws"]).index
+        parts.append(lw[~lkey.isin(m.set_index(["lid", "ws"]).index)])
+        parts.append(rw[~rkey.isin(m.set_index(["rid", "ws"]).index)])
+    joined = pd.concat(parts, ignore_index=True)
+    t = joined.we - 1
+    g = joined.assign(window_start=t // 2000 * 2000).groupby(["k", "window_start"])
+    return g.agg(n=("k", "size"), lids=("lid", "count")).reset_index()
+
+
+@pytest.mark.parametrize("kind", ["tumble", "hop"])
+@pytest.mark.parametrize("how", ["inner", "full"])
+@pytest.mark.parametrize("batch", [1, 7, 1000])
+def test_a_window_after_a_window_join_uses_the_joins_marks(kind, how, batch):
+    """No ``.watermark()`` after the window join: its marks (window_time, the joint watermark
+    before the firing one) drive the window, which equals the batch model with no late row."""
+    left, right = inputs(seed=batch + 11)
+    spec = sl.Tumble(1000) if kind == "tumble" else sl.Hop(2000, 1000)
+    a = sl.from_frame(left, time="ts", unit="ms", batch_size=batch).watermark(DELAY)
+    b = sl.from_frame(right, time="ts", unit="ms", batch_size=batch).watermark(DELAY)
+    j = a.window(spec).join(b.window(spec), on="k", how=how)
+    w = j.window(sl.Tumble(2000), by="k").agg(n=("k", "size"), lids=("lid", "count"))
+    fired_early = []
+    w.sink(lambda df: fired_early.append(len(df)) if not w.pipeline.sources[0].exhausted else None)
+    got = w.collect()[["k", "window_start", "n", "lids"]].sort_values(["k", "window_start"]).reset_index(drop=True)
+    want = batch_window_join(left, right, kind, how).sort_values(["k", "window_start"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)
+    assert len(j.late.collect()) == 0  # the join itself drops nothing (inputs disordered within the delay)
+    snap = w.snapshot_node()
+    assert snap["counters"]["late"] == 0 and snap["counters"]["errors"] == 0
+    assert sum(fired_early) > 0  # the windows fire while the stream runs, not only at the end
+
+
+@pytest.mark.parametrize("how", ["inner", "full"])
+def test_window_join_marks_are_window_time_and_the_watermark_before_firing(how):
+    left, right = inputs(seed=21, n=80)
+    a = sl.from_frame(left, time="ts", unit="ms", batch_size=6).watermark(DELAY)
+    b = sl.from_frame(right, time="ts", unit="ms", batch_size=6).watermark(DELAY)
+    j = a.window(sl.Hop(2000, 1000)).join(b.window(sl.Hop(2000, 1000)), on="k", how=how)
+    seen = []
+    j.sink(lambda df: seen.append((df, marks_of(df))))
+    j.collect()
+    assert seen and all(m is not None for _, m in seen)
+    ends = [m.end for _, m in seen]
+    assert ends == sorted(ends)
+    for df, m in seen:
+        if len(df):
+            assert (m.ms == df.window_end.to_numpy() - 1).all()
+            assert (m.wm < m.ms).all() and m.wm.max() <= m.end  # never late downstream
+
+
+def test_a_window_join_of_aggregations_carries_marks():
+    left, right = inputs(seed=4, n=120)
+    src_a = sl.from_frame(left, time="ts", unit="ms", batch_size=10).watermark(DELAY)
+    src_b = sl.from_frame(right, time="ts", unit="ms", batch_size=10).watermark(DELAY)
+    x = src_a.window(sl.Tumble(1000), by="k").agg(n=("lid", "count"))
+    y = src_b.window(sl.Tumble(1000), by="k").agg(m=("rid", "count"))
+    j = x.join(y, on="k", how="full")
+    seen = []
+    j.sink(lambda df: seen.append((df, marks_of(df))))
+    j.collect()
+    rows = [(df, m) for df, m in seen if len(df)]
+    assert rows and all(m is not None for _, m in seen)
+    for df, m in rows:
+        assert (m.ms == df.window_end.to_numpy() - 1).all() and (m.wm < m.ms).all()

@@ -34,6 +34,7 @@ class Output(Protocol):
 
     name: str
     source: str
+    refs: Sequence
 
 
 @runtime_checkable

@@ -189,6 +189,29 @@ def key_condition(left_on: Sequence[str], right_on: Sequence[str], la: str = "l"
     return " AND ".join(f"{la}.{ident(a)} = {ra}.{ident(b)}" for a, b in zip(left_on, right_on))
 
 
+def _select_expr(output, by_name: dict[str, Column]) -> str:
+    """A select-list column as the user wrote it: ``l.k`` stays ``l.k`` (NULL where the left input
+    is padded) and ``COALESCE(l.k, r.k)`` stays a COALESCE; an unqualified column is the merged one.
+
+    >>> from streamlab.sql.plan import JoinRef, Output
+    >>> cols = {"k": Column("k", "COALESCE(l.k, r.k)", "STRING"), "ts_x": Column("ts_x", "l.ts", "TIMESTAMP(3)")}
+    >>> _select_expr(Output("lk", "k", (JoinRef("left", "k", "k", "ts_x"),)), cols)
+    'l.k'
+    >>> _select_expr(Output("ck", "k", (JoinRef("right", "k", "k", "ts_y"), JoinRef(None, "k", "k"))), cols)
+    'COALESCE(r.k, COALESCE(l.k, r.k))'
+    """
+    refs = getattr(output, "refs", ())
+    if not refs:
+        return by_name[output.source].expr
+    for r in refs:
+        if r.source not in by_name:
+            raise ValueError(f"the select list names {r.source!r}, which the join does not give "
+                             f"(columns: {', '.join(by_name)})")
+    exprs = [f"{'l' if r.side == 'left' else 'r'}.{ident(r.column)}" if r.present is not None
+             else by_name[r.source].expr for r in refs]
+    return exprs[0] if len(exprs) == 1 else f"COALESCE({', '.join(exprs)})"
+
+
 def finish(query: JoinQuery, options: FlinkExportOptions, outputs: Sequence | None = None) -> dict:
     """The export's parts: ``ddl``, ``sink_ddl``, ``query``, ``sink_table``, ``sink_columns``,
     ``header``. ``outputs`` (``name``/``source`` pairs of a select list) keeps those columns."""
@@ -199,7 +222,7 @@ def finish(query: JoinQuery, options: FlinkExportOptions, outputs: Sequence | No
         if missing:
             raise ValueError(f"the select list names {missing[0]!r}, which the {query.kind} does not give "
                              f"(columns: {', '.join(by_name)})")
-        columns = [Column(o.name, by_name[o.source].expr, by_name[o.source].type) for o in outputs]
+        columns = [Column(o.name, _select_expr(o, by_name), by_name[o.source].type) for o in outputs]
     sql = "\n".join([f"SELECT {', '.join(c.sql() for c in columns)}", *query.body])
     sink_table = options.sink_table or "sink"
     sink = [(c.name, c.type) for c in columns]

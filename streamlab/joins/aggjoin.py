@@ -11,6 +11,9 @@
    k  window_start  window_end  n  s
 0  a             0          10  2  3
 1  b            10          20  1  3
+
+The output carries marks as the raw-row window join's do (``streamlab.joins.window``): each
+row's ``window_time`` (end - 1) and the joint watermark before the one that fired it.
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ import pandas as pd
 
 from ..core.node import Node, concat_frames
 from ..core.snapshot import JoinState
-from ..core.timecol import POS_INF, event_ms
-from ..core.watermarks import Marks
+from ..core.timecol import NEG_INF, POS_INF, event_ms
+from ..core.watermarks import Marks, attach
 from ..windows.operator import WindowAgg
 from .common import (
     JoinColumns,
@@ -36,7 +39,7 @@ from .common import (
     side_state,
     to_plain,
 )
-from .window import pair_groups
+from .window import pair_groups, window_marks
 
 WINDOW = ["window_start", "window_end"]
 
@@ -68,8 +71,10 @@ class AggWindowJoin(Node):
         super().reset_state()
         self.keys = JoinKeys(len(self.left_on))
         self.rows = [pd.DataFrame(columns=self.cols.left), pd.DataFrame(columns=self.cols.right)]
-        self._out: list[pd.DataFrame] = []
+        self._out: list[tuple[pd.DataFrame, np.ndarray, np.ndarray]] = []
         self.rows_in = [0, 0]
+        self._wm = NEG_INF
+        self._out_end = NEG_INF
 
     def joint_watermark(self) -> int:
         """How far both aggregations have fired (the minimum of their watermarks)."""
@@ -82,10 +87,12 @@ class AggWindowJoin(Node):
             df.attrs.clear()
             held = self.rows[port]
             self.rows[port] = df if not len(held) else pd.concat([held, df], ignore_index=True)
-        self._fire(self.joint_watermark())
-        return self._drain()
+        wm = self.joint_watermark()
+        self._fire(wm)
+        return self._drain(wm)
 
     def _fire(self, wm: int) -> None:
+        before, self._wm = self._wm, max(self._wm, wm)
         ends = [event_ms(r["window_end"], self.unit)[0] if len(r) else np.zeros(0, dtype="int64")
                 for r in self.rows]
         fired = [e - 1 <= wm for e in ends]
@@ -98,23 +105,39 @@ class AggWindowJoin(Node):
         rk[rk < 0] = -1_000_000_000 - np.arange(int((rk < 0).sum()))
         li, ri = pair_groups(lk, rk, self.how)
         out = self.cols.build(left, li, right, ri)
-        self._out.append(out.sort_values(WINDOW[::-1], kind="stable").reset_index(drop=True))
+        out = out.sort_values(WINDOW[::-1], kind="stable").reset_index(drop=True)
+        end = event_ms(out["window_end"], self.unit)[0].astype("int64")
+        self._out.append((out, *window_marks(end, np.array([before, wm], dtype="int64"))))
 
-    def _drain(self) -> pd.DataFrame | None:
-        out, self._out = concat_frames(self._out), []
-        return out
+    def _drain(self, end: int) -> pd.DataFrame | None:
+        """The rows fired so far with their marks; an empty frame with marks when only the joint
+        watermark moved."""
+        pieces, self._out = self._out, []
+        out = concat_frames([p[0] for p in pieces])
+        if out is None:
+            if end <= self._out_end or end <= NEG_INF:
+                return None
+            self._out_end = end
+            out = self.empty_output()
+            none = np.zeros(0, dtype="int64")
+            return attach(out, Marks(none, none, end, out.index))
+        out = out.reset_index(drop=True)
+        wm = np.concatenate([p[2] for p in pieces])
+        self._out_end = max(self._out_end, int(end), int(wm.max()))
+        return attach(out, Marks(np.concatenate([p[1] for p in pieces]), wm, self._out_end, out.index))
 
     def on_timer(self, now: float) -> None:
         """An aggregation advanced without emitting: fire what both sides have completed."""
-        self._fire(self.joint_watermark())
-        out = self._drain()
+        wm = self.joint_watermark()
+        self._fire(wm)
+        out = self._drain(wm)
         if out is not None:
             self.emit_out(out)
 
     def on_flush(self) -> None:
         """End of input (the aggregations have fired everything)."""
         self._fire(POS_INF)
-        out = self._drain()
+        out = self._drain(POS_INF)
         if out is not None:
             self.emit_out(out)
 

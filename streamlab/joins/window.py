@@ -5,6 +5,13 @@ Rows are buffered per window and joined when the window fires (``joint watermark
 A row whose window has already fired by the joint watermark it saw is dropped for that window,
 even in an outer join, and goes to ``late`` (``missed_windows`` says for how many).
 
+The output carries marks (one watermark channel), as Flink's window join emits: each row's event
+time is its window's ``window_time`` (``window_end`` - 1 ms: after a window TVF that is Flink's
+time attribute; the rows' own time columns become plain timestamps), and its watermark the joint
+watermark just before the one that fired its window (Flink emits a window's rows before it
+forwards the watermark that fired it); the batch's mark is the joint watermark. So a window after
+a window join needs no ``.watermark()`` of its own, and none of its rows is late there.
+
 >>> import streamlab as sl, pandas as pd
 >>> a = sl.from_frame(pd.DataFrame({"ts": [1, 7], "k": ["x", "y"]}), time="ts", unit="s").watermark(0)
 >>> b = sl.from_frame(pd.DataFrame({"ts": [3, 12], "k": ["x", "y"]}), time="ts", unit="s").watermark(0)
@@ -25,7 +32,7 @@ import pandas as pd
 from ..core.node import Node, concat_frames
 from ..core.snapshot import JoinState
 from ..core.timecol import NEG_INF, POS_INF, TimeMeta, format_time, ms_to_values
-from ..core.watermarks import Marks
+from ..core.watermarks import Marks, attach
 from ..windows.operator import Windowed
 from ..windows.specs import SessionPlan, SlicedPlan
 from .common import (
@@ -70,6 +77,17 @@ def assign_windows(ts: np.ndarray, plan: SlicedPlan) -> tuple[np.ndarray, np.nda
     end = base + (j + 1) * pane
     ok = end > t
     return row[ok], base[ok], end[ok]
+
+
+def window_marks(end: np.ndarray, seen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(event time, watermark) marks of window-join rows of windows ending at ``end`` (ms):
+    ``window_time`` (end - 1) and the last joint watermark in ``seen`` (ascending) below it.
+
+    >>> [a.tolist() for a in window_marks(np.array([1000, 2000]), np.array([500, 998, 1999]))]
+    [[999, 1999], [998, 998]]
+    """
+    time = end - 1
+    return time, seen[np.maximum(np.searchsorted(seen, time, "left") - 1, 0)]
 
 
 def pair_groups(lgroup: np.ndarray, rgroup: np.ndarray, how: str) -> tuple[np.ndarray, np.ndarray]:
@@ -159,7 +177,8 @@ class WindowJoin(Node):
         self.schema = [pd.DataFrame(columns=self.cols.left), pd.DataFrame(columns=self.cols.right)]
         self._typed = [False, False]
         self._wm = NEG_INF
-        self._out: list[pd.DataFrame] = []
+        self._out_end = NEG_INF
+        self._out: list[tuple[pd.DataFrame, np.ndarray, np.ndarray]] = []
 
     def side_columns(self, what: str) -> list[str]:
         return [*self.cols.left, *("watermark", "missed_windows", "reason")] if what == "late" else \
@@ -180,8 +199,9 @@ class WindowJoin(Node):
                 self.schema[port], self._typed[port] = df.iloc[:0].copy(), True
                 self.schema[port].attrs.clear()
             self._add(df, port, marks)
-        self._fire(int(marks.end))
-        return self._drain()
+        end = int(marks.end)
+        self._fire(end, np.concatenate([[self._wm], marks.wm.astype("int64"), [end]]))
+        return self._drain(end)
 
     def _add(self, df, port, marks) -> None:
         ts, wm = marks.ms.astype("int64"), marks.wm
@@ -204,7 +224,10 @@ class WindowJoin(Node):
             self.counters.late += len(out)
             self.late.push(out)
 
-    def _fire(self, wm: int) -> None:
+    def _fire(self, wm: int, seen: np.ndarray | None = None) -> None:
+        """Join and emit every window with ``end - 1 <= wm``. ``seen``: the joint watermarks this
+        batch went through, in order (each fired row's mark is the last one below its window's end - 1)."""
+        seen = np.maximum.accumulate(np.asarray([self._wm, wm] if seen is None else seen, dtype="int64"))
         self._wm = max(self._wm, wm)
         lb, rb = self.buffers
         lf, rf = lb.end - 1 <= wm, rb.end - 1 <= wm
@@ -229,17 +252,31 @@ class WindowJoin(Node):
         unit = self.metas[0].unit
         ltab = lrows if len(lrows.columns) else self.schema[0]
         rtab = rrows if len(rrows.columns) else self.schema[1]
-        self._out.append(self.cols.build(ltab, lsrc, rtab, rsrc, extra={
-            "window_start": _array(ms_to_values(start, unit)), "window_end": _array(ms_to_values(end, unit))}))
+        out = self.cols.build(ltab, lsrc, rtab, rsrc, extra={
+            "window_start": _array(ms_to_values(start, unit)), "window_end": _array(ms_to_values(end, unit))})
+        self._out.append((out, *window_marks(end.astype("int64"), seen)))
 
-    def _drain(self) -> pd.DataFrame | None:
-        out, self._out = concat_frames(self._out), []
-        return out
+    def _drain(self, end: int) -> pd.DataFrame | None:
+        """The rows fired so far with their marks (see the module docstring); an empty frame with
+        marks when only the watermark moved (as Flink forwards it)."""
+        pieces, self._out = self._out, []
+        out = concat_frames([p[0] for p in pieces])
+        if out is None:
+            if end <= self._out_end or end <= NEG_INF:
+                return None
+            self._out_end = end
+            out = self.empty_output()
+            none = np.zeros(0, dtype="int64")
+            return attach(out, Marks(none, none, end, out.index))
+        out = out.reset_index(drop=True)
+        wm = np.concatenate([p[2] for p in pieces])
+        self._out_end = max(self._out_end, int(end), int(wm.max()))
+        return attach(out, Marks(np.concatenate([p[1] for p in pieces]), wm, self._out_end, out.index))
 
     def on_flush(self) -> None:
         """End of input: every open window fires."""
         self._fire(POS_INF)
-        out = self._drain()
+        out = self._drain(POS_INF)
         if out is not None:
             self.emit_out(out)
 

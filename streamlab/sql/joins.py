@@ -34,7 +34,7 @@ from streamlab.sql.compile import SQLPredicate, compile_plan, window_spec
 from streamlab.sql.errors import SQLError
 from streamlab.sql.intervals import duration
 from streamlab.sql.parse import WindowTVF, node_position, parse
-from streamlab.sql.plan import Output
+from streamlab.sql.plan import JoinRef, Output
 
 _VIEW = re.compile(r"^\s*CREATE\s+(?:TEMPORARY\s+)?VIEW\s+([A-Za-z_]\w*)\s+AS\s+(.*)$", re.I | re.S)
 _HOWS = {None: "inner", "": "inner", "LEFT": "left", "RIGHT": "right", "FULL": "full"}
@@ -371,7 +371,12 @@ def _conditions(sql, cond, left: _Side, right: _Side):
 
 
 def _project(sql: str, tree: exp.Select, stream: Any, sides: dict[str, tuple[str, _Side]]) -> Any:
-    """SELECT * keeps the stream; a list of (qualified) columns becomes a projection."""
+    """SELECT * keeps the stream; a list of (qualified) columns becomes a projection.
+
+    In a join, a qualified key both inputs share (``l.k``) and a qualified ``window_start`` /
+    ``window_end`` are NULL where that input is NULL-padded, as in Flink; ``COALESCE(l.k, r.k)``
+    gives the merged value, and so does the unqualified ``k`` (pandas ``merge``'s one key column).
+    """
     exprs = tree.expressions
     if len(exprs) == 1 and isinstance(exprs[0], exp.Star):
         return stream
@@ -381,17 +386,40 @@ def _project(sql: str, tree: exp.Select, stream: Any, sides: dict[str, tuple[str
     outputs = []
     for e in exprs:
         node, name = (e.this, e.alias) if isinstance(e, exp.Alias) else (e, None)
+        if isinstance(node, exp.Coalesce) and sides:
+            args = [node.this, *node.expressions]
+            if not all(isinstance(a, exp.Column) for a in args):
+                raise _err(sql, "unsupported", f"{node.sql()}: COALESCE takes columns here",
+                           "write COALESCE(a.k, b.k) AS k", node)
+            if not name:
+                raise _err(sql, "invalid", f"{node.sql()} needs a name", f"write {node.sql()} AS {args[0].name}", node)
+            refs = tuple(_ref(a, cols, sides) for a in args)
+            outputs.append(Output(name, refs[0].source, refs))
+            continue
         if not isinstance(node, exp.Column):
             raise _err(sql, "unsupported", f"{node.sql()} in the select list of a join or view",
-                       "select columns (a.k, b.v AS w); compute in a later window query", node)
-        source = node.name
-        if node.table and cols is not None and node.table in sides:
-            which = sides[node.table][0]
-            names = cols.left_names if which == "left" else cols.right_names
-            source = names.get(node.name, cols.left_names.get(node.name, node.name))
-        outputs.append(Output(name or node.name, source))
+                       "select columns (a.k, b.v AS w) or COALESCE(a.k, b.k) AS k; compute in a later window "
+                       "query", node)
+        ref = _ref(node, cols, sides)
+        outputs.append(Output(name or node.name, ref.source, (ref,) if ref.present is not None else ()))
     known = list(getattr(stream, "columns", None) or [])
     for o in outputs:
-        if known and o.source not in known:
-            raise _err(sql, "unknown_column", f"unknown column {o.source!r}", "columns: " + ", ".join(known), tree)
+        for source in [o.source, *(r.source for r in o.refs)]:
+            if known and source not in known:
+                raise _err(sql, "unknown_column", f"unknown column {source!r}", "columns: " + ", ".join(known), tree)
     return Project(stream, outputs)
+
+
+def _ref(node: exp.Column, cols: Any, sides: dict[str, tuple[str, _Side]]) -> JoinRef:
+    """A select-list column of a join as the engine holds it (see :class:`JoinRef`)."""
+    if not (node.table and cols is not None and node.table in sides):
+        return JoinRef(None, node.name, node.name)
+    which, side = sides[node.table]
+    names = cols.left_names if which == "left" else cols.right_names
+    source = names.get(node.name, cols.left_names.get(node.name, node.name))
+    merged = node.name in cols.shared_keys or node.name in getattr(cols, "extra", ())
+    if not merged:
+        return JoinRef(which, node.name, source)  # type: ignore[arg-type]
+    time = side.time if side.time not in cols.shared_keys else None
+    present = names.get(time) if time is not None else None
+    return JoinRef(which, node.name, source, present)  # type: ignore[arg-type]

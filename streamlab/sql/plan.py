@@ -45,11 +45,32 @@ class Aggregate:
 
 
 @dataclass(frozen=True)
+class JoinRef:
+    """A qualified column of one join input, ``l.k``, as the engine holds it.
+
+    ``source`` is the engine column (``side`` None: an unqualified column, the merged one);
+    ``present`` (when given) is an engine column that is NULL
+    exactly when this input is NULL-padded. A key both inputs share is one merged engine column
+    (pandas ``merge``), so Flink's ``l.k`` is that column where ``present`` is not NULL.
+    """
+
+    side: Literal["left", "right"] | None
+    column: str
+    source: str
+    present: str | None = None
+
+
+@dataclass(frozen=True)
 class Output:
-    """One output column: ``name`` in the result, taken from engine column ``source``."""
+    """One output column: ``name`` in the result, taken from engine column ``source``.
+
+    ``refs`` (a join's select list): the value is ``COALESCE`` of these qualified columns, each
+    NULL where its input is padded (one ref: the column itself), as Flink computes it.
+    """
 
     name: str
     source: str
+    refs: tuple[JoinRef, ...] = ()
 
 
 # -- WHERE predicates: a small tree, evaluated with SQL's three-valued logic ----------------------

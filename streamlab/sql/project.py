@@ -8,7 +8,26 @@ from typing import Any
 import pandas as pd
 
 from streamlab.core.node import Node
-from streamlab.sql.plan import Output
+from streamlab.sql.plan import JoinRef, Output
+
+
+def joined_value(df: pd.DataFrame, refs: Sequence[JoinRef]) -> pd.Series:
+    """``COALESCE`` of qualified join columns, each NULL where its input is NULL-padded.
+
+    >>> df = pd.DataFrame({"k": ["a", "b"], "ts_x": [1.0, None], "ts_y": [2.0, 3.0]})
+    >>> joined_value(df, [JoinRef("left", "k", "k", "ts_x")]).tolist()
+    ['a', nan]
+    >>> joined_value(df, [JoinRef("left", "k", "k", "ts_x"), JoinRef("right", "k", "k", "ts_y")]).tolist()
+    ['a', 'b']
+    """
+    out: pd.Series | None = None
+    for ref in refs:
+        value = df[ref.source]
+        if ref.present is not None:
+            value = value.where(df[ref.present].notna())
+        out = value if out is None else out.where(out.notna(), value)
+    assert out is not None, "a join column needs at least one reference"
+    return out
 
 
 class Project(Node):
@@ -32,6 +51,9 @@ class Project(Node):
     def on_batch(self, df: pd.DataFrame, port: int = 0, marks=None) -> pd.DataFrame:
         out = df[self._sources].copy()
         out.columns = self._names
+        for i, o in enumerate(self.outputs):
+            if o.refs:
+                out.isetitem(i, joined_value(df, o.refs))
         out.attrs.update(df.attrs)
         return out
 
