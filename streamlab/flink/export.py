@@ -16,6 +16,7 @@ from .chain import Chain, read_chain
 from .connectors import kafka_columns, sink_options, source_options
 from .join_export import interval_join_export
 from .options import FlinkExportOptions
+from .ranking_export import is_updating, updating_export
 from .render import columns_block, ident, interval, string, with_clause
 from .schema import is_integer, source_types, time_type
 from .tvf import aggregate, tvf_call, where_sql
@@ -121,8 +122,9 @@ class JoinExport(FlinkExport):
 
 def build_export(stream, options: FlinkExportOptions) -> FlinkExport:
     """The :class:`FlinkExport` of ``stream`` under ``options``."""
-    if isinstance(stream, IntervalJoin):
-        parts = interval_join_export(stream, options, _source_ddl)
+    if isinstance(stream, IntervalJoin) or is_updating(stream):  # several DDL statements
+        parts = (updating_export(stream, options, _source_ddl, build_export) if is_updating(stream)
+                 else interval_join_export(stream, options, _source_ddl))
         settings = dict(SETTINGS) if options.settings else {}
         return JoinExport(settings, parts["ddl"][0], parts["sink_ddl"], parts["query"], parts["sink_table"],
                           parts["sink_columns"], None, parts["header"], more_ddl=parts["ddl"][1:])

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
 CONNECTORS = ("filesystem", "kafka")
+#: Sink connectors: ``print`` prints rows with their row kinds (for changelog results).
+SINKS = (*CONNECTORS, "print")
 #: ``start=`` -> the Kafka table's ``scan.startup.mode``.
 STARTUP = {"earliest": "earliest-offset", "latest": "latest-offset", "committed": "group-offsets"}
 _TEXT = ("source_table", "sink_table", "rowtime", "format", "sink_format", "topic", "sink_topic",
@@ -29,7 +31,7 @@ class FlinkExportOptions:
     connector: str = "filesystem"
     """Source connector, ``"filesystem"`` or ``"kafka"``; also the sink's unless ``sink_connector``."""
     sink_connector: str | None = None
-    """Sink connector when it differs from ``connector``."""
+    """Sink connector when it differs from ``connector``: filesystem, kafka or print."""
     source_table: str | None = None
     """Source table name (default: the ``%%streamlab`` query's stream name, else ``src``)."""
     sink_table: str | None = None
@@ -68,7 +70,7 @@ class FlinkExportOptions:
     def __post_init__(self) -> None:
         _choice("connector", self.connector, CONNECTORS)
         if self.sink_connector is not None:
-            _choice("sink_connector", self.sink_connector, CONNECTORS)
+            _choice("sink_connector", self.sink_connector, SINKS)
         if self.start is not None:
             _choice("start", self.start, STARTUP)
         for name in _TEXT:
@@ -131,4 +133,4 @@ def _mapping(name: str, value: object, kind: type, shape: str, example: str) -> 
 #: Every option name, in the dataclass's order.
 OPTIONS = tuple(f.name for f in fields(FlinkExportOptions))
 
-__all__ = ["CONNECTORS", "OPTIONS", "STARTUP", "FlinkExportOptions"]
+__all__ = ["CONNECTORS", "OPTIONS", "SINKS", "STARTUP", "FlinkExportOptions"]
