@@ -220,13 +220,16 @@ class _Builder:
                 result = WindowRank(windowed, Order(time_col, desc, tie_last=desc, by_time=True), rank_column=True)
             else:
                 result = windowed.nlargest(n, column) if desc else windowed.nsmallest(n, column)
-        else:
+        else:  # continuous: a rownum column when the outer query selects it (or *), as Flink's
             stream, time_col = self.stream(source)
+            wants = any(isinstance(i, exp.Star) or (isinstance(i, exp.Column) and i.name == rownum) or
+                        (isinstance(i, exp.Alias) and isinstance(i.this, exp.Column) and i.this.name == rownum)
+                        for i in tree.expressions)
             if column == time_col and n == 1:
-                result = stream.drop_duplicates(partition or None, keep="last" if desc else "first")
+                result = stream.drop_duplicates(partition or None, keep="last" if desc else "first", rownum=wants)
             else:
-                result = stream.nlargest(n, column, by=partition or None) if desc else \
-                    stream.nsmallest(n, column, by=partition or None)
+                result = stream.nlargest(n, column, by=partition or None, rownum=wants) if desc else \
+                    stream.nsmallest(n, column, by=partition or None, rownum=wants)
         return self.select(tree, result, rownum)
 
     def limit(self, where: exp.Expr | None, rownum: str) -> int:
@@ -253,11 +256,14 @@ class _Builder:
         cols = result.columns or []
         outputs = [Output("op", "op")] if "op" in cols else []
         for item in items:
+            if isinstance(item, exp.Star):  # the subquery's columns, rownum included (Flink's *)
+                outputs += [Output(rownum if c == "rownum" else c, c) for c in cols if c != "op"]
+                continue
             node = item.this if isinstance(item, exp.Alias) else item
             name = self.column(node, [*cols, rownum], "SELECT")
             source = "rownum" if name == rownum else name
             if source not in cols:
                 raise self.error("unsupported", f"{name} in this SELECT",
-                                 "a continuous Top-N or deduplication has no rownum column", node)
+                                 "the window deduplication of the Python API has no rownum column", node)
             outputs.append(Output(item.alias_or_name, source))
         return Project(result, outputs)
