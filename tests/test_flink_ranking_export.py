@@ -25,7 +25,14 @@ import pytest
 from streamlab.flink import flink_export, write_csv
 from streamlab.ranking.changelog import apply_changelog
 from tests.test_flink_export import flink_rows
-from tests.test_flink_ranking import APPEND, CHANGELOG, DELAY_MS, FLINK_PYTHON, behind_watermark, make_events
+from tests.test_flink_ranking import (
+    APPEND,
+    CHANGELOG,
+    DELAY_MS,
+    FLINK_PYTHON,
+    behind_watermark,
+    make_events,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 RUNNER = REPO / "tests" / "flink" / "run_flink_exports.py"
@@ -262,3 +269,39 @@ def test_python_steps_flink_cannot_run_are_refused_by_name(work):
         flink_export(nowm.where("v > 0").watermark("1ms").drop_duplicates("k"))
     with pytest.raises(ValueError, match=r"add \.watermark\('0ms'\)"):
         flink_export(nowm.where("v > 0").rolling(2).agg(s=("v", "sum")))
+
+
+def test_magic_export_prints_flink_sql_for_updating_results(work, tmp_path):
+    """``%%streamlab --name`` then ``%streamlab export NAME --flink``: the same SQL as to_flink_sql()."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from streamlab.magics import StreamlabMagics
+
+    sl, ip = work["sl"], InteractiveShell.instance()
+    saved, loaded = dict(ip.user_ns), "streamlab" in ip.extension_manager.loaded
+    if not loaded:
+        ip.run_line_magic("load_ext", "streamlab")
+    queries = {"q_top": ROWNUM_SQL["sql_topn_rownum"].replace("FROM src", "FROM clicks"),
+               "q_count": CHANGELOG["groupby"].replace("FROM src", "FROM clicks"),
+               "q_over": APPEND["over_rows"].replace("FROM src", "FROM clicks"),
+               "q_wtop": APPEND["wtopn"].replace("TABLE src", "TABLE clicks")}
+    try:
+        ip.user_ns["clicks"] = source(sl, work["path"], 500)
+        for name, query in queries.items():
+            res = ip.run_cell_magic("streamlab", f"--name {name}", query)
+            path = tmp_path / f"{name}.sql"
+            ip.run_line_magic("streamlab", f"export {name} --flink --out {path}")
+            text = path.read_text()
+            assert text == sl.flink.to_flink_sql(res), name
+            assert "CREATE TABLE clicks" in text and "INSERT INTO sink" in text, name
+        assert "'connector' = 'print'" in (tmp_path / "q_count.sql").read_text()
+        assert "SELECT id, k, g, ts, v, rownum\n" in (tmp_path / "q_top.sql").read_text()
+        assert "WINDOW w AS (PARTITION BY k ORDER BY ts ROWS BETWEEN 3 PRECEDING" in (tmp_path / "q_over.sql").read_text()
+    finally:
+        for magics in (c for c in ip.configurables if isinstance(c, StreamlabMagics)):
+            for name in queries:
+                magics.results.pop(name, None)
+        if not loaded:
+            ip.run_line_magic("unload_ext", "streamlab")
+        ip.user_ns.clear()
+        ip.user_ns.update(saved)

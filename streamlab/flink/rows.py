@@ -55,6 +55,8 @@ def read_rows(node, what: str, needs_watermark: bool) -> RowChain:
         up = ups[0]
     steps.reverse()
     meta = getattr(node, "meta", None) or up.time_meta
+    if meta is None:
+        raise ValueError(f"{what}: the stream has no event-time column; Flink needs one for its WATERMARK")
     chain = RowChain(source=up, time_meta=meta)
     for i, step in enumerate(steps, start=2):
         try:

@@ -20,6 +20,7 @@ Result types follow Flink's: AVG of an integer column is an integer (truncated).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -55,14 +56,36 @@ def is_updating(sql: str) -> bool:
 
 
 def build(sql: str, streams: dict[str, Any], watermark: Any = None) -> Any:
-    """Compile one of the forms over ``streams``; returns the result stream."""
-    return _Builder(sql, streams, watermark).build(parse(sql))
+    """Compile one of the forms over ``streams``; returns the result stream. It carries
+    ``sql_plan`` (an :class:`UpdatingPlan`), so ``to_flink_sql()`` names the source as the query does."""
+    builder = _Builder(sql, streams, watermark)
+    result = builder.build(parse(sql))
+    if builder.source is not None:
+        result.sql_plan = UpdatingPlan(builder.source, sql)
+    return result
+
+
+@dataclass(frozen=True)
+class UpdatingPlan:
+    """What the export needs of an updating query: its source table's name and its text.
+
+    >>> UpdatingPlan("clicks", "SELECT page, COUNT(*) AS n\n  FROM clicks GROUP BY page").describe()
+    'SELECT page, COUNT(*) AS n FROM clicks GROUP BY page'
+    """
+
+    source: str
+    sql: str
+
+    def describe(self) -> str:
+        text = " ".join(self.sql.split())
+        return text if len(text) <= 160 else text[:157] + "..."
 
 
 class _Builder:
     def __init__(self, sql: str, streams: dict[str, Any], watermark: Any):
         self.sql, self.streams, self.watermark = sql, streams, watermark
         self.analyzer = _Analyzer(sql, catalog_of(streams))
+        self.source: str | None = None  # the FROM table's name
 
     def error(self, kind, what: str, hint: str, node: exp.Expr | None) -> SQLError:
         line, column = node_position(self.sql, node)
@@ -72,6 +95,7 @@ class _Builder:
         """(the stream with its watermark, its time column) for a FROM table name."""
         name = table.name
         self.analyzer.lookup(name, table)
+        self.source = name
         stream = self.streams[name]
         if self.watermark is not None:
             stream = stream.watermark(self.watermark)
