@@ -69,7 +69,7 @@ def build(sql: str, streams: dict[str, Any], watermark: Any = None) -> Any:
 class UpdatingPlan:
     """What the export needs of an updating query: its source table's name and its text.
 
-    >>> UpdatingPlan("clicks", "SELECT page, COUNT(*) AS n\n  FROM clicks GROUP BY page").describe()
+    >>> UpdatingPlan("clicks", "SELECT page, COUNT(*) AS n   FROM clicks GROUP BY page").describe()
     'SELECT page, COUNT(*) AS n FROM clicks GROUP BY page'
     """
 
