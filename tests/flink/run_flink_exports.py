@@ -12,6 +12,10 @@ script's INSERT is not run: its ``SELECT`` (the exported query, verbatim) is col
 ``TableResult.collect()`` gives it, into ``<out>/<name>.changelog.jsonl`` (one
 ``{"op": "+I", "values": [...]}`` line per row; timestamps as text). Flink's filesystem sink takes
 only inserts, so this is how a changelog export is checked without a Kafka broker.
+
+``"validate": {name: script}`` (optional, e.g. Kafka and upsert-kafka exports, whose jars PyFlink
+does not ship) are only checked as ``run_flink_scripts.validate`` does: the DDL as written, then the
+query's columns over ``datagen`` stand-ins; they go to ``<out>/validated.json``.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_flink_scripts import _SET, split_statements  # noqa: E402
+from run_flink_scripts import _SET, split_statements, validate  # noqa: E402
 
 _KINDS = {"INSERT": "+I", "UPDATE_BEFORE": "-U", "UPDATE_AFTER": "+U", "DELETE": "-D"}
 
@@ -67,6 +71,8 @@ def run(job: dict) -> dict:
             for row in rows:
                 values = [v if v is None or isinstance(v, (int, float, str)) else str(v) for v in row]
                 fh.write(json.dumps({"op": _KINDS[row.get_row_kind().name], "values": values}) + "\n")
+    checked = {name: validate(t_env, script) for name, script in (job.get("validate") or {}).items()}
+    (out / "validated.json").write_text(json.dumps(checked))
     from pyflink.version import __version__ as flink_version
 
     return {"flink_version": flink_version, "inserts": len(plans) - len(queries), "collected": len(queries),
