@@ -83,8 +83,19 @@ def sql_forms(sl) -> dict:
     return {name: (lambda s, q=q: sl.sql.query(q, src=s)) for name, q in queries.items()}
 
 
+def ms_forms(sl) -> dict:
+    """Forms over epoch-ms numbers (``unit="ms"``): the export orders by a computed rowtime."""
+    return {
+        "ms_wtopn": lambda s: s.window(sl.Tumble("200ms"), by="k").nlargest(2, "v"),
+        "ms_dedup_first": lambda s: s.drop_duplicates("g"),
+        "ms_dedup_last": lambda s: s.drop_duplicates("k", keep="last"),
+        "ms_over_range": lambda s: s.rolling("60ms", by="k").agg(s=("v", "sum"), n=("v", "size")),
+        "ms_over_rows": lambda s: s.rolling(2, by="g").agg(s=("v", "sum"), hi=("v", "max")),
+    }
+
+
 def forms(sl) -> dict:
-    return {**python_forms(sl), **sql_forms(sl)}
+    return {**python_forms(sl), **sql_forms(sl), **ms_forms(sl)}
 
 
 #: name -> how to compare: "rows" (identical rows), "ranked" (window bounds, rownum and the ranked
@@ -93,11 +104,12 @@ KINDS = {"groupby": "changelog", "groupby_where": "changelog", "topn": "changelo
          "dedup_last": "changelog", "aggtop": "ranked", "over_range": "range",
          "sql_groupby": "changelog", "sql_topn": "changelog", "sql_dedup_last": "changelog",
          "topn_rownum": "changelog", "sql_topn_rownum": "changelog", "sql_bottom_rn": "changelog", "sql_dedup_last_rownum": "changelog",
-         "sql_aggtop": "ranked", "sql_over_range": "range"}
+         "sql_aggtop": "ranked", "sql_over_range": "range", "ms_dedup_last": "changelog", "ms_over_range": "range"}
 
 
-def source(sl, path: str, batch: int):
-    return sl.from_csv(path, time="ts", header=None, names=COLUMNS, batch_size=batch).watermark(f"{DELAY_MS}ms")
+def source(sl, path: str, batch: int, unit: str | None = None):
+    return sl.from_csv(path, time="ts", unit=unit, header=None, names=COLUMNS,
+                       batch_size=batch).watermark(f"{DELAY_MS}ms")
 
 
 def export(res, name: str, out: Path):
@@ -111,12 +123,15 @@ def work(tmp_path_factory) -> dict:
     base = tmp_path_factory.mktemp("flink-ranking-export")
     events = make_events()
     path = write_csv(events.assign(ts=pd.to_datetime(events["ts_ms"], unit="ms")), base / "events.csv", COLUMNS)
-    return {"sl": sl, "base": base, "events": events, "path": path}
+    path_ms = write_csv(events.assign(ts=events["ts_ms"]), base / "events_ms.csv", COLUMNS)
+    return {"sl": sl, "base": base, "events": events, "path": path, "path_ms": path_ms}
 
 
 def form(work, name: str, batch: int):
     """The result ``name`` over a fresh source (a collect() runs only its own pipeline)."""
-    return forms(work["sl"])[name](source(work["sl"], work["path"], batch))
+    numeric = name.startswith("ms_")
+    src = source(work["sl"], work["path_ms" if numeric else "path"], batch, "ms" if numeric else None)
+    return forms(work["sl"])[name](src)
 
 
 def all_forms(work, batch: int) -> dict:
@@ -205,7 +220,8 @@ def cases() -> list[tuple[str, int]]:
     import streamlab as sl
 
     names = list(forms(sl))
-    return [(n, BATCHES[1]) for n in names] + [(n, 1) for n in names if n in python_forms(sl) or n in ROWNUM_SQL]
+    once = {**python_forms(sl), **ROWNUM_SQL, **ms_forms(sl)}
+    return [(n, BATCHES[1]) for n in names] + [(n, 1) for n in names if n in once]
 
 
 @pytest.mark.flink
