@@ -275,7 +275,7 @@ class _Builder:
 
     def select(self, tree: exp.Select, result: Any, rownum: str) -> Any:
         items = tree.expressions
-        if len(items) == 1 and isinstance(items[0], exp.Star):
+        if len(items) == 1 and isinstance(items[0], exp.Star) and rownum == "rownum":
             return result
         cols = result.columns or []
         outputs = [Output("op", "op")] if "op" in cols else []
