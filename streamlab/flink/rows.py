@@ -13,7 +13,7 @@ from typing import Any, cast
 
 from ..core.timecol import TimeMeta
 from ..sources.base import Source
-from .chain import Chain, _add_step, describe
+from .chain import Chain, _add_step
 from .render import ident, literal
 from .schema import NUMERIC, base, is_integer
 from .tvf import where_sql
@@ -155,6 +155,6 @@ def header(chain: RowChain, node, notes: list[str]) -> list[str]:
 
 def no_columns(node) -> ValueError:
     """The error for an operator whose input columns are unknown."""
-    return ValueError(f"{describe(0, node).split(' ', 2)[-1]}: its columns are unknown, so the Flink "
+    return ValueError(f"{node.label()}: its input columns are unknown, so the Flink "
                       "tables cannot be declared — read the source with known columns (from_frame, "
                       "from_csv with names=, or columns=)")
