@@ -91,6 +91,8 @@ def source_options(source: Source, opts: FlinkExportOptions, notes: list[str], t
 
 def sink_options(source: Source, opts: FlinkExportOptions, table: str) -> dict:
     """The sink table's WITH options."""
+    if opts.sink == "print":  # rows with their row kinds on the TaskManager's stdout
+        return {"connector": "print", "print-identifier": table, **opts.sink_options}
     if opts.sink == "kafka":
         own = KafkaDefaults.of(source)
         source_topic = opts.topic or own.topic

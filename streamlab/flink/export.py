@@ -15,6 +15,7 @@ from .chain import Chain, read_chain
 from .connectors import kafka_columns, sink_options, source_options
 from .joins_export import join_parts
 from .options import FlinkExportOptions
+from .ranking_export import is_updating, updating_export
 from .render import columns_block, ident, interval, string, with_clause
 from .schema import is_integer, source_types, time_type
 from .tvf import aggregate, tvf_call, where_sql
@@ -121,7 +122,10 @@ class JoinExport(FlinkExport):
 
 def build_export(stream, options: FlinkExportOptions) -> FlinkExport:
     """The :class:`FlinkExport` of ``stream`` under ``options``."""
-    parts = join_parts(stream, options, _source_ddl, build_export)  # interval, window, temporal, merge
+    if is_updating(stream):  # continuous GROUP BY, Top-N, deduplication, OVER
+        parts = updating_export(stream, options, _source_ddl, build_export)
+    else:  # interval, window, temporal, merge (None: not a join)
+        parts = join_parts(stream, options, _source_ddl, build_export)
     if parts is not None:
         settings = dict(SETTINGS) if options.settings else {}
         return JoinExport(settings, parts["ddl"][0], parts["sink_ddl"], parts["query"], parts["sink_table"],

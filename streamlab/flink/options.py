@@ -9,6 +9,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 CONNECTORS = ("filesystem", "kafka")
+#: Sink connectors: ``print`` prints rows with their row kinds (for changelog results).
+SINKS = (*CONNECTORS, "print")
 #: ``start=`` -> the Kafka table's ``scan.startup.mode``.
 STARTUP = {"earliest": "earliest-offset", "latest": "latest-offset", "committed": "group-offsets"}
 _TEXT = ("source_table", "sink_table", "rowtime", "format", "sink_format", "topic", "sink_topic",
@@ -30,7 +32,7 @@ class FlinkExportOptions:
     connector: str = "filesystem"
     """Source connector, ``"filesystem"`` or ``"kafka"``; also the sink's unless ``sink_connector``."""
     sink_connector: str | None = None
-    """Sink connector when it differs from ``connector``."""
+    """Sink connector when it differs from ``connector``: filesystem, kafka or print."""
     source_table: str | None = None
     """Source table name (default: the ``%%streamlab`` query's stream name, else ``src``)."""
     sink_table: str | None = None
@@ -77,7 +79,7 @@ class FlinkExportOptions:
     def __post_init__(self) -> None:
         _choice("connector", self.connector, CONNECTORS)
         if self.sink_connector is not None:
-            _choice("sink_connector", self.sink_connector, CONNECTORS)
+            _choice("sink_connector", self.sink_connector, SINKS)
         if self.start is not None:
             _choice("start", self.start, STARTUP)
         for name in _TEXT:
@@ -142,4 +144,4 @@ def _mapping(name: str, value: object, kind: Any, shape: str, example: str) -> d
 #: Every option name, in the dataclass's order.
 OPTIONS = tuple(f.name for f in fields(FlinkExportOptions))
 
-__all__ = ["CONNECTORS", "OPTIONS", "STARTUP", "FlinkExportOptions"]
+__all__ = ["CONNECTORS", "OPTIONS", "SINKS", "STARTUP", "FlinkExportOptions"]

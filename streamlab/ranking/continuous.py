@@ -23,7 +23,8 @@ from ..windows.keys import KeyIndex
 from .changelog import DELETE, INSERT, OP, UPDATE_AFTER, UPDATE_BEFORE
 from .frames import EventClock, frame_from_state, frame_state, late_frame, records
 from .groupby import check_columns, key_list
-from .order import Order, order_values, sorted_positions, top_positions
+from .order import Order, order_values, ranks_in_order, sorted_positions, top_positions
+from .windowrank import RANK
 
 _INTERNAL = ["__key", "__seq", "__ord"]
 
@@ -33,10 +34,11 @@ class KeyedRank(Node):
 
     result_operator = True
 
-    def __init__(self, upstream: Node, by: list[str], order: Order):
+    def __init__(self, upstream: Node, by: list[str], order: Order, rank_column: bool = False):
         super().__init__(upstream)
         self.by = by
         self.order = order
+        self.rank_column = rank_column  # a rownum column, as Flink gives when the query selects it
         self.reset_state()
 
     def reset_state(self) -> None:
@@ -68,6 +70,18 @@ class KeyedRank(Node):
 
     def body_columns(self) -> list[str]:
         return list(self.schema) or list(self.input_columns() or [])
+
+    def ranks(self, rows: pd.DataFrame) -> np.ndarray:
+        """The 1-based rank of each tagged row within its key (as ``rownum``)."""
+        key = rows["__key"].to_numpy()
+        order = sorted_positions(key, rows["__ord"].to_numpy(), rows["__seq"].to_numpy(), self.order.descending,
+                                 self.order.tie_last)
+        rank = np.empty(len(rows), dtype="int64")
+        rank[order] = ranks_in_order(key[order])
+        return rank
+
+    def _with_rank(self, rows: pd.DataFrame, rank) -> pd.DataFrame:
+        return rows.assign(**{RANK: rank}) if self.rank_column else rows
 
     def snapshot_node(self, limit: int | None = 50):
         """State: the kept rows per key in rank order (``rank`` 1 first), how many, how many keys."""
@@ -104,10 +118,10 @@ class ContinuousRank(KeyedRank):
 
     kind = "rank"
 
-    def __init__(self, upstream: Node, by: list[str], order: Order):
-        super().__init__(upstream, by, order)
+    def __init__(self, upstream: Node, by: list[str], order: Order, rank_column: bool = False):
+        super().__init__(upstream, by, order, rank_column)
         cols = upstream.columns if isinstance(upstream, Node) else None
-        self.columns = None if cols is None else [OP, *cols]
+        self.columns = None if cols is None else [OP, *cols, *([RANK] if rank_column else [])]
 
     def label(self) -> str:
         by = f" per {', '.join(self.by)}" if self.by else ""
@@ -135,9 +149,12 @@ class ContinuousRank(KeyedRank):
         old_seq = self.kept["__seq"].to_numpy() if len(self.kept) else np.zeros(0, dtype="int64")
         gone = self.kept[~np.isin(old_seq, kept["__seq"].to_numpy())] if len(self.kept) else new.iloc[:0]
         came = kept[~np.isin(kept["__seq"].to_numpy(), old_seq)]
+        old = self.kept
         self.kept = kept
         if not len(came) and not len(gone):
             return None
+        if self.rank_column and self.order.n > 1:
+            return self._slot_changes(old, kept)
         if self.order.n == 1:  # one row per key: a replacement is an update
             replaced = np.isin(came["__key"].to_numpy(), gone["__key"].to_numpy())
             before = gone.assign(**{OP: UPDATE_BEFORE, "__pos": gone["__key"].map(
@@ -146,16 +163,40 @@ class ContinuousRank(KeyedRank):
             out = pd.concat([before, after], ignore_index=True).sort_values("__pos", kind="stable")
         else:
             out = pd.concat([gone.assign(**{OP: DELETE}), came.assign(**{OP: INSERT})], ignore_index=True)
-        return out[[OP, *self.body_columns()]].reset_index(drop=True)
+        return self._with_rank(out, 1)[self.out_columns()].reset_index(drop=True)
+
+    def out_columns(self) -> list[str]:
+        return [OP, *self.body_columns(), *([RANK] if self.rank_column else [])]
+
+    def _slot_changes(self, old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+        """Top-N with ``rownum``, as Flink emits it: per (key, rownum) slot whose row changed, ``-U``
+        of the row it held and ``+U`` of its new row, or ``+I`` for a slot that was empty."""
+        before = old.assign(**{RANK: self.ranks(old)}) if len(old) else new.iloc[:0].assign(**{RANK: 0})
+        after = new.assign(**{RANK: self.ranks(new)}).sort_values(["__key", RANK], kind="stable")
+        both = after.merge(before[["__key", RANK, "__seq"]], on=["__key", RANK], how="left", suffixes=("", "__old"))
+        changed = both["__seq"].to_numpy() != both["__seq__old"].to_numpy(dtype="float64", na_value=-1)
+        after = after.reset_index(drop=True)
+        after, held = after[changed], both["__seq__old"][changed].notna().to_numpy()
+        slots = before.set_index(["__key", RANK])
+        retract = slots.loc[list(zip(after["__key"][held], after[RANK][held]))].reset_index() if held.any() \
+            else before.iloc[:0]
+        parts = [retract.assign(**{OP: UPDATE_BEFORE, "__pos": np.flatnonzero(held) * 2.0}),
+                 after.assign(**{OP: np.where(held, UPDATE_AFTER, INSERT), "__pos": np.arange(len(after)) * 2.0 + 1})]
+        out = pd.concat(parts, ignore_index=True).sort_values("__pos", kind="stable")
+        return out[self.out_columns()].reset_index(drop=True)
 
     def current(self) -> pd.DataFrame:
         """The current result: the kept rows."""
-        return self.kept[self.body_columns()].reset_index(drop=True) if len(self.kept) else self.empty_output().drop(columns=OP)
+        if not len(self.kept):
+            return self.empty_output().drop(columns=OP)
+        return self._with_rank(self.kept, self.ranks(self.kept))[self.out_columns()[1:]].reset_index(drop=True)
 
     def empty_output(self) -> pd.DataFrame:
         out = pd.DataFrame({OP: pd.Series([], dtype=object)})
         for c in self.body_columns():
             out[c] = pd.Series([], dtype=self.schema.get(c, "object"))
+        if self.rank_column:
+            out[RANK] = pd.Series([], dtype="int64")
         return out
 
 
@@ -164,9 +205,9 @@ class FirstByTime(KeyedRank):
 
     kind = "dedup"
 
-    def __init__(self, upstream: Node, by: list[str]):
-        super().__init__(upstream, by, Order(upstream.meta.column, False, by_time=True))
-        self.columns = None if upstream.columns is None else list(upstream.columns)
+    def __init__(self, upstream: Node, by: list[str], rank_column: bool = False):
+        super().__init__(upstream, by, Order(upstream.meta.column, False, by_time=True), rank_column)
+        self.columns = None if upstream.columns is None else [*upstream.columns, *([RANK] if rank_column else [])]
         self.late = self.side("late")
 
     def reset_state(self) -> None:
@@ -208,15 +249,21 @@ class FirstByTime(KeyedRank):
         out = self.kept[due].sort_values(["__ord", "__seq"], kind="stable")
         self.kept = self.kept[~due].reset_index(drop=True)
         self.done.update(out["__key"].tolist())
-        return out[self.body_columns()].reset_index(drop=True)
+        return self._with_rank(out, 1)[self.out_columns()].reset_index(drop=True)
 
     def on_flush(self) -> None:
         out = self._release(POS_INF)
         if out is not None:
             self.emit_out(out)
 
+    def out_columns(self) -> list[str]:
+        return [*self.body_columns(), *([RANK] if self.rank_column else [])]
+
     def empty_output(self) -> pd.DataFrame:
-        return pd.DataFrame({c: pd.Series([], dtype=self.schema.get(c, "object")) for c in self.body_columns()})
+        out = pd.DataFrame({c: pd.Series([], dtype=self.schema.get(c, "object")) for c in self.body_columns()})
+        if self.rank_column:
+            out[RANK] = pd.Series([], dtype="int64")
+        return out
 
     def snapshot_node(self, limit: int | None = 50):
         snap = super().snapshot_node(limit)
@@ -245,18 +292,26 @@ def _by(self, by) -> list[str]:
     return keys
 
 
-def _rank(self, n, column, by, descending: bool) -> ContinuousRank:
+def _rank(self, n, column, by, descending: bool, rownum: bool = False) -> ContinuousRank:
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"n must be a positive whole number of rows, got {n!r}")
     if not isinstance(column, str):
         raise TypeError(f"the column to rank by must be a column name, got {column!r}")
     check_columns(self.columns, [column], "nlargest" if descending else "nsmallest")
-    return ContinuousRank(self, _by(self, by), Order(column, descending, n=n))
+    return ContinuousRank(self, _by(self, by), Order(column, descending, n=n), rank_column=_flag(rownum))
+
+
+def _flag(rownum) -> bool:
+    if not isinstance(rownum, bool):
+        raise TypeError(f"rownum= takes True or False, got {rownum!r}")
+    return rownum
 
 
 @Node.register_api()
-def nlargest(self, n: int, columns: str, by=None) -> ContinuousRank:
+def nlargest(self, n: int, columns: str, by=None, rownum: bool = False) -> ContinuousRank:
     """Continuous Top-N: the ``n`` rows with the largest ``columns`` per ``by`` key, as a changelog.
+    ``rownum=True`` adds each row's rank, and a row whose rank changes is updated (Flink's Top-N
+    when the query selects ``rownum``).
 
     >>> import streamlab as sl, pandas as pd
     >>> df = pd.DataFrame({"ts": [0, 1, 2], "k": ["a", "a", "a"], "p": [5, 9, 7]})
@@ -266,19 +321,20 @@ def nlargest(self, n: int, columns: str, by=None) -> ContinuousRank:
     1  -U   0  a  5
     2  +U   1  a  9
     """
-    return _rank(self, n, columns, by, True)
+    return _rank(self, n, columns, by, True, rownum)
 
 
 @Node.register_api()
-def nsmallest(self, n: int, columns: str, by=None) -> ContinuousRank:
+def nsmallest(self, n: int, columns: str, by=None, rownum: bool = False) -> ContinuousRank:
     """Continuous Top-N by the smallest values (see ``nlargest``)."""
-    return _rank(self, n, columns, by, False)
+    return _rank(self, n, columns, by, False, rownum)
 
 
 @Node.register_api()
-def drop_duplicates(self, subset=None, keep: str = "first") -> Node:
+def drop_duplicates(self, subset=None, keep: str = "first", rownum: bool = False) -> Node:
     """Deduplicate per ``subset`` key by event time: ``keep="first"`` is append-only (late rows to
     ``late``), ``keep="last"`` a changelog. ``subset=None`` means every column but the time.
+    ``rownum=True`` adds a ``rownum`` column, always 1 (as Flink when the query selects it).
 
     >>> import streamlab as sl, pandas as pd
     >>> df = pd.DataFrame({"ts": [0, 1, 2], "user": ["a", "b", "a"]})
@@ -295,5 +351,6 @@ def drop_duplicates(self, subset=None, keep: str = "first") -> Node:
         subset = [c for c in self.columns if c != self.meta.column]
     keys = _by(self, subset)
     if keep == "first":
-        return FirstByTime(self, keys)
-    return ContinuousRank(self, keys, Order(self.meta.column, True, tie_last=True, by_time=True))
+        return FirstByTime(self, keys, rank_column=_flag(rownum))
+    return ContinuousRank(self, keys, Order(self.meta.column, True, tie_last=True, by_time=True),
+                          rank_column=_flag(rownum))

@@ -20,6 +20,7 @@ Result types follow Flink's: AVG of an integer column is an integer (truncated).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -55,14 +56,36 @@ def is_updating(sql: str) -> bool:
 
 
 def build(sql: str, streams: dict[str, Any], watermark: Any = None) -> Any:
-    """Compile one of the forms over ``streams``; returns the result stream."""
-    return _Builder(sql, streams, watermark).build(parse(sql))
+    """Compile one of the forms over ``streams``; returns the result stream. It carries
+    ``sql_plan`` (an :class:`UpdatingPlan`), so ``to_flink_sql()`` names the source as the query does."""
+    builder = _Builder(sql, streams, watermark)
+    result = builder.build(parse(sql))
+    if builder.source is not None:
+        result.sql_plan = UpdatingPlan(builder.source, sql)
+    return result
+
+
+@dataclass(frozen=True)
+class UpdatingPlan:
+    """What the export needs of an updating query: its source table's name and its text.
+
+    >>> UpdatingPlan("clicks", "SELECT page, COUNT(*) AS n   FROM clicks GROUP BY page").describe()
+    'SELECT page, COUNT(*) AS n FROM clicks GROUP BY page'
+    """
+
+    source: str
+    sql: str
+
+    def describe(self) -> str:
+        text = " ".join(self.sql.split())
+        return text if len(text) <= 160 else text[:157] + "..."
 
 
 class _Builder:
     def __init__(self, sql: str, streams: dict[str, Any], watermark: Any):
         self.sql, self.streams, self.watermark = sql, streams, watermark
         self.analyzer = _Analyzer(sql, catalog_of(streams))
+        self.source: str | None = None  # the FROM table's name
 
     def error(self, kind, what: str, hint: str, node: exp.Expr | None) -> SQLError:
         line, column = node_position(self.sql, node)
@@ -72,6 +95,7 @@ class _Builder:
         """(the stream with its watermark, its time column) for a FROM table name."""
         name = table.name
         self.analyzer.lookup(name, table)
+        self.source = name
         stream = self.streams[name]
         if self.watermark is not None:
             stream = stream.watermark(self.watermark)
@@ -220,13 +244,16 @@ class _Builder:
                 result = WindowRank(windowed, Order(time_col, desc, tie_last=desc, by_time=True), rank_column=True)
             else:
                 result = windowed.nlargest(n, column) if desc else windowed.nsmallest(n, column)
-        else:
+        else:  # continuous: a rownum column when the outer query selects it (or *), as Flink's
             stream, time_col = self.stream(source)
+            wants = any(isinstance(i, exp.Star) or (isinstance(i, exp.Column) and i.name == rownum) or
+                        (isinstance(i, exp.Alias) and isinstance(i.this, exp.Column) and i.this.name == rownum)
+                        for i in tree.expressions)
             if column == time_col and n == 1:
-                result = stream.drop_duplicates(partition or None, keep="last" if desc else "first")
+                result = stream.drop_duplicates(partition or None, keep="last" if desc else "first", rownum=wants)
             else:
-                result = stream.nlargest(n, column, by=partition or None) if desc else \
-                    stream.nsmallest(n, column, by=partition or None)
+                result = stream.nlargest(n, column, by=partition or None, rownum=wants) if desc else \
+                    stream.nsmallest(n, column, by=partition or None, rownum=wants)
         return self.select(tree, result, rownum)
 
     def limit(self, where: exp.Expr | None, rownum: str) -> int:
@@ -248,16 +275,19 @@ class _Builder:
 
     def select(self, tree: exp.Select, result: Any, rownum: str) -> Any:
         items = tree.expressions
-        if len(items) == 1 and isinstance(items[0], exp.Star):
+        if len(items) == 1 and isinstance(items[0], exp.Star) and rownum == "rownum":
             return result
         cols = result.columns or []
         outputs = [Output("op", "op")] if "op" in cols else []
         for item in items:
+            if isinstance(item, exp.Star):  # the subquery's columns, rownum included (Flink's *)
+                outputs += [Output(rownum if c == "rownum" else c, c) for c in cols if c != "op"]
+                continue
             node = item.this if isinstance(item, exp.Alias) else item
             name = self.column(node, [*cols, rownum], "SELECT")
             source = "rownum" if name == rownum else name
             if source not in cols:
                 raise self.error("unsupported", f"{name} in this SELECT",
-                                 "a continuous Top-N or deduplication has no rownum column", node)
+                                 "the window deduplication of the Python API has no rownum column", node)
             outputs.append(Output(item.alias_or_name, source))
         return Project(result, outputs)
