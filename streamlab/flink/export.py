@@ -122,6 +122,7 @@ class JoinExport(FlinkExport):
 
 def build_export(stream, options: FlinkExportOptions) -> FlinkExport:
     """The :class:`FlinkExport` of ``stream`` under ``options``."""
+    parts: dict | None
     if is_updating(stream):  # continuous GROUP BY, Top-N, deduplication, OVER
         parts = updating_export(stream, options, _source_ddl, build_export)
     else:  # interval, window, temporal, merge (None: not a join)
