@@ -33,6 +33,7 @@ from .export import SETTINGS, build_export
 from .files import write_csv
 from .joins_export import JOINS
 from .options import FlinkExportOptions
+from .ranking_export import is_updating
 from .render import ident
 from .schema import source_types
 from .session_late import SessionLate, session_late_parts
@@ -105,6 +106,11 @@ def build_job(streams: list, workdir, parallelism: int = 1, late: bool = True,
             statements += statements_
             parts.append(part)
             continue
+        if is_updating(stream):
+            statements_, part = updating_part(stream, i, workdir, continuous)
+            statements += statements_
+            parts.append(part)
+            continue
         chain = read_chain(stream)
         src = chain.source
         opts: dict = {"source_table": f"q{i}_src", "sink_table": f"q{i}_sink", "settings": False}
@@ -173,6 +179,29 @@ def join_part(join, i: int, workdir, continuous: bool = False) -> tuple[list[str
     statements = [d for d in export.ddl if d != export.sink_ddl]
     meta = sources[0].time_meta
     return statements, Part(f"q{i}:out", export.query, export.sink_columns, meta.unit if meta else None)
+
+
+def updating_part(res, i: int, workdir, continuous: bool = False) -> tuple[list[str], Part]:
+    """The statements and the result part of an updating result (continuous GROUP BY, Top-N,
+    deduplication, OVER; DESIGN §2b) of a frame, CSV or Parquet. A result with an ``op`` column
+    comes back as a changelog (Flink's RowKind as ``op``), compared as a materialised table; the
+    append-only ones (window Top-N, keep-first, OVER) as rows. Their late rows stay in the kernel's
+    ``late``: the export has no late companion for them.
+    """
+    src = source_of(res, res)
+    if isinstance(src, KafkaSource):
+        raise FlinkError(f"{res.label()}: on_flink of an updating result reads frames, CSV and Parquet; "
+                         "export a Kafka pipeline with to_flink_sql(..., connector='kafka')")
+    opts: dict = {"source_table": f"q{i}_src", "sink_table": f"q{i}_sink", "settings": False,
+                  "path": _write_input(src, os.path.join(os.fspath(workdir), f"q{i}-input"))}
+    if continuous:
+        opts["source_options"] = {"source.monitor-interval": "1 s"}
+    export = build_export(res, FlinkExportOptions.of("filesystem", **opts))
+    statements = [d for d in export.ddl if d != export.sink_ddl]
+    changelog = OP in list(res.columns or [])
+    columns = [(n, t) for n, t in export.sink_columns if not (changelog and n == OP)]
+    meta = src.time_meta
+    return statements, Part(f"q{i}:out", export.query, columns, meta.unit if meta else None, changelog=changelog)
 
 
 def source_of(node, result) -> Source:

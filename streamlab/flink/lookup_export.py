@@ -109,7 +109,11 @@ def lookup_join_query(merge: Merge, options: FlinkExportOptions, source_ddl) -> 
                              f"lookup_table={name!r} (no file in paths=) for a lookup join against a JDBC table")
         valid = _fresh("valid_from", list(types))
         fmt = "parquet" if os.fspath(path).endswith(".parquet") else "csv"
-        lines = [*(f"{ident(c)} {t}" for c, t in types.items()), f"{ident(valid)} AS {VALID_SINCE}",
+        # numeric event time has a TIMESTAMP_LTZ rowtime (TO_TIMESTAMP_LTZ); Flink's temporal join
+        # needs the versioned table's rowtime of the same type
+        ltz = merge.time_meta is not None and merge.time_meta.unit is not None
+        since = f"CAST({VALID_SINCE} AS TIMESTAMP_LTZ(3))" if ltz else VALID_SINCE
+        lines = [*(f"{ident(c)} {t}" for c, t in types.items()), f"{ident(valid)} AS {since}",
                  f"WATERMARK FOR {ident(valid)} AS {ident(valid)}",
                  f"PRIMARY KEY ({', '.join(ident(k) for k in keys)}) NOT ENFORCED"]
         opts: dict[str, object] = {"connector": "filesystem", "path": file_uri(path), "format": fmt}
