@@ -241,8 +241,10 @@ class StreamlabMagics(Magics):
             raise StreamlabUsageError("usage", f"unknown subcommand {command!r}",
                                       f"did you mean {guess}?" if guess
                                       else listing("subcommands", control.COMMANDS))
-        if command == "list":
-            return control.pipeline_table(control.pipelines())
+        if command == "list":  # the kernel's pipelines, then its runs on Flink (NAME@flink)
+            from streamlab.flink import runs
+
+            return control.pipeline_table({**control.pipelines(), **runs()})
         if args.name is None:
             raise StreamlabUsageError("usage", f"%streamlab {command} needs a NAME",
                                       self._names_hint())
