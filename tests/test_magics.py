@@ -46,6 +46,8 @@ def events(n: int = 3_000, seed: int = 7) -> pd.DataFrame:
 def shell():
     ip = InteractiveShell.instance()
     ip.run_line_magic("load_ext", "streamlab")
+    # settings of earlier cells hold for the session (Flink's SET): these tests are in UTC
+    ip.run_cell_magic("streamlab", "", "RESET 'table.local-time-zone';")
     yield ip
     ip.run_line_magic("unload_ext", "streamlab")  # the extension manager forgets it too
 
