@@ -55,15 +55,18 @@ def test_a_changelog_run_has_op_first_and_the_view_shows_the_job():
 
 
 def test_streamlab_list_shows_runs_on_flink_beside_the_kernels_pipelines():
-    from IPython.testing.globalipapp import get_ipython
+    from IPython.core.interactiveshell import InteractiveShell
 
-    ip = get_ipython()
+    ip = InteractiveShell.instance()  # the one shell the other modules' tests use
     run = make_run("list-test")
-    ip.run_line_magic("load_ext", "streamlab")
+    loaded = "streamlab" in ip.extension_manager.loaded
+    if not loaded:
+        ip.run_line_magic("load_ext", "streamlab")
     try:
         table = ip.run_line_magic("streamlab", "list")
     finally:
-        ip.run_line_magic("unload_ext", "streamlab")
+        if not loaded:
+            ip.run_line_magic("unload_ext", "streamlab")
     row = table[table["name"] == run.panel_name]
     assert len(row) == 1 and row["state"].iloc[0] == "idle"
     assert row[["events_in", "late", "errors"]].iloc[0].tolist() == [0, 0, 0]
