@@ -26,11 +26,12 @@ import pandas as pd
 from ..core.node import Node, concat_frames
 from ..core.snapshot import JoinState
 from ..core.timecol import NEG_INF, POS_INF, event_ms
-from ..core.watermarks import Marks, attach
+from ..core.watermarks import Marks
 from ..windows.operator import WindowAgg
 from .common import (
     JoinColumns,
     JoinKeys,
+    SentMarks,
     check_how,
     check_keys,
     from_plain,
@@ -74,7 +75,7 @@ class AggWindowJoin(Node):
         self._out: list[tuple[pd.DataFrame, np.ndarray, np.ndarray]] = []
         self.rows_in = [0, 0]
         self._wm = NEG_INF
-        self._out_end = NEG_INF
+        self.sent = SentMarks()
 
     def joint_watermark(self) -> int:
         """How far both aggregations have fired (the minimum of their watermarks)."""
@@ -115,16 +116,9 @@ class AggWindowJoin(Node):
         pieces, self._out = self._out, []
         out = concat_frames([p[0] for p in pieces])
         if out is None:
-            if end <= self._out_end or end <= NEG_INF:
-                return None
-            self._out_end = end
-            out = self.empty_output()
-            none = np.zeros(0, dtype="int64")
-            return attach(out, Marks(none, none, end, out.index))
-        out = out.reset_index(drop=True)
-        wm = np.concatenate([p[2] for p in pieces])
-        self._out_end = max(self._out_end, int(end), int(wm.max()))
-        return attach(out, Marks(np.concatenate([p[1] for p in pieces]), wm, self._out_end, out.index))
+            return self.sent.idle(self.empty_output(), end)
+        return self.sent.rows(out.reset_index(drop=True), np.concatenate([p[1] for p in pieces]),
+                              np.concatenate([p[2] for p in pieces]), end)
 
     def on_timer(self, now: float) -> None:
         """An aggregation advanced without emitting: fire what both sides have completed."""

@@ -18,6 +18,7 @@ import pandas as pd
 from ..core.node import find_meta
 from ..core.snapshot import JoinSide
 from ..core.timecol import NEG_INF, POS_INF, TimeMeta, format_time
+from ..core.watermarks import Marks, attach
 from ..sources.base import Source
 from ..transforms import assign, has_watermark, watermark
 from ..windows.keys import KeyIndex
@@ -151,6 +152,37 @@ class JoinKeys:
 
     def __len__(self) -> int:
         return len(self.index)
+
+
+class SentMarks:
+    """The watermark a join has passed downstream, and its output batches marked with it.
+
+    A join emits rows with their own marks (so a window after it needs no watermark of its own),
+    and an empty batch when only its watermark moved (as Flink forwards it).
+
+    >>> sent = SentMarks()
+    >>> sent.idle(pd.DataFrame({"x": []}), 5).attrs != {}, sent.idle(pd.DataFrame({"x": []}), 5), sent.end
+    (True, None, 5)
+    """
+
+    __slots__ = ("end",)
+
+    def __init__(self) -> None:
+        self.end = NEG_INF
+
+    def rows(self, out: pd.DataFrame, ms: np.ndarray, wm: np.ndarray, end: int) -> pd.DataFrame:
+        """``out`` (non-empty) with per-row times ``ms`` and watermarks ``wm``; the batch's
+        watermark never goes back."""
+        self.end = max(self.end, int(end), int(wm.max()))
+        return attach(out, Marks(ms, wm, self.end, out.index))
+
+    def idle(self, empty: pd.DataFrame, end: int) -> pd.DataFrame | None:
+        """An empty batch carrying watermark ``end``, or None when it would not move it."""
+        if end <= self.end or end <= NEG_INF:
+            return None
+        self.end = int(end)
+        none = np.zeros(0, dtype="int64")
+        return attach(empty, Marks(none, none, self.end, empty.index))
 
 
 class JoinColumns:

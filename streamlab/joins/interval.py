@@ -42,11 +42,12 @@ from ..core.durations import to_ms
 from ..core.node import Node, concat_frames
 from ..core.snapshot import JoinSide, JoinState
 from ..core.timecol import NEG_INF, POS_INF, TimeMeta, format_time
-from ..core.watermarks import Marks, attach
+from ..core.watermarks import Marks
 from ..transforms import find_columns
 from .common import (
     JoinColumns,
     JoinKeys,
+    SentMarks,
     check_how,
     check_key_dtypes,
     check_keys,
@@ -154,7 +155,7 @@ class IntervalJoin(Node):
                                       "errors", "late_arrivals"), 0) for _ in SIDES]
         self._wm = NEG_INF
         self._out: list[tuple[pd.DataFrame, np.ndarray, np.ndarray]] = []
-        self._out_end = NEG_INF  # the output watermark sent so far
+        self.sent = SentMarks()  # the output watermark sent so far
         self._part: tuple[int, pd.DataFrame, Marks] | None = None  # one input's part of a source batch
         #: Zero-row frames with each side's columns and dtypes (from its first batch).
         self.schema = [pd.DataFrame(columns=self.cols.left), pd.DataFrame(columns=self.cols.right)]
@@ -308,13 +309,8 @@ class IntervalJoin(Node):
         pieces, self._out = self._out, []
         out = concat_frames([p[0] for p in pieces])
         end_label = int(self._label(np.array([end]))[0])
-        if out is None:
-            if end_label <= self._out_end:
-                return None
-            # no rows, but the watermark moved: tell the operators downstream (as Flink forwards it)
-            out, self._out_end = self.empty_output(), end_label
-            none = np.zeros(0, dtype="int64")
-            return attach(out, Marks(none, none, end_label, out.index))
+        if out is None:  # no rows, but the watermark may have moved: tell the operators downstream
+            return self.sent.idle(self.empty_output(), end_label)
         ms = np.concatenate([p[1] for p in pieces])
         label = np.concatenate([p[2] for p in pieces])
         if len(pieces) > 1 and (np.diff(label) < 0).any():
@@ -322,8 +318,7 @@ class IntervalJoin(Node):
             out, ms, label = out.take(order).reset_index(drop=True), ms[order], label[order]
         else:
             out = out.reset_index(drop=True)
-        self._out_end = max(self._out_end, end_label, int(label[-1]))
-        return attach(out, Marks(ms, label, self._out_end, out.index))
+        return self.sent.rows(out, ms, label, end_label)
 
     def on_flush(self) -> None:
         """End of input: every held row is freed (outer ones NULL-padded)."""

@@ -34,11 +34,12 @@ import pandas as pd
 from ..core.node import Node
 from ..core.snapshot import JoinState
 from ..core.timecol import NEG_INF, POS_INF, TimeMeta, format_time
-from ..core.watermarks import Marks, attach
+from ..core.watermarks import Marks
 from ..transforms import find_columns
 from .common import (
     JoinColumns,
     JoinKeys,
+    SentMarks,
     check_key_dtypes,
     check_keys,
     known_dtype,
@@ -91,7 +92,7 @@ class TemporalJoin(Node):
                                                "late_arrivals", "errors"), 0),
                        "build": dict.fromkeys(("rows_in", "versions", "superseded", "null_keys", "errors"), 0)}
         self._out: list[tuple[tuple, tuple | None, int, int]] = []  # (probe, version, ts, output watermark)
-        self._out_end = NEG_INF
+        self.sent = SentMarks()
 
     def on_batch(self, df: pd.DataFrame, port: int, marks: Marks | None):
         counts = self.counts[SIDES[port]]
@@ -165,12 +166,7 @@ class TemporalJoin(Node):
         the one that fired it (Flink emits them before forwarding the watermark), so a window after
         the join needs no watermark of its own."""
         if not self._out:
-            if end <= self._out_end or end <= NEG_INF:
-                return None
-            self._out_end = end
-            out = self.empty_output()
-            none = np.zeros(0, dtype="int64")
-            return attach(out, Marks(none, none, end, out.index))
+            return self.sent.idle(self.empty_output(), end)
         pairs, self._out = self._out, []
         left = pd.DataFrame.from_records([p for p, _, _, _ in pairs], columns=self.cols.left)
         matched = [b for _, b, _, _ in pairs if b is not None]
@@ -181,8 +177,7 @@ class TemporalJoin(Node):
                               rpos.astype("int64"))
         ms = np.array([t for _, _, t, _ in pairs], dtype="int64")
         wm = np.array([w for _, _, _, w in pairs], dtype="int64")
-        self._out_end = max(self._out_end, int(end), int(wm.max()))
-        return attach(out, Marks(ms, wm, self._out_end, out.index))
+        return self.sent.rows(out, ms, wm, end)
 
     def on_flush(self) -> None:
         """End of input: every held probe row joins (or is padded)."""

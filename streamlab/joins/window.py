@@ -32,12 +32,13 @@ import pandas as pd
 from ..core.node import Node, concat_frames
 from ..core.snapshot import JoinState
 from ..core.timecol import NEG_INF, POS_INF, TimeMeta, format_time, ms_to_values
-from ..core.watermarks import Marks, attach
+from ..core.watermarks import Marks
 from ..windows.operator import Windowed
 from ..windows.specs import SessionPlan, SlicedPlan
 from .common import (
     JoinColumns,
     JoinKeys,
+    SentMarks,
     check_how,
     check_key_dtypes,
     check_keys,
@@ -177,7 +178,7 @@ class WindowJoin(Node):
         self.schema = [pd.DataFrame(columns=self.cols.left), pd.DataFrame(columns=self.cols.right)]
         self._typed = [False, False]
         self._wm = NEG_INF
-        self._out_end = NEG_INF
+        self.sent = SentMarks()
         self._out: list[tuple[pd.DataFrame, np.ndarray, np.ndarray]] = []
 
     def side_columns(self, what: str) -> list[str]:
@@ -262,16 +263,9 @@ class WindowJoin(Node):
         pieces, self._out = self._out, []
         out = concat_frames([p[0] for p in pieces])
         if out is None:
-            if end <= self._out_end or end <= NEG_INF:
-                return None
-            self._out_end = end
-            out = self.empty_output()
-            none = np.zeros(0, dtype="int64")
-            return attach(out, Marks(none, none, end, out.index))
-        out = out.reset_index(drop=True)
-        wm = np.concatenate([p[2] for p in pieces])
-        self._out_end = max(self._out_end, int(end), int(wm.max()))
-        return attach(out, Marks(np.concatenate([p[1] for p in pieces]), wm, self._out_end, out.index))
+            return self.sent.idle(self.empty_output(), end)
+        return self.sent.rows(out.reset_index(drop=True), np.concatenate([p[1] for p in pieces]),
+                              np.concatenate([p[2] for p in pieces]), end)
 
     def on_flush(self) -> None:
         """End of input: every open window fires."""
