@@ -28,23 +28,16 @@ the slider scrubs back through arrivals.
 from __future__ import annotations
 
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from bokeh.models import ColumnDataSource, HoverTool, Range1d
 from bokeh.models.annotations import Legend
 from bokeh.plotting import figure
-from ipywidgets import HTML, HBox, IntSlider, Layout, VBox
-from traitlets import Float, Int
 
-from ..viz.batched import BatchedBokehModel
-from ..viz.feed import Feeder
-from ..viz.wire import ensure_bokehjs, refresh_bokeh
+from .diagram import LiveDiagram, check_rates, wire_columns
 from .join_timeline_data import COLUMNS, LANES, SIDES, JoinTimelineData
-
-if TYPE_CHECKING:
-    from bokeh.models.sources import DataDict
 
 WM_COLOR = "#dc2626"
 BOUND_COLOR = "#f59e0b"
@@ -52,22 +45,16 @@ LAYERS = {**COLUMNS, "watermarks": ["x0", "y0", "x1", "y1", "label", "dash"],
           "bound": ["left", "right", "bottom", "top", "label"], "selected": ["x", "y"]}
 
 
-class JoinTimeline(VBox):
+class JoinTimeline(LiveDiagram):
     """The live teaching diagram of an interval join (see the module docstring).
 
     ``sources`` holds the figure's ColumnDataSources: ``events``, ``matches``, ``unmatched``,
     ``watermarks``, ``bound`` and ``selected``.
     """
 
-    max_events = Int(2000, help="Input rows kept and drawn (the latest); older ones roll off.")
-    max_rate = Float(20.0, help="Most redraws sent to the browser per second.")
-
     def __init__(self, join: Any, max_events: int = 2000, max_rate: float = 20.0, row: int | None = None,
                  side: str = "left", height: int = 360, width: int | None = None, title: str | None = None):
-        if isinstance(max_events, bool) or not isinstance(max_events, int) or max_events < 1:
-            raise ValueError(f"max_events must be a positive integer such as 2000, got {max_events!r}")
-        if not max_rate > 0:
-            raise ValueError(f"max_rate must be > 0 redraws per second, got {max_rate!r}")
+        check_rates(max_events, max_rate)
         if side not in SIDES:
             raise ValueError(f"side={side!r}: the selected row is a 'left' or a 'right' row")
         if row is not None and (isinstance(row, bool) or not isinstance(row, (int, np.integer))):
@@ -77,20 +64,7 @@ class JoinTimeline(VBox):
         self.data = JoinTimelineData(join, max_events)
         self.selected: tuple[str, int] | None = None if row is None else (side, int(row))
         self.sources = {name: ColumnDataSource(data={c: [] for c in cols}) for name, cols in LAYERS.items()}
-        self.figure = self._build(join, height, width, title)
-        self.plot = BatchedBokehModel(self.figure)
-        self.slider = IntSlider(value=0, min=0, max=0, description="arrival", continuous_update=True,
-                                layout=Layout(width="60%"))
-        self.caption = HTML()
-        super().__init__(children=[self.plot, HBox([self.slider, self.caption])],
-                         max_events=max_events, max_rate=max_rate)
-        self.add_class("streamlab-timeline")
-        self.following = True
-        self._syncing = False
-        self.slider.observe(self._on_slide, "value")
-        self.feeder = Feeder(self._redraw, max_rate=max_rate)
-        self._sinks = self.data.attach(then=lambda: self.feeder.push(None))
-        self._redraw([])
+        self._start(self._build(join, height, width, title), max_events, max_rate)
 
     def _build(self, join, height, width, title) -> Any:
         size = {"sizing_mode": "stretch_width"} if width is None else {"width": width}
@@ -135,7 +109,7 @@ class JoinTimeline(VBox):
         frames = dict(frames)
         frames["bound"], frames["selected"] = self._bound_frames()
         for name, df in frames.items():
-            new = _columns(df, LAYERS[name])
+            new = wire_columns(df, LAYERS[name])
             if new != self.sources[name].data:
                 self.sources[name].data = new
 
@@ -179,10 +153,6 @@ class JoinTimeline(VBox):
         return (f"<span style='font-size:12px'>{d.count:,} rows in · {wms} · join watermark "
                 f"{escape(d.text(d.joint(cut)))} · {len(d.tables['matches']):,} matches{sel}</span>")
 
-    def _on_slide(self, change: dict[str, Any]) -> None:
-        if not self._syncing:
-            self.scrub(None if change["new"] >= self.slider.max else change["new"])
-
     # ------------------------------------------------------------------- public
     def select(self, row: int | None, side: str = "left") -> None:
         """Draw the time bound of the ``row``-th row of ``side`` (None: no row)."""
@@ -190,54 +160,3 @@ class JoinTimeline(VBox):
             raise ValueError(f"side={side!r}: use 'left' or 'right'")
         self.selected = None if row is None else (side, int(row))
         self._redraw([])
-
-    def scrub(self, arrival: int | None) -> None:
-        """Show the diagram as it was when ``arrival`` rows had arrived (None: follow live)."""
-        self.following = arrival is None
-        with self.plot.batched():
-            self._show(self.data.frames(arrival))
-        self._syncing = True
-        try:
-            self.slider.value = self.data.count if arrival is None else int(arrival)
-        finally:
-            self._syncing = False
-        self.caption.value = self._caption()
-
-    def flush(self) -> None:
-        """Redraw now instead of waiting for the next throttled update."""
-        self.feeder.flush()
-
-    def detach(self) -> None:
-        """Stop following the stream (the diagram stays as it is)."""
-        for sink in getattr(self, "_sinks", []):
-            sink.destroy()
-        self._sinks = []
-        if hasattr(self, "feeder"):
-            self.feeder.close()
-
-    def close(self) -> None:
-        """Detach from the stream and close the widget and its parts."""
-        self.detach()
-        for name in ("plot", "slider", "caption"):
-            part = getattr(self, name, None)
-            if part is not None:
-                part.close()
-        super().close()
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        ensure_bokehjs()
-        refresh_bokeh(self)
-        return super()._repr_mimebundle_(**kwargs)
-
-
-def _columns(df: pd.DataFrame, cols: list[str]) -> DataDict:
-    out: DataDict = {}
-    for c in cols:
-        values = df[c] if c in df else pd.Series([], dtype=float)
-        if values.dtype.kind in "iu":
-            out[c] = [int(v) for v in values.tolist()]
-        elif values.dtype.kind == "f":
-            out[c] = np.asarray(values, dtype="float64").tolist()
-        else:
-            out[c] = [str(v) for v in values.tolist()]
-    return out

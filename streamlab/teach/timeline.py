@@ -36,24 +36,18 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.models.annotations import Legend  # not via bokeh.models: its computed __all__ hides it
 from bokeh.plotting import figure
-from ipywidgets import HTML, HBox, IntSlider, Layout, VBox
-from traitlets import Float, Int
 
 from ..core.node import SideOutput
-from ..viz.batched import BatchedBokehModel
-from ..viz.feed import Feeder
-from ..viz.wire import ensure_bokehjs, refresh_bokeh
+from .diagram import LiveDiagram, check_rates, wire_columns
 from .timeline_data import COLUMNS, STREAMED, TimelineData
 
 if TYPE_CHECKING:  # bokeh's type aliases (stubs only)
     from bokeh.core.enums import TooltipFieldFormatterType
     from bokeh.models import CustomJSHover
-    from bokeh.models.sources import DataDict
 
 WM_COLOR = "#dc2626"
 _FMT = "{%F %H:%M:%S.%3N}"
@@ -78,41 +72,22 @@ def window_operator(stream: Any):
                     "`src.watermark(...).window(sl.Tumble('1s'), by=...).agg(...)` (or downstream of it)")
 
 
-class Timeline(VBox):
+class Timeline(LiveDiagram):
     """The live teaching diagram of a window operator: a Bokeh figure, an arrival slider, a caption.
 
     ``sources`` holds the figure's ColumnDataSources: ``events``, ``bands``, ``watermark``,
     ``fires``, ``late`` and ``now`` (the watermark's last stretch up to the latest arrival).
     """
 
-    max_events = Int(2000, help="Events kept and drawn (the latest); older ones roll off.")
-    max_rate = Float(20.0, help="Most redraws sent to the browser per second.")
-
     def __init__(self, stream: Any, max_events: int = 2000, max_rate: float = 20.0,
                  height: int = 440, width: int | None = None, title: str | None = None) -> None:
-        if isinstance(max_events, bool) or not isinstance(max_events, int) or max_events < 1:
-            raise ValueError(f"max_events must be a positive integer such as 2000, got {max_events!r}")
-        if not max_rate > 0:
-            raise ValueError(f"max_rate must be > 0 redraws per second, got {max_rate!r}")
+        check_rates(max_events, max_rate)
         self.operator = op = window_operator(stream)
         self.data = TimelineData(op, max_events)
         self.sources = {name: ColumnDataSource(data={c: [] for c in cols})
                         for name, cols in COLUMNS.items()}
-        self.figure = self._build(op, height, width, title)
-        self.plot = BatchedBokehModel(self.figure)
-        self.slider = IntSlider(value=0, min=0, max=0, description="arrival",
-                                continuous_update=True, layout=Layout(width="60%"))
-        self.caption = HTML()
-        super().__init__(children=[self.plot, HBox([self.slider, self.caption])],
-                         max_events=max_events, max_rate=max_rate)
-        self.add_class("streamlab-timeline")
-        self.following = True
         self._version = self.data.version
-        self._syncing = False
-        self.slider.observe(self._on_slide, "value")
-        self.feeder = Feeder(self._redraw, max_rate=max_rate)
-        self._sinks = self.data.attach(then=lambda: self.feeder.push(None))
-        self._redraw([])
+        self._start(self._build(op, height, width, title), max_events, max_rate)
 
     # ----------------------------------------------------------------- building
     def _build(self, op, height, width, title) -> Any:
@@ -172,13 +147,13 @@ class Timeline(VBox):
                 else:
                     for name, df in data.take_fresh().items():
                         limit = 2 * self.max_events if name == "watermark" else self.max_events
-                        self.sources[name].stream(_columns(df, name), rollover=limit)
+                        self.sources[name].stream(wire_columns(df, COLUMNS[name]), rollover=limit)
                     self._show({"bands": data.bands(), "now": data.head()})
         self._sync_slider()
 
     def _show(self, frames: dict[str, pd.DataFrame]) -> None:
         for name, df in frames.items():
-            new = _columns(df, name)
+            new = wire_columns(df, COLUMNS[name])
             if name in STREAMED or new != self.sources[name].data:
                 self.sources[name].data = new
 
@@ -205,64 +180,8 @@ class Timeline(VBox):
                 f"{d.fired_total:,} results · <span style='color:{WM_COLOR}'>{d.late_total:,} late"
                 f"</span> · last {len(d.tables['events']):,} events shown · {escape(where)}</span>")
 
-    def _on_slide(self, change: dict[str, Any]) -> None:
-        if self._syncing:
-            return
-        self.scrub(None if change["new"] >= self.slider.max else change["new"])
-
-    # ------------------------------------------------------------------- public
-    def scrub(self, arrival: int | None) -> None:
-        """Show the diagram as it was when ``arrival`` rows had arrived (None: follow live)."""
-        self.following = arrival is None
-        with self.plot.batched():
-            self._show(self.data.frames(arrival))
-        self.data.take_fresh()
-        self._syncing = True
-        try:
-            self.slider.value = self.data.count if arrival is None else int(arrival)
-        finally:
-            self._syncing = False
-        self.caption.value = self._caption()
-
-    def flush(self) -> None:
-        """Redraw now instead of waiting for the next throttled update."""
-        self.feeder.flush()
-
-    def detach(self) -> None:
-        """Stop following the stream (the diagram stays as it is)."""
-        for sink in getattr(self, "_sinks", []):
-            sink.destroy()
-        self._sinks = []
-        if hasattr(self, "feeder"):
-            self.feeder.close()
-
-    def close(self) -> None:
-        """Detach from the stream and close the widget and its parts."""
-        self.detach()
-        for name in ("plot", "slider", "caption"):  # absent if __init__ failed early
-            part = getattr(self, name, None)
-            if part is not None:
-                part.close()
-        super().close()
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        ensure_bokehjs()
-        refresh_bokeh(self)  # data drawn before this display is in the document the view starts from
-        return super()._repr_mimebundle_(**kwargs)
-
-
-def _columns(df: pd.DataFrame, name: str) -> DataDict:
-    """Plain lists for the wire (NaN stays NaN: Bokeh draws nothing there)."""
-    out: DataDict = {}
-    for c in COLUMNS[name]:
-        values = df[c] if c in df else pd.Series([], dtype=float)
-        if values.dtype.kind in "iu":
-            out[c] = [int(v) for v in values.tolist()]
-        elif values.dtype.kind == "f":
-            out[c] = np.asarray(values, dtype="float64").tolist()
-        else:
-            out[c] = [str(v) for v in values.tolist()]
-    return out
+    def _scrubbed(self) -> None:
+        self.data.take_fresh()  # every frame was just redrawn: nothing left to stream
 
 
 def timeline(stream: Any, max_events: int = 2000, max_rate: float = 20.0, **options: Any) -> Any:
