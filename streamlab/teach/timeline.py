@@ -53,23 +53,32 @@ WM_COLOR = "#dc2626"
 _FMT = "{%F %H:%M:%S.%3N}"
 
 
-def window_operator(stream: Any):
-    """The window operator a timeline follows: ``stream`` itself, its parent, or the nearest upstream."""
-    from ..windows.operator import WindowAgg
-
+def nearest_upstream(stream: Any, kinds: tuple[type, ...]) -> Any:
+    """The first node of one of ``kinds`` at or upstream of ``stream`` (breadth first; a side
+    output leads to its operator), or None."""
     todo, seen = [stream], set()
     while todo:
         s = todo.pop(0)
         if s is None or id(s) in seen:
             continue
         seen.add(id(s))
-        if isinstance(s, WindowAgg):
+        if isinstance(s, kinds):
             return s
-        if isinstance(s, SideOutput) and isinstance(s.parent, WindowAgg):
-            return s.parent
+        if isinstance(s, SideOutput) and s.parent is not None:
+            todo.append(s.parent)
         todo.extend(getattr(s, "upstreams", []))
-    raise TypeError("timeline() draws a window operator: call it on "
-                    "`src.watermark(...).window(sl.Tumble('1s'), by=...).agg(...)` (or downstream of it)")
+    return None
+
+
+def window_operator(stream: Any):
+    """The window operator a timeline follows: ``stream`` itself, its parent, or the nearest upstream."""
+    from ..windows.operator import WindowAgg
+
+    op = nearest_upstream(stream, (WindowAgg,))
+    if op is None:
+        raise TypeError("timeline() draws a window operator: call it on "
+                        "`src.watermark(...).window(sl.Tumble('1s'), by=...).agg(...)` (or downstream of it)")
+    return op
 
 
 class Timeline(LiveDiagram):
@@ -207,17 +216,5 @@ def interval_join_of(stream: Any):
     from ..joins.interval import IntervalJoin
     from ..windows.operator import WindowAgg
 
-    todo, seen = [stream], set()
-    while todo:
-        s = todo.pop(0)
-        if s is None or id(s) in seen:
-            continue
-        seen.add(id(s))
-        if isinstance(s, IntervalJoin):
-            return s
-        if isinstance(s, WindowAgg):
-            return None
-        if isinstance(s, SideOutput) and s.parent is not None:
-            todo.append(s.parent)
-        todo.extend(getattr(s, "upstreams", []))
-    return None
+    op = nearest_upstream(stream, (IntervalJoin, WindowAgg))
+    return op if isinstance(op, IntervalJoin) else None
