@@ -68,6 +68,7 @@ class DemoSource(Source):
 
     def _batches(self):
         rng = np.random.default_rng(self.seed)
+        jitter_rng = self._jitter_rng(rng)
         state = self._init(rng)
         t = t0 = self._start_ms()
         made = 0
@@ -86,12 +87,14 @@ class DemoSource(Source):
             if n <= 0 or span <= 0:
                 break
             ts = t + np.sort(rng.integers(0, span, n))
+            state["t"] = t  # the block's start
             block = self._make(rng, state, ts)
             made += n
-            jitter = rng.uniform(0, self.disorder, n) if self.disorder else np.zeros(n)
-            late = rng.random(n) < self.late_fraction
-            jitter[late] += self.disorder + rng.uniform(500, 3000, late.sum())
-            block["_arrival"] = ts + jitter
+            m = len(block)
+            jitter = jitter_rng.uniform(0, self.disorder, m) if self.disorder else np.zeros(m)
+            late = jitter_rng.random(m) < self.late_fraction
+            jitter[late] += self.disorder + jitter_rng.uniform(500, 3000, late.sum())
+            block = block.assign(_arrival=block["ts"].to_numpy() + jitter)
             frame = block if carry is None else pd.concat([carry, block], ignore_index=True)
             frame = frame.sort_values("_arrival", kind="stable")
             t += block_ms
@@ -102,6 +105,10 @@ class DemoSource(Source):
             yield from self._chunks(frame[ready])
         if carry is not None and len(carry):
             yield from self._chunks(carry)
+
+    def _jitter_rng(self, rng):
+        """The generator of arrival disorder (the world's own by default)."""
+        return rng
 
     def _chunks(self, frame: pd.DataFrame):
         frame = frame.drop(columns="_arrival").reset_index(drop=True)

@@ -47,42 +47,11 @@ class _WorldSource(DemoSource):
 
     stream = ""
 
-    def _batches(self):
-        world = np.random.default_rng(self.seed)
-        jitter_rng = np.random.default_rng([self.seed, len(self.stream)])
-        state = self._init(world)
-        t = t0 = self._start_ms()
-        made = 0
-        carry: pd.DataFrame | None = None
-        block_ms = max(10, int(5_000_000 // self.rate))
-        per_block = max(1, int(round(self.rate * block_ms / 1000)))
-        while True:
-            span = block_ms
-            if self.duration is not None:
-                span = min(span, t0 + self.duration - t)
-            n = per_block if span == block_ms else int(round(self.rate * span / 1000))
-            if self.events is not None and self.events - made < n:
-                n = self.events - made
-                span = max(1, int(round(n * 1000 / self.rate)))
-            if n <= 0 or span <= 0:
-                break
-            ts = t + np.sort(world.integers(0, span, n))
-            state["t"] = t  # the block's start
-            block = self._world(world, state, ts)[self.stream]
-            made += n
-            m = len(block)
-            jitter = jitter_rng.uniform(0, self.disorder, m) if self.disorder else np.zeros(m)
-            late = jitter_rng.random(m) < self.late_fraction
-            jitter[late] += self.disorder + jitter_rng.uniform(500, 3000, late.sum())
-            block = block.assign(_arrival=block["ts"].to_numpy() + jitter)
-            frame = block if carry is None else pd.concat([carry, block], ignore_index=True)
-            frame = frame.sort_values("_arrival", kind="stable")
-            t += block_ms
-            ready = frame["_arrival"].to_numpy() < t
-            carry = frame[~ready]
-            yield from self._chunks(frame[ready])
-        if carry is not None and len(carry):
-            yield from self._chunks(carry.sort_values("_arrival", kind="stable"))
+    def _jitter_rng(self, rng):
+        return np.random.default_rng([self.seed, len(self.stream)])  # each stream its own disorder
+
+    def _make(self, rng, state, ts) -> pd.DataFrame:
+        return self._world(rng, state, ts)[self.stream]
 
     def _world(self, rng, state, ts) -> dict[str, pd.DataFrame]:  # pragma: no cover - abstract
         raise NotImplementedError
