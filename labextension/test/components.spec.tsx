@@ -3,7 +3,6 @@
  */
 import * as React from 'react';
 import { act } from 'react';
-import { createRoot, Root } from 'react-dom/client';
 
 import {
   allowedActions,
@@ -17,22 +16,9 @@ import { ALLOWED_ACTIONS, PIPELINE_STATES } from '../src/generated';
 import { StreamlabModel } from '../src/model';
 import { PROTOCOL_VERSION } from '../src/protocol';
 import { EVIL_KEY, hello, MockTransport, push, snapshot } from './helpers';
+import { container, mountEachTest, root } from './dom';
 
-(globalThis as any).IS_REACT_ACT_ENVIRONMENT = true;
-
-let container: HTMLDivElement;
-let root: Root;
-
-beforeEach(() => {
-  container = document.createElement('div');
-  document.body.appendChild(container);
-  root = createRoot(container);
-});
-
-afterEach(() => {
-  act(() => root.unmount());
-  container.remove();
-});
+mountEachTest();
 
 function render(model: StreamlabModel): void {
   act(() => root.render(<StreamlabView model={model} />));

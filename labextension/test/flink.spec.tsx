@@ -3,7 +3,6 @@
  */
 import * as React from 'react';
 import { act } from 'react';
-import { createRoot, Root } from 'react-dom/client';
 
 import { StreamlabView } from '../src/components';
 import { flinkJob, safeUrl } from '../src/flink';
@@ -11,22 +10,9 @@ import type { FlinkJobSnapshot } from '../src/generated';
 import { StreamlabModel } from '../src/model';
 import type { IPipelineSnapshot } from '../src/protocol';
 import { EVIL_KEY, hello, MockTransport, push, snapshot } from './helpers';
+import { container, mountEachTest, root } from './dom';
 
-(globalThis as any).IS_REACT_ACT_ENVIRONMENT = true;
-
-let container: HTMLDivElement;
-let root: Root;
-
-beforeEach(() => {
-  container = document.createElement('div');
-  document.body.appendChild(container);
-  root = createRoot(container);
-});
-
-afterEach(() => {
-  act(() => root.unmount());
-  container.remove();
-});
+mountEachTest();
 
 /** A run on Flink as FlinkRun.snapshot() gives it (typed by the generated declaration). */
 function flinkSnapshot(

@@ -3,27 +3,13 @@
  */
 import * as React from 'react';
 import { act } from 'react';
-import { createRoot, Root } from 'react-dom/client';
 
 import { OperatorView } from '../src/components';
 import { isJoinState, topKeys } from '../src/joins';
 import type { IOperatorSnapshot } from '../src/protocol';
+import { container, mountEachTest, root } from './dom';
 
-(globalThis as any).IS_REACT_ACT_ENVIRONMENT = true;
-
-let container: HTMLDivElement;
-let root: Root;
-
-beforeEach(() => {
-  container = document.createElement('div');
-  document.body.appendChild(container);
-  root = createRoot(container);
-});
-
-afterEach(() => {
-  act(() => root.unmount());
-  container.remove();
-});
+mountEachTest();
 
 function joinOperator(): IOperatorSnapshot {
   return {
