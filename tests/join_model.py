@@ -38,16 +38,23 @@ class Watermarks:
 
 def interval_model(left, right, lower, upper, how, delays, batch, first=0):
     """Pairs (left id or None, right id or None) of the interval join, as a sorted list."""
+    wms = Watermarks(delays)
+    rows = [(side, rid, ts, key) for side, (rid, ts, key) in arrival(left, right, batch, first)]
+    return interval_pairs(rows, lower, upper, how, wms.joint, wms.saw)
+
+
+def interval_pairs(rows, lower, upper, how, joint, saw):
+    """The interval join of ``rows`` (side, id, ts, key) in arrival order: each row sees the joint
+    watermark ``joint()`` (clamped at 0, as Flink does) and is then reported with ``saw(side, ts)``."""
     outer = {0: how in ("left", "full"), 1: how in ("right", "full")}
     held = {0: [], 1: []}
     out = []
-    wms = Watermarks(delays)
 
     def pad(side, h):
         out.append((h["id"], None) if side == 0 else (None, h["id"]))
 
-    for side, (rid, ts, key) in arrival(left, right, batch, first):
-        w = max(wms.joint(), 0)  # Flink clamps the interval join's watermark at 0
+    for side, rid, ts, key in rows:
+        w = max(joint(), 0)  # Flink clamps the interval join's watermark at 0
         for s in (0, 1):
             for h in [h for h in held[s] if h["last"] < w]:
                 held[s].remove(h)
@@ -67,7 +74,7 @@ def interval_model(left, right, lower, upper, how, delays, batch, first=0):
             held[side].append(row)
         elif outer[side] and not matched:
             pad(side, row)
-        wms.saw(side, ts)
+        saw(side, ts)
     for s in (0, 1):
         for h in held[s]:
             if outer[s] and not h["matched"]:

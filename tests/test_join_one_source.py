@@ -3,7 +3,8 @@
 Each source batch reaches the join as two parts, one per input, the left part first. The join
 joins the two parts together in the source's row order, with the watermark each row was made
 with; the expected rows come from a row-by-row model of one source (written here, independently
-of the engine): rows in source order, one watermark ``max(ts) - delay``.
+of the engine, on the interval model of tests/join_model.py): rows in source order, one
+watermark ``max(ts) - delay``.
 """
 
 from __future__ import annotations
@@ -15,47 +16,21 @@ import pandas as pd
 import pytest
 
 import streamlab as sl
+from tests.join_model import interval_pairs
 
 LOWER, UPPER, DELAY = -200, 300, 100
 
 
 def one_source_model(rows, lower, upper, how, delay):
-    """Pairs (left id or None, right id or None); rows are (id, ts, key, side) in source order."""
-    outer = {0: how in ("left", "full"), 1: how in ("right", "full")}
-    held: dict[int, list[dict]] = {0: [], 1: []}
-    out = []
-    top = None
+    """Pairs (left id or None, right id or None); rows are (id, ts, key, side) in source order,
+    all under one watermark ``max(ts) - delay`` (-inf before the first row)."""
+    top = [-math.inf]
 
-    def pad(side, h):
-        out.append((h["id"], None) if side == 0 else (None, h["id"]))
+    def saw(side, ts):
+        top[0] = max(top[0], ts)
 
-    for rid, ts, key, side in rows:
-        w = max(-math.inf if top is None else top - delay, 0)
-        for s in (0, 1):
-            for h in [h for h in held[s] if h["last"] < w]:
-                held[s].remove(h)
-                if outer[s] and not h["matched"]:
-                    pad(s, h)
-        matched = False
-        for h in held[1 - side]:
-            if h["key"] != key:
-                continue
-            lt, rt = (ts, h["ts"]) if side == 0 else (h["ts"], ts)
-            if lt + lower <= rt <= lt + upper:
-                h["matched"] = matched = True
-                out.append((rid, h["id"]) if side == 0 else (h["id"], rid))
-        last = ts + upper if side == 0 else ts - lower
-        row = {"id": rid, "ts": ts, "key": key, "last": last, "matched": matched}
-        if w < last:
-            held[side].append(row)
-        elif outer[side] and not matched:
-            pad(side, row)
-        top = ts if top is None else max(top, ts)
-    for s in (0, 1):
-        for h in held[s]:
-            if outer[s] and not h["matched"]:
-                pad(s, h)
-    return sorted(out, key=repr)
+    return interval_pairs([(side, rid, ts, key) for rid, ts, key, side in rows], lower, upper, how,
+                          lambda: top[0] - delay, saw)
 
 
 def frame(seed, n=300, disorder=600):
