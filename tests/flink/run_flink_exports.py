@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run_flink_scripts import _SET, split_statements, validate  # noqa: E402
+from run_flink_scripts import split_settings, validate  # noqa: E402
 
 _KINDS = {"INSERT": "+I", "UPDATE_BEFORE": "-U", "UPDATE_AFTER": "+U", "DELETE": "-D"}
 
@@ -38,16 +38,8 @@ def run(job: dict) -> dict:
     settings: dict[str, str] = {}
     plans: dict[tuple[str, str], list[str]] = {}
     for kind in ("scripts", "collect"):
-        for name, script in (job.get(kind) or {}).items():
-            for statement in split_statements(script):
-                match = _SET.match(statement)
-                if match:
-                    key, value = (g.replace("''", "'") for g in match.groups())
-                    if settings.get(key, value) != value:
-                        raise ValueError(f"{name}: SET {key!r} = {value!r} conflicts with {settings[key]!r}")
-                    settings[key] = value
-                else:
-                    plans.setdefault((kind, name), []).append(statement)
+        _, plan = split_settings(job.get(kind) or {}, settings)
+        plans.update({(kind, name): statements for name, statements in plan.items()})
     t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
     for key, value in settings.items():
         t_env.get_config().set(key, value)

@@ -63,14 +63,12 @@ def split_statements(script: str) -> list[str]:
     return [s for s in out if s]
 
 
-def run(job: dict) -> dict:
-    """Run every script of ``job`` in one Flink job; return the summary."""
-    from pyflink.table import EnvironmentSettings, TableEnvironment
-
-    started = time.monotonic()
-    settings: dict[str, str] = {}
-    plan: dict[str, list[str]] = {}
-    for name, script in job["scripts"].items():
+def split_settings(scripts: dict, settings: dict | None = None) -> tuple[dict[str, str], dict]:
+    """The scripts' ``SET`` statements as one settings dict (a conflict is an error), and each
+    script's other statements, by name."""
+    settings = {} if settings is None else settings
+    plan: dict = {}
+    for name, script in scripts.items():
         for statement in split_statements(script):
             match = _SET.match(statement)
             if match:
@@ -80,6 +78,15 @@ def run(job: dict) -> dict:
                 settings[key] = value
             else:
                 plan.setdefault(name, []).append(statement)
+    return settings, plan
+
+
+def run(job: dict) -> dict:
+    """Run every script of ``job`` in one Flink job; return the summary."""
+    from pyflink.table import EnvironmentSettings, TableEnvironment
+
+    started = time.monotonic()
+    settings, plan = split_settings(job["scripts"])
     t_env = TableEnvironment.create(EnvironmentSettings.in_streaming_mode())
     conf = t_env.get_config()
     for key, value in settings.items():
