@@ -195,6 +195,19 @@ def as_float(df: pd.DataFrame) -> pd.DataFrame:
     return df.apply(lambda c: c.astype("float64") if pd.api.types.is_numeric_dtype(c) else c)
 
 
+def same_as_kernel(res, run) -> None:
+    """The run finished with the kernel's rows; a changelog (``op``) compared as its final table."""
+    got = run.collect(timeout=150)
+    assert run.state == PipelineState.FINISHED, run.snapshot()
+    want = res.collect()
+    assert len(want) > 0
+    if "op" in want.columns:
+        assert run.snapshot()["flink"]["changelog"] and {"+I", "-U", "+U"} & set(got["op"])
+        same(as_float(sl.apply_changelog(got)), as_float(sl.apply_changelog(want)))
+    else:
+        same(as_float(got), as_float(want))
+
+
 def test_interval_joins_and_a_changelog_on_flink(cluster):
     """Two jobs at once: interval joins (inner and left on one source, left on two), a window join
     of raw rows and of two aggregations, a temporal join and a merge with a DataFrame via
@@ -238,23 +251,10 @@ def test_interval_joins_and_a_changelog_on_flink(cluster):
     window_run, group_run = sl.flink.submit_job(job, cluster, name="changelog")
 
     for res, run in zip(joins, join_runs):
-        got = run.collect(timeout=150)
-        assert run.state == PipelineState.FINISHED, run.snapshot()
-        want = res.collect()
-        assert len(want) > 0
-        same(as_float(got), as_float(want))
+        same_as_kernel(res, run)
     assert join_runs[1].snapshot()["flink"]["changelog"] is False
-
     for res, run in zip(updating, updating_runs):
-        got = run.collect(timeout=150)
-        assert run.state == PipelineState.FINISHED, run.snapshot()
-        want = res.collect()
-        assert len(want) > 0
-        if "op" in want.columns:
-            assert run.snapshot()["flink"]["changelog"] and {"+I", "-U", "+U"} & set(got["op"])
-            same(as_float(sl.apply_changelog(got)), as_float(sl.apply_changelog(want)))
-        else:
-            same(as_float(got), as_float(want))
+        same_as_kernel(res, run)
 
     changes = group_run.collect(timeout=150)
     assert group_run.state == PipelineState.FINISHED, group_run.snapshot()
@@ -283,14 +283,7 @@ def test_joins_and_updating_results_at_parallelism_2(cluster):
                upd.watermark("700ms").rolling("1s", by="k").agg(s=("v", "sum"))]
     runs = sl.flink.submit(results, cluster, parallelism=2, name="p2")
     for res, run in zip(results, runs):
-        got = run.collect(timeout=150)
-        assert run.state == PipelineState.FINISHED, run.snapshot()
-        want = res.collect()
-        assert len(want) > 0
-        if "op" in want.columns:
-            same(as_float(sl.apply_changelog(got)), as_float(sl.apply_changelog(want)))
-        else:
-            same(as_float(got), as_float(want))
+        same_as_kernel(res, run)
 
 
 def _raw_run(cluster, query: str, statements=()) -> FlinkRun:

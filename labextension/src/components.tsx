@@ -6,6 +6,7 @@
 import * as React from 'react';
 
 import { FlinkJobCard, flinkJob } from './flink';
+import { formatCount } from './format';
 import { isJoinState, JoinSides } from './joins';
 import type { StreamlabModel } from './model';
 import { ALLOWED_ACTIONS, COMMAND_ACTIONS, isPipelineState } from './protocol';
@@ -23,13 +24,7 @@ const MAX_ROWS = 50;
 
 /* ----------------------------------------------------------------- formatting */
 
-/** A count with thousands separators, or a dash. */
-export function formatCount(value: unknown): string {
-  if (typeof value !== 'number' || !Number.isFinite(value)) {
-    return '–';
-  }
-  return Math.round(value).toLocaleString('en-US');
-}
+export { formatCount };
 
 /** Events per second. */
 export function formatRate(value: unknown): string {

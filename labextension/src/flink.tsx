@@ -7,6 +7,7 @@
  */
 import * as React from 'react';
 
+import { formatCount } from './format';
 import type { FlinkJobSnapshot } from './generated';
 import type { StreamlabModel } from './model';
 import type { IPipelineSnapshot } from './protocol';
@@ -27,12 +28,6 @@ export function safeUrl(url: unknown): string | undefined {
     return undefined;
   }
   return /^https?:\/\//i.test(url) ? url : undefined;
-}
-
-function count(value: unknown): string {
-  return typeof value === 'number' && Number.isFinite(value)
-    ? Math.round(value).toLocaleString('en-US')
-    : '–';
 }
 
 /** One job on Flink: its link, state, Flink's record counts, the rows received, Stop. */
@@ -86,19 +81,19 @@ export function FlinkJobCard(props: {
           </tr>
           <tr>
             <th scope="row">records in</th>
-            <td>{count(job.records_in)}</td>
+            <td>{formatCount(job.records_in)}</td>
           </tr>
           <tr>
             <th scope="row">records out</th>
-            <td>{count(job.records_out)}</td>
+            <td>{formatCount(job.records_out)}</td>
           </tr>
           <tr>
             <th scope="row">rows received</th>
-            <td>{count(job.rows)}</td>
+            <td>{formatCount(job.rows)}</td>
           </tr>
           <tr>
             <th scope="row">late</th>
-            <td>{count(job.late)}</td>
+            <td>{formatCount(job.late)}</td>
           </tr>
         </tbody>
       </table>
