@@ -77,6 +77,36 @@ def test_key_index_mixed_batches():
     assert again.encode(pd.DataFrame({"k": pd.Series(["2", 2, None], dtype=object)})).tolist() == [4, 1, 3]
 
 
+def null_as_none(v):
+    return None if v is None or (isinstance(v, float) and v != v) else v
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_object_strings_joined_into_arrow_keep_one_id_per_key(seed):
+    """Object columns of str are joined into one Arrow array per batch (64 rows and more); batches
+    with NULLs, ints, the separator character or lone surrogates take the hash path instead, and
+    Arrow ``str`` batches share the ids. Every path must keep one id per key (NULLs one key) over
+    all batches, and decode each id to its key."""
+    rng = np.random.default_rng(seed)
+    pool = ["a", "b", "é", "日本", "", "key-7"] + [f"k{i}" for i in range(200)]
+    ki = KeyIndex(["k"])
+    ids: dict = {}  # key -> id, from every batch so far
+    for batch, kind in enumerate(rng.permutation(np.tile(np.arange(6), 3))):
+        n = int(rng.choice([1, 63, 64, 500, 3000]))
+        vals = [pool[i] for i in rng.integers(0, len(pool), n)]
+        vals[:: max(1, n // 5)] = [f"new-{batch}-{j}" for j in range(len(vals[:: max(1, n // 5)]))]
+        special = {1: None, 2: "x\x00y", 3: 7, 5: "\ud800"}.get(int(kind), "k0")
+        vals[int(rng.integers(0, n))] = special
+        col = pd.Series(np.array(vals, dtype=object), dtype=object)
+        if kind == 4:
+            col = col.astype("str")
+        for v, i in zip(col.tolist(), ki.encode(pd.DataFrame({"k": col})).tolist()):
+            assert ids.setdefault(null_as_none(v), i) == i, f"key {v!r} got id {i}, before {ids[null_as_none(v)]}"
+        assert len(set(ids.values())) == len(ids) == len(ki)
+    decoded = ki.decode(np.array(list(ids.values())))["k"].tolist()
+    assert [null_as_none(d) for d in decoded] == list(ids)
+
+
 def test_compact_renumbers_live_keys_and_forgets_the_rest():
     ki = KeyIndex(["k", "j"])
     ids = ki.encode(pd.DataFrame({"k": ["a", "b", "c", None], "j": [1, 2, 3, 4]}))

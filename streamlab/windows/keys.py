@@ -3,9 +3,12 @@
 One path for every key dtype. Each key column has a persistent hash table (pandas' incremental
 factorizer) from values to column ids:
 
-- ``object`` columns are hashed as they are (Python hashes of ``str`` are cached in the objects);
-- Arrow strings (pandas ``str``) are dictionary-encoded by Arrow, and only the batch's distinct
-  values are looked up; ``category`` columns look up their categories once per categories object;
+- Arrow strings (pandas ``str``) are looked up in one Arrow pass in the strings already known, and
+  only strings not seen before go through the table;
+- ``object`` columns of ``str`` are joined into one Arrow string array by a single C join (each
+  string followed by a NUL) and looked up the same way: about 2x faster than hashing each object;
+  other objects (NULLs, numbers, a NUL in a string) are hashed one by one;
+- ``category`` columns look up their categories once per categories object;
 - integer columns hash their int64 values; anything else is hashed as Python objects.
 
 A NULL key (None, NaN, NA, NaT) is one group of its own. Several columns combine their column ids
@@ -36,8 +39,8 @@ _NULL = _Null()
 class _Column:
     """Values of one key column <-> dense column ids (in order of first appearance)."""
 
-    __slots__ = ("kind", "table", "chunks", "count", "null_id", "dtype", "_cats", "_cat_ids", "_vs", "_vs_ids",
-                 "_vs_in_order", "_decoded")
+    __slots__ = ("kind", "table", "chunks", "count", "null_id", "dtype", "_cats", "_cat_ids", "_arrow", "_joined",
+                 "_decoded")
 
     def __init__(self, kind: str = "int"):
         self.kind = kind  # "int" (int64 table) or "object" (Python objects)
@@ -48,9 +51,8 @@ class _Column:
         self.dtype = None  # the dtype decoded columns get
         self._cats: pd.Index | None = None  # last categories seen, and their ids
         self._cat_ids: np.ndarray | None = None
-        self._vs = None  # Arrow strings known so far (a pyarrow Array), and their ids
-        self._vs_ids = np.zeros(0, dtype="int64")
-        self._vs_in_order = True  # _vs_ids is 0, 1, 2 ...
+        self._arrow = _Strings("")  # strings known from Arrow string columns
+        self._joined = _Strings(_SEP)  # and from object columns (each with the separator after it)
         self._decoded: pd.Series | None = None  # every value, in the decoded dtype (made on demand)
 
     def values(self) -> np.ndarray:
@@ -123,10 +125,12 @@ class _Column:
     def encode(self, col) -> np.ndarray:
         """Column ids of a key column (a Series, or the stored array from ``core.columns``)."""
         array = col.array if isinstance(col, pd.Series) else col
+        if isinstance(array, pd.arrays.NumpyExtensionArray):
+            array = array.to_numpy()
         dtype = array.dtype
         self._note_dtype(dtype)
         if isinstance(array, np.ndarray) and dtype.kind == "O":
-            return self.lookup(array)
+            return self._encode_objects(array)
         if isinstance(dtype, pd.CategoricalDtype):
             cats = dtype.categories
             if self._cats is None or not (cats is self._cats or cats.equals(self._cats)):
@@ -144,58 +148,54 @@ class _Column:
             return self.lookup(values)
         arrow = _arrow_strings(array)
         if arrow is not None:
-            return self._encode_arrow(arrow)
+            return self._encode_strings(arrow, self._arrow)
         series = col if isinstance(col, pd.Series) else pd.Series(array, copy=False)
-        return self.lookup(series.to_numpy(dtype=object))
+        return self._encode_objects(series.to_numpy(dtype=object))
 
-    def _encode_arrow(self, arr) -> np.ndarray:
-        """Arrow strings: one hash lookup of every row in the known strings (while they are few
-        next to the batch), else Arrow's dictionary encoding of the batch."""
+    def _encode_objects(self, values: np.ndarray) -> np.ndarray:
+        """Python objects: when every one is a ``str``, they are copied into one Arrow array (one
+        C join and a scan for the separators) and looked up there; else hashed one by one."""
+        if len(values) >= _JOIN_MIN and self._joined.worth(len(values)):
+            strings = _joined_strings(values)
+            if strings is not None:
+                return self._encode_strings(strings, self._joined, values)
+        return self.lookup(values)
+
+    def _encode_strings(self, arr, known: _Strings, objects: np.ndarray | None = None) -> np.ndarray:
+        """Column ids of Arrow strings: the rows are looked up in ``known`` in one Arrow pass, and
+        only the strings not seen before go through the hash table (as ``objects``, the rows'
+        Python values, when given)."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        vs = self._vs
-        if vs is None or len(vs) > 2 * len(arr) + 4096:
-            return self._encode_dictionary(arr)
-        if arr.type != vs.type:
-            arr = arr.cast(vs.type)
-        found = pc.index_in(arr, value_set=vs)
+        if known.values is None or not known.worth(len(arr)):
+            return self._encode_dictionary(arr, known)
+        if arr.type != known.values.type:
+            arr = arr.cast(known.values.type)
+        found = pc.index_in(arr, value_set=known.values)
         if not found.null_count:
             pos = found.to_numpy(zero_copy_only=False)
-            if self._vs_in_order:  # the known strings are in id order: their positions are the ids
-                return pos.astype("int64")
-            return self._vs_ids[pos]
+            return pos.astype("int64") if known.in_order else known.ids[pos]
         pos = found.fill_null(-1).to_numpy(zero_copy_only=False)
         miss = pos < 0
-        ids = self._vs_ids[np.where(miss, 0, pos)] if len(self._vs_ids) else np.zeros(len(pos), dtype="int64")
+        ids = known.ids[np.where(miss, 0, pos)] if len(known.ids) else np.zeros(len(pos), dtype="int64")
         missing = arr.filter(pa.array(miss))
-        ids[miss] = self.lookup(missing.to_numpy(zero_copy_only=False).astype(object, copy=False))
-        self._learn(pc.unique(missing.drop_null()))
+        ids[miss] = self.lookup(objects[miss] if objects is not None else known.objects(missing))
+        new_ids, first = np.unique(ids[miss], return_index=True)
+        new = missing.take(pa.array(first))
+        valid = new.is_valid().to_numpy(zero_copy_only=False)
+        known.learn(new.filter(pa.array(valid)), new_ids[valid])
         return ids
 
-    def _learn(self, strings) -> None:
-        """Add distinct Arrow strings (whose ids exist already) to the known strings."""
-        if not len(strings):
-            return
-        ids = self.lookup(strings.to_numpy(zero_copy_only=False).astype(object, copy=False))
-        if self._vs is not None and strings.type != self._vs.type:
-            strings = strings.cast(self._vs.type)
-        self._vs = strings if self._vs is None else _concat([self._vs, strings])
-        start = len(self._vs_ids)
-        self._vs_in_order = self._vs_in_order and bool(np.array_equal(ids, np.arange(start, start + len(ids))))
-        self._vs_ids = np.concatenate([self._vs_ids, ids])
-
-    def _encode_dictionary(self, arr) -> np.ndarray:
+    def _encode_dictionary(self, arr, known: _Strings) -> np.ndarray:
+        """Arrow's dictionary encoding of the batch, and a hash lookup of its distinct values (the
+        first batch teaches ``known`` its strings)."""
         import pyarrow.compute as pc
 
         enc = pc.dictionary_encode(arr)
-        dictionary = enc.dictionary.to_numpy(zero_copy_only=False)
-        if dictionary.dtype != object:
-            dictionary = dictionary.astype(object)
-        ids = self.lookup(dictionary)
-        if self._vs is None and len(dictionary) <= 2 * len(arr) + 4096:
-            self._vs = enc.dictionary[:0]
-            self._learn(enc.dictionary)  # the next batches look their rows up directly
+        ids = self.lookup(known.objects(enc.dictionary))
+        if known.values is None:
+            known.learn(enc.dictionary, ids)  # the next batches look their rows up directly
         indices = enc.indices
         if indices.null_count:
             ids = np.append(ids, self.lookup(np.array([None], dtype=object)))
@@ -229,10 +229,76 @@ class _Column:
         return out
 
 
-def _concat(arrays):
+_SEP = "\x00"  # ends each string of an object column joined into one Arrow array
+_JOIN_MIN = 64  # rows below which hashing the objects one by one is cheaper than joining them
+
+
+class _Strings:
+    """Arrow strings whose column ids are known, so a batch is looked up in one Arrow pass.
+
+    ``suffix`` ends every string (the separator of joined object columns); ``objects`` gives the
+    Python values without it.
+    """
+
+    __slots__ = ("values", "ids", "in_order", "suffix")
+
+    def __init__(self, suffix: str):
+        self.values = None  # a pyarrow Array, or None before the first batch
+        self.ids = np.zeros(0, dtype="int64")
+        self.in_order = True  # ids is 0, 1, 2 ...: a string's position is its id
+        self.suffix = suffix
+
+    def worth(self, rows: int) -> bool:
+        """Whether looking ``rows`` rows up here beats hashing them (the strings are few next to them)."""
+        return self.values is None or len(self.values) <= 2 * rows + 4096
+
+    def objects(self, strings) -> np.ndarray:
+        """The Python values of Arrow ``strings`` (None for NULL), without the suffix."""
+        if self.suffix:
+            import pyarrow.compute as pc
+
+            strings = pc.utf8_slice_codeunits(strings, 0, -len(self.suffix))
+        return strings.to_numpy(zero_copy_only=False).astype(object, copy=False)
+
+    def learn(self, strings, ids: np.ndarray) -> None:
+        """Add distinct, non-NULL ``strings`` not known yet, whose column ids are ``ids``."""
+        import pyarrow as pa
+
+        if not len(strings):
+            return
+        if self.values is None:
+            self.values = strings
+        else:
+            self.values = pa.concat_arrays([self.values, strings.cast(self.values.type)])
+        start = len(self.ids)
+        self.in_order = self.in_order and bool(np.array_equal(ids, np.arange(start, start + len(ids))))
+        self.ids = np.concatenate([self.ids, np.asarray(ids, dtype="int64")])
+
+
+def _joined_strings(values: np.ndarray):
+    """Python ``str`` objects as one Arrow string array, each string followed by ``_SEP``; None when
+    a value is not a ``str``, cannot be UTF-8, or holds the separator itself.
+
+    >>> _joined_strings(np.array(["a", "bc"], dtype=object)).to_pylist()
+    ['a\\x00', 'bc\\x00']
+    >>> _joined_strings(np.array(["a", None], dtype=object)) is None
+    True
+    """
     import pyarrow as pa
 
-    return pa.concat_arrays(arrays)
+    try:
+        data = (_SEP.join(values.tolist()) + _SEP).encode("utf-8")
+    except (TypeError, UnicodeEncodeError):
+        return None
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0)
+    if len(ends) != len(values):
+        return None
+    large = len(data) >= 2**31
+    offsets = np.empty(len(values) + 1, dtype="int64" if large else "int32")
+    offsets[0] = 0
+    offsets[1:] = ends + 1
+    kind = pa.LargeStringArray if large else pa.StringArray
+    return kind.from_buffers(len(values), pa.py_buffer(offsets), pa.py_buffer(data))
 
 
 def _arrow_strings(array):
