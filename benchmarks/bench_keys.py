@@ -5,7 +5,8 @@ It prints tables and rewrites its own section of ``benchmarks/RESULTS.md`` (betw
 ``bench_keys`` markers; the rest of the file is left alone).
 
 - **Data** (``bench_windows.make_data``): 2 M events at 100 k events/s of event time, up to 0.5 s
-  of disorder, 1,000 Zipf-skewed string keys, a float value. The same keys are given as ``object``,
+  of disorder, 1,000 Zipf-skewed string keys, a float value. The same keys are given as ``object``
+  (each row its own string object), ``shared`` (``object`` rows sharing one string object per key),
   ``str`` (Arrow) and ``category`` columns.
 - **Q1** is Tumble 1 s by key with count, sum and mean: streamlab over micro-batches of 10 k and
   100 k rows, against one pandas groupby over the whole frame (per key dtype), polars (over a
@@ -66,11 +67,17 @@ def many_keys(df: pd.DataFrame, keys: int = 10_000, seed: int = 1) -> pd.DataFra
 
 
 def with_keys(df: pd.DataFrame, dtype: str) -> pd.DataFrame:
-    """The frame with its key column as ``object``, ``str`` (Arrow) or ``category``."""
+    """The frame with its key column as ``object`` (each row its own string object, as
+    ``astype(object)`` and JSON give), ``shared`` (``object`` whose rows share one string object per
+    key, as ``read_csv(dtype=object)`` gives), ``str`` (Arrow) or ``category``."""
     out = df.copy()
     if dtype == "object":
         out["key"] = np.asarray(df["key"].to_numpy(dtype=object), dtype=object)
         out["key"] = out["key"].astype(object)
+    elif dtype == "shared":
+        one: dict = {}
+        out["key"] = pd.Series(np.array([one.setdefault(k, k) for k in df["key"].tolist()], dtype=object),
+                               dtype=object, index=df.index)
     else:
         out["key"] = df["key"].astype(dtype)
     return out
@@ -152,7 +159,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     n = args.events
     base = bw.make_data(n)
-    frames = {dt: with_keys(base, dt) for dt in ("object", "str", "category")}
+    frames = {dt: with_keys(base, dt) for dt in ("object", "shared", "str", "category")}
     small = base.iloc[: min(n, 200_000)]
     rows = [{"ts": int(t), "key": k, "value": v} for t, k, v in zip(
         small["ts"].to_numpy().view("int64") // 1_000_000, small["key"], small["value"])]
@@ -214,6 +221,10 @@ def main(argv=None):
                                                    "Q1 streamlab, 10k batches, str keys"), ">= 0.9x"),
         ("Q1 100k, object keys vs str keys", both("Q1 streamlab, 100k batches, object keys",
                                                     "Q1 streamlab, 100k batches, str keys"), ">= 0.9x"),
+        ("Q1 10k, shared object keys vs str keys", both("Q1 streamlab, 10k batches, shared keys",
+                                                          "Q1 streamlab, 10k batches, str keys"), ">= 0.9x"),
+        ("Q1 100k, shared object keys vs str keys", both("Q1 streamlab, 100k batches, shared keys",
+                                                           "Q1 streamlab, 100k batches, str keys"), ">= 0.9x"),
     ]
     for dt in frames:
         checks.append((f"Q1 10k vs pandas groupby, {dt} keys", both(

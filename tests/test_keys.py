@@ -83,20 +83,23 @@ def null_as_none(v):
 
 @pytest.mark.parametrize("seed", range(6))
 def test_object_strings_joined_into_arrow_keep_one_id_per_key(seed):
-    """Object columns of str are joined into one Arrow array per batch (64 rows and more); batches
-    with NULLs, ints, the separator character or lone surrogates take the hash path instead, and
-    Arrow ``str`` batches share the ids. Every path must keep one id per key (NULLs one key) over
+    """Object columns: rows sharing the pool's string objects are found by address, rows that are
+    their own objects are joined into one Arrow array per batch (64 rows and more); batches with
+    NULLs, ints, the separator character or lone surrogates take the hash path instead, and Arrow
+    ``str`` batches share the ids. Every path must keep one id per key (NULLs one key) over
     all batches, and decode each id to its key."""
     rng = np.random.default_rng(seed)
     pool = ["a", "b", "é", "日本", "", "key-7"] + [f"k{i}" for i in range(200)]
     ki = KeyIndex(["k"])
     ids: dict = {}  # key -> id, from every batch so far
-    for batch, kind in enumerate(rng.permutation(np.tile(np.arange(6), 3))):
+    for batch, kind in enumerate(rng.permutation(np.tile(np.arange(7), 4))):
         n = int(rng.choice([1, 63, 64, 500, 3000]))
         vals = [pool[i] for i in rng.integers(0, len(pool), n)]
         vals[:: max(1, n // 5)] = [f"new-{batch}-{j}" for j in range(len(vals[:: max(1, n // 5)]))]
         special = {1: None, 2: "x\x00y", 3: 7, 5: "\ud800"}.get(int(kind), "k0")
         vals[int(rng.integers(0, n))] = special
+        if kind == 6:  # every row its own object (as astype(object) or JSON give), not pool's
+            vals = [(v + "#")[:-1] for v in vals]
         col = pd.Series(np.array(vals, dtype=object), dtype=object)
         if kind == 4:
             col = col.astype("str")
@@ -105,6 +108,20 @@ def test_object_strings_joined_into_arrow_keep_one_id_per_key(seed):
         assert len(set(ids.values())) == len(ids) == len(ki)
     decoded = ki.decode(np.array(list(ids.values())))["k"].tolist()
     assert [null_as_none(d) for d in decoded] == list(ids)
+
+
+def test_an_address_found_in_the_cache_still_holds_its_key():
+    """Strings found by address are kept alive by the cache: once the batch is gone, new strings
+    cannot take those addresses and be taken for the old keys."""
+    ki = KeyIndex(["k"])
+    model: dict = {}
+    for batch in range(40):
+        names = [f"{batch % 3}-{i}-{'x' * (batch % 5)}" for i in range(8)]  # new objects each batch
+        col = pd.Series(np.array(names * 40, dtype=object), dtype=object)
+        for v, i in zip(col.tolist(), ki.encode(pd.DataFrame({"k": col})).tolist()):
+            assert model.setdefault(v, i) == i, f"batch {batch}: {v!r} got id {i}, not {model[v]}"
+        del names, col
+    assert len(ki) == len(model)
 
 
 def test_compact_renumbers_live_keys_and_forgets_the_rest():

@@ -5,9 +5,9 @@ factorizer) from values to column ids:
 
 - Arrow strings (pandas ``str``) are looked up in one Arrow pass in the strings already known, and
   only strings not seen before go through the table;
-- ``object`` columns of ``str`` are joined into one Arrow string array by a single C join (each
-  string followed by a NUL) and looked up the same way: about 2x faster than hashing each object;
-  other objects (NULLs, numbers, a NUL in a string) are hashed one by one;
+- ``object`` columns (``objectkeys``): rows sharing a few string objects are found by address;
+  rows that are each their own ``str`` are joined into one Arrow string array by a single C join
+  and looked up the same way; other objects (numbers, NULLs among new strings) are hashed one by one;
 - ``category`` columns look up their categories once per categories object;
 - integer columns hash their int64 values; anything else is hashed as Python objects.
 
@@ -22,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from pandas._libs import hashtable as _ht
+
+from .objectkeys import MIN_ROWS, SEP, AddressCache, joined_strings
 
 
 class _Null:
@@ -40,7 +42,7 @@ class _Column:
     """Values of one key column <-> dense column ids (in order of first appearance)."""
 
     __slots__ = ("kind", "table", "chunks", "count", "null_id", "dtype", "_cats", "_cat_ids", "_arrow", "_joined",
-                 "_decoded")
+                 "_addresses", "_decoded")
 
     def __init__(self, kind: str = "int"):
         self.kind = kind  # "int" (int64 table) or "object" (Python objects)
@@ -52,7 +54,8 @@ class _Column:
         self._cats: pd.Index | None = None  # last categories seen, and their ids
         self._cat_ids: np.ndarray | None = None
         self._arrow = _Strings("")  # strings known from Arrow string columns
-        self._joined = _Strings(_SEP)  # and from object columns (each with the separator after it)
+        self._joined = _Strings(SEP)  # and from object columns (each with the separator after it)
+        self._addresses = AddressCache()  # ids of shared string objects, by address
         self._decoded: pd.Series | None = None  # every value, in the decoded dtype (made on demand)
 
     def values(self) -> np.ndarray:
@@ -153,10 +156,15 @@ class _Column:
         return self._encode_objects(series.to_numpy(dtype=object))
 
     def _encode_objects(self, values: np.ndarray) -> np.ndarray:
-        """Python objects: when every one is a ``str``, they are copied into one Arrow array (one
-        C join and a scan for the separators) and looked up there; else hashed one by one."""
-        if len(values) >= _JOIN_MIN and self._joined.worth(len(values)):
-            strings = _joined_strings(values)
+        """Python objects: found by address when the rows share their objects; else, when every
+        one is a ``str``, copied into one Arrow array and looked up there; else hashed one by one."""
+        if len(values) < MIN_ROWS:
+            return self.lookup(values)
+        return self._addresses.ids_of(values, self._encode_joined)
+
+    def _encode_joined(self, values: np.ndarray) -> np.ndarray:
+        if len(values) >= MIN_ROWS and self._joined.worth(len(values)):
+            strings = joined_strings(values)
             if strings is not None:
                 return self._encode_strings(strings, self._joined, values)
         return self.lookup(values)
@@ -229,10 +237,6 @@ class _Column:
         return out
 
 
-_SEP = "\x00"  # ends each string of an object column joined into one Arrow array
-_JOIN_MIN = 64  # rows below which hashing the objects one by one is cheaper than joining them
-
-
 class _Strings:
     """Arrow strings whose column ids are known, so a batch is looked up in one Arrow pass.
 
@@ -273,32 +277,6 @@ class _Strings:
         start = len(self.ids)
         self.in_order = self.in_order and bool(np.array_equal(ids, np.arange(start, start + len(ids))))
         self.ids = np.concatenate([self.ids, np.asarray(ids, dtype="int64")])
-
-
-def _joined_strings(values: np.ndarray):
-    """Python ``str`` objects as one Arrow string array, each string followed by ``_SEP``; None when
-    a value is not a ``str``, cannot be UTF-8, or holds the separator itself.
-
-    >>> _joined_strings(np.array(["a", "bc"], dtype=object)).to_pylist()
-    ['a\\x00', 'bc\\x00']
-    >>> _joined_strings(np.array(["a", None], dtype=object)) is None
-    True
-    """
-    import pyarrow as pa
-
-    try:
-        data = (_SEP.join(values.tolist()) + _SEP).encode("utf-8")
-    except (TypeError, UnicodeEncodeError):
-        return None
-    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0)
-    if len(ends) != len(values):
-        return None
-    large = len(data) >= 2**31
-    offsets = np.empty(len(values) + 1, dtype="int64" if large else "int32")
-    offsets[0] = 0
-    offsets[1:] = ends + 1
-    kind = pa.LargeStringArray if large else pa.StringArray
-    return kind.from_buffers(len(values), pa.py_buffer(offsets), pa.py_buffer(data))
 
 
 def _arrow_strings(array):
