@@ -34,7 +34,7 @@ def addresses(values: np.ndarray) -> np.ndarray:
 
 
 class AddressCache:
-    """Key ids of the string objects (and None) seen lately, by address.
+    """Key ids of the string objects (up to ``LONGEST`` characters, and None) seen lately, by address.
 
     The cache holds a reference to every object it has an address of, so no other object can take
     that address while it is cached. Strings cannot change, so an address keeps its key. A batch
@@ -50,6 +50,7 @@ class AddressCache:
     """
 
     LIMIT = 1 << 16  # objects cached at most; then the cache starts over
+    LONGEST = 256  # longer strings are not cached (the cache holds at most ~20 MB)
     PAUSE = 32  # batches skipped after one whose rows were mostly their own objects
 
     __slots__ = ("table", "kept", "pause")
@@ -84,7 +85,8 @@ class AddressCache:
         pick = np.empty(distinct.count, dtype="int64")
         pick[labels] = np.arange(len(where))  # a row of each object
         objects = missed[pick]
-        cacheable = np.fromiter((type(o) is str or o is None for o in objects), dtype=bool, count=len(objects))
+        cacheable = np.fromiter(((type(o) is str and len(o) <= self.LONGEST) or o is None for o in objects),
+                                dtype=bool, count=len(objects))
         if len(self.kept) + len(pick) > self.LIMIT:
             self.table, self.kept = _ht.Int64HashTable(1024), []
         self.table.map_keys_to_values(where[pick][cacheable], ids[pick][cacheable])
