@@ -150,6 +150,34 @@ def churn_run(keys: int, batch: int = 10_000, samples: int = 10):
 
 
 # --- the run ------------------------------------------------------------------------------------------
+def key_path(frames: dict, batch: int = 10_000, repeat: int = 5) -> list[tuple[str, float]]:
+    """The key lookup alone: ns per row of ``KeyIndex.encode`` over ``batch``-row slices of each
+    key column (known keys, after a first pass), medians of ``repeat`` interleaved passes; beside it
+    the path object columns took before (each object hashed: ``_Column.lookup``)."""
+    from streamlab.windows.keys import KeyIndex
+
+    columns = {dt: f["key"].array if dt in ("str", "category") else f["key"].to_numpy()
+               for dt, f in frames.items()}
+    cases = {}
+    for dt, col in columns.items():
+        ki = KeyIndex(["key"])
+        cases[f"{dt} keys"] = (lambda a, b, ki=ki, col=col: ki.encode({"key": col[a:b]}, b - a))
+    hashed = KeyIndex(["key"])
+    hashed.encode({"key": columns["object"][:batch]}, batch)
+    cases["object keys, each object hashed (the previous path)"] = (
+        lambda a, b: hashed._cols[0].lookup(columns["object"][a:b]))  # noqa: SLF001
+    n = len(next(iter(columns.values())))
+    times: dict[str, list[float]] = {k: [] for k in cases}
+    for r in range(repeat + 1):
+        for name, fn in cases.items():
+            t0 = time.perf_counter()
+            for a in range(0, n, batch):
+                fn(a, min(n, a + batch))
+            if r:  # the first pass learns the keys
+                times[name].append(time.perf_counter() - t0)
+    return [(name, 1e9 * statistics.median(v) / n) for name, v in times.items()]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", type=int, default=2_000_000)
@@ -239,6 +267,7 @@ def main(argv=None):
                                                            "pandas sessions (sort, diff, cumsum), str keys"),
          ">= 0.5x"),
     ]
+    keys_alone = key_path(frames, repeat=args.repeat)
     wide = many_keys(base)
     mem = bw.peak_added_mb(lambda: bw.q2(wide))
     checks.append(("Q2 Hop 10s/1s with 10,000 keys: peak memory added over the input (MB)", (mem, mem), "<= 64"))
@@ -265,6 +294,16 @@ def main(argv=None):
         *[f"| {name} | {r:.2f}{'' if 'MB' in name else 'x'} | {'' if 'MB' in name else f'{rb:.2f}x'} | "
           f"{'' if name not in PREVIOUS else f'{PREVIOUS[name]:.2f}' + ('' if 'MB' in name else 'x')} | {target} |"
           for name, (r, rb), target in checks],
+        "",
+    ]
+    lines += [
+        "The key lookup alone (`KeyIndex.encode` of the key column, 10k-row slices, keys already "
+        f"known; medians of {args.repeat} passes): `object` rows that are each their own string are "
+        "joined into one Arrow array, `shared` rows are found by object address.",
+        "",
+        "| key column | ns per row |",
+        "|---|---:|",
+        *[f"| {name} | {ns:.1f} |" for name, ns in keys_alone],
         "",
     ]
     if args.churn_keys:
