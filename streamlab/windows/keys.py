@@ -7,7 +7,7 @@ factorizer) from values to column ids:
   only strings not seen before go through the table;
 - ``object`` columns (``objectkeys``): rows sharing a few string objects are found by address;
   rows that are each their own ``str`` are joined into one Arrow string array by a single C join
-  and looked up the same way; other objects (numbers, NULLs among new strings) are hashed one by one;
+  (NULLs set apart) and looked up the same way; other objects (numbers) are hashed one by one;
 - ``category`` columns look up their categories once per categories object;
 - integer columns hash their int64 values; anything else is hashed as Python objects.
 
@@ -163,11 +163,23 @@ class _Column:
         return self._addresses.ids_of(values, self._encode_joined)
 
     def _encode_joined(self, values: np.ndarray) -> np.ndarray:
-        if len(values) >= MIN_ROWS and self._joined.worth(len(values)):
-            strings = joined_strings(values)
-            if strings is not None:
-                return self._encode_strings(strings, self._joined, values)
-        return self.lookup(values)
+        """Strings joined into one Arrow array (NULLs among them apart); other objects hashed."""
+        if len(values) < MIN_ROWS or not self._joined.worth(len(values)):
+            return self.lookup(values)
+        strings = joined_strings(values)
+        if strings is not None:
+            return self._encode_strings(strings, self._joined, values)
+        null = pd.isna(values)
+        if not null.any() or null.all():
+            return self.lookup(values)
+        rest = values[~null]
+        strings = joined_strings(rest)
+        if strings is None:
+            return self.lookup(values)
+        ids = np.empty(len(values), dtype="int64")
+        ids[~null] = self._encode_strings(strings, self._joined, rest)
+        ids[null] = self.lookup(values[null][:1])[0]
+        return ids
 
     def _encode_strings(self, arr, known: _Strings, objects: np.ndarray | None = None) -> np.ndarray:
         """Column ids of Arrow strings: the rows are looked up in ``known`` in one Arrow pass, and
