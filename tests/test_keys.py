@@ -96,7 +96,7 @@ def test_object_strings_joined_into_arrow_keep_one_id_per_key(seed):
         n = int(rng.choice([1, 63, 64, 500, 3000]))
         vals = [pool[i] for i in rng.integers(0, len(pool), n)]
         vals[:: max(1, n // 5)] = [f"new-{batch}-{j}" for j in range(len(vals[:: max(1, n // 5)]))]
-        special = {1: None, 2: "x\x00y", 3: 7, 5: "\ud800"}.get(int(kind), "k0")
+        special = {1: None, 2: "x\x00y", 3: 7, 4: None, 5: "\ud800"}.get(int(kind), "k0")
         vals[int(rng.integers(0, n))] = special
         if kind == 6:  # every row its own object (as astype(object) or JSON give), not pool's
             vals = [(v + "#")[:-1] for v in vals]

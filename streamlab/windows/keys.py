@@ -192,7 +192,7 @@ class _Column:
             return self._encode_dictionary(arr, known)
         if arr.type != known.values.type:
             arr = arr.cast(known.values.type)
-        found = pc.index_in(arr, value_set=known.values)
+        found = pc.index_in(arr, value_set=known.values, skip_nulls=False)
         if not found.null_count:
             pos = found.to_numpy(zero_copy_only=False)
             return pos.astype("int64") if known.in_order else known.ids[pos]
@@ -202,9 +202,7 @@ class _Column:
         missing = arr.filter(pa.array(miss))
         ids[miss] = self.lookup(objects[miss] if objects is not None else known.objects(missing))
         new_ids, first = np.unique(ids[miss], return_index=True)
-        new = missing.take(pa.array(first))
-        valid = new.is_valid().to_numpy(zero_copy_only=False)
-        known.learn(new.filter(pa.array(valid)), new_ids[valid])
+        known.learn(missing.take(pa.array(first)), new_ids)  # a NULL too: index_in matches it
         return ids
 
     def _encode_dictionary(self, arr, known: _Strings) -> np.ndarray:
@@ -277,7 +275,7 @@ class _Strings:
         return strings.to_numpy(zero_copy_only=False).astype(object, copy=False)
 
     def learn(self, strings, ids: np.ndarray) -> None:
-        """Add distinct, non-NULL ``strings`` not known yet, whose column ids are ``ids``."""
+        """Add distinct ``strings`` not known yet (NULL at most once), whose column ids are ``ids``."""
         import pyarrow as pa
 
         if not len(strings):
