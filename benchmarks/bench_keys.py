@@ -165,7 +165,7 @@ def key_path(frames: dict, batch: int = 10_000, repeat: int = 5) -> list[tuple[s
     hashed = KeyIndex(["key"])
     hashed.encode({"key": columns["object"][:batch]}, batch)
     cases["object keys, each object hashed (the previous path)"] = (
-        lambda a, b: hashed._cols[0].lookup(columns["object"][a:b]))  # noqa: SLF001
+        lambda a, b: hashed._cols[0].lookup(columns["object"][a:b]))
     n = len(next(iter(columns.values())))
     times: dict[str, list[float]] = {k: [] for k in cases}
     for r in range(repeat + 1):
