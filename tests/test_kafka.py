@@ -463,6 +463,20 @@ def test_draining_to_an_unreachable_broker_never_blocks_the_loop():
     print(f"longest gap between ticks while draining: {longest:.3f} s")  # a figure, not a check
 
 
+def test_pending_counts_rows_not_librdkafkas_own_error_events():
+    """An unreachable broker queues connection-error events in librdkafka: they are not rows."""
+    df = pd.DataFrame({"ts": np.arange(0, 5000, 100), "v": 1.0})
+    res = sl.from_frame(df, time="ts", unit="ms").window(sl.Tumble("1s")).agg(n=("v", "count"))
+    sink = res.to_kafka("nowhere", bootstrap=f"127.0.0.1:{free_port()}", flush_timeout=0.0)
+    assert len(res.collect()) == 5
+    queued = len(sink._producer)
+    deadline = time.monotonic() + 10
+    while len(sink._producer) == queued and time.monotonic() < deadline:
+        time.sleep(0.05)  # librdkafka's thread retries the connection and queues error events
+    assert len(sink._producer) > 5, "librdkafka queued no event beside the rows"
+    assert sink.pending == 5 and sink.delivered == 0
+
+
 def test_a_full_producer_queue_on_the_loop_keeps_rows_in_order_without_waiting(kafka):
     """librdkafka's queue holds 10 messages: on the loop the sink keeps the rest and never waits."""
     df = pd.DataFrame({"ts": np.arange(300) * 10, "v": np.arange(300) * 0.5})

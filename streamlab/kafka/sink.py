@@ -76,6 +76,7 @@ class KafkaSink(SinkNode):
         self._drain_until = 0.0
         self._drain_when = ""
         self.delivered = 0
+        self._in_flight = 0  # rows librdkafka took and has not reported on yet
         self.last_error = None
 
     def label(self) -> str:
@@ -95,10 +96,15 @@ class KafkaSink(SinkNode):
 
     @property
     def pending(self) -> int:
-        """Rows produced and not yet delivered (nor failed)."""
-        return len(self._waiting) + (len(self._producer) if self._producer is not None else 0)
+        """Rows produced and not yet delivered (nor failed).
+
+        Counted here, not by ``len(producer)``: librdkafka's queue length also counts its own
+        error events and protocol requests (an unreachable broker adds a few).
+        """
+        return len(self._waiting) + self._in_flight
 
     def _on_delivery(self, err, msg) -> None:
+        self._in_flight -= 1
         if err is None:
             self.delivered += 1
         else:
@@ -121,6 +127,7 @@ class KafkaSink(SinkNode):
                 producer.poll(min(FULL_WAIT_S, left))
                 continue
             waiting.popleft()
+            self._in_flight += 1
 
     def on_batch(self, df: pd.DataFrame, port: int = 0, marks=None) -> pd.DataFrame:
         if not len(df):
@@ -156,7 +163,8 @@ class KafkaSink(SinkNode):
             loop = asyncio.get_running_loop()
         except RuntimeError:  # a script: waiting here is what the caller wants
             self._hand_over(until)
-            left = self._producer.flush(max(0.0, until - _time.monotonic())) + len(self._waiting)
+            self._producer.flush(max(0.0, until - _time.monotonic()))
+            left = self.pending
             self._report(left, when)
             return
         self._drain_until, self._drain_when = until, when
@@ -169,7 +177,8 @@ class KafkaSink(SinkNode):
             while True:
                 self._hand_over(None)
                 producer.poll(0)  # serve delivery reports
-                left = producer.flush(0) + len(self._waiting)  # flush(0): send now, do not wait
+                producer.flush(0)  # send now, do not wait (it serves delivery reports too)
+                left = self.pending
                 if not left or _time.monotonic() >= self._drain_until:
                     break
                 await asyncio.sleep(DRAIN_POLL_S)
