@@ -7,8 +7,19 @@ import pandas as pd
 import pytest
 
 import streamlab as sl
+from streamlab.windows import strtable
 from streamlab.windows.keys import KeyIndex
 from streamlab.windows.operator import WindowAgg
+
+
+@pytest.fixture(autouse=True, params=["compiled", "python"])
+def key_path(request, monkeypatch):
+    """Every test runs twice: with the compiled string table (built at install) and with the
+    pure-Python key paths a machine without a compiler takes. Both must give the same ids."""
+    if request.param == "compiled" and strtable.StrTable is None:
+        pytest.skip("the C extension is not built (see tests/test_strtable.py)")
+    monkeypatch.setattr(strtable, "ENABLED", request.param == "compiled")
+    return request.param
 
 
 def frame(n=3_000, seed=0):
@@ -83,10 +94,11 @@ def null_as_none(v):
 
 @pytest.mark.parametrize("seed", range(6))
 def test_object_strings_joined_into_arrow_keep_one_id_per_key(seed):
-    """Object columns: rows sharing the pool's string objects are found by address, rows that are
-    their own objects are joined into one Arrow array per batch (64 rows and more); batches with
-    NULLs, ints, the separator character or lone surrogates take the hash path instead, and Arrow
-    ``str`` batches share the ids. Every path must keep one id per key (NULLs one key) over
+    """Object columns: with the compiled table, str rows are looked up in C and the rest hashed;
+    in pure Python, rows sharing the pool's string objects are found by address, rows that are
+    their own objects are joined into one Arrow array per batch (64 rows and more), and batches
+    with NULLs, ints, the separator character or lone surrogates take the hash path instead.
+    Arrow ``str`` batches share the ids. Every path must keep one id per key (NULLs one key) over
     all batches, and decode each id to its key."""
     rng = np.random.default_rng(seed)
     pool = ["a", "b", "é", "日本", "", "key-7"] + [f"k{i}" for i in range(200)]

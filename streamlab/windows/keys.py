@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from pandas._libs import hashtable as _ht
 
+from . import strtable
 from .objectkeys import MIN_ROWS, SEP, AddressCache, joined_strings
 
 
@@ -42,7 +43,7 @@ class _Column:
     """Values of one key column <-> dense column ids (in order of first appearance)."""
 
     __slots__ = ("kind", "table", "chunks", "count", "null_id", "dtype", "_cats", "_cat_ids", "_arrow", "_joined",
-                 "_addresses", "_decoded")
+                 "_addresses", "_decoded", "_native")
 
     def __init__(self, kind: str = "int"):
         self.kind = kind  # "int" (int64 table) or "object" (Python objects)
@@ -57,6 +58,7 @@ class _Column:
         self._joined = _Strings(SEP)  # and from object columns (each with the separator after it)
         self._addresses = AddressCache()  # ids of shared string objects, by address
         self._decoded: pd.Series | None = None  # every value, in the decoded dtype (made on demand)
+        self._native = None  # the compiled table of the str keys (strtable), made on demand
 
     def values(self) -> np.ndarray:
         if len(self.chunks) != 1:
@@ -123,7 +125,18 @@ class _Column:
                     vals[ids == self.null_id] = None
             self.chunks.append(vals)
             self.count = self.table.count
+            if self._native is not None and self.kind == "object":
+                strtable.learn(self._native, vals, ids)  # it mirrors every str key of the table
         return labels
+
+    def _native_table(self):
+        """The compiled table of this column's str keys (made holding every key so far), or None
+        when the extension is not in use."""
+        if self._native is None and strtable.ENABLED:
+            self._native = strtable.new_table()
+            if self.kind == "object" and self.count:
+                strtable.learn(self._native, self.values(), np.arange(self.count))
+        return self._native
 
     def encode(self, col) -> np.ndarray:
         """Column ids of a key column (a Series, or the stored array from ``core.columns``)."""
@@ -151,16 +164,41 @@ class _Column:
             return self.lookup(values)
         arrow = _arrow_strings(array)
         if arrow is not None:
-            return self._encode_strings(arrow, self._arrow)
+            ids = self._encode_native_strings(arrow) if strtable.ENABLED else None
+            return ids if ids is not None else self._encode_strings(arrow, self._arrow)
         series = col if isinstance(col, pd.Series) else pd.Series(array, copy=False)
         return self._encode_objects(series.to_numpy(dtype=object))
 
     def _encode_objects(self, values: np.ndarray) -> np.ndarray:
-        """Python objects: found by address when the rows share their objects; else, when every
-        one is a ``str``, copied into one Arrow array and looked up there; else hashed one by one."""
+        """Python objects: ``str`` rows looked up in the compiled table when it is built; else
+        found by address when the rows share their objects, or, when every one is a ``str``,
+        copied into one Arrow array and looked up there. Other objects are hashed one by one."""
         if len(values) < MIN_ROWS:
             return self.lookup(values)
+        if strtable.ENABLED:
+            ids, misses = strtable.lookup_objects(self._native_table(), values)
+            if misses:  # not a str (NULL, a number), or a new key: the hash table gives its id
+                miss = ids < 0
+                ids[miss] = self.lookup(values[miss])
+            return ids
         return self._addresses.ids_of(values, self._encode_joined)
+
+    def _encode_native_strings(self, arr) -> np.ndarray | None:
+        """Column ids of Arrow strings looked up in the compiled table (None: an Arrow type it
+        does not read). Rows not found go through the hash table, which teaches it their keys."""
+        found = strtable.lookup_arrow(self._native_table(), arr)
+        if found is None:
+            return None
+        ids, misses = found
+        if arr.null_count:  # NULL rows join the misses (new ids keep the order rows bring them)
+            ids[arr.is_null().to_numpy(zero_copy_only=False)] = -1
+            misses = 1
+        if misses:
+            import pyarrow as pa
+
+            miss = ids < 0
+            ids[miss] = self.lookup(arr.filter(pa.array(miss)).to_numpy(zero_copy_only=False).astype(object))
+        return ids
 
     def _encode_joined(self, values: np.ndarray) -> np.ndarray:
         """Strings joined into one Arrow array (NULLs among them apart); other objects hashed."""

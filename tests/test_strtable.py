@@ -1,0 +1,72 @@
+"""The compiled string table (``streamlab/windows/_strtable.c``) against a dict, and its build."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sysconfig
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from streamlab.windows import strtable
+
+needs_c = pytest.mark.skipif(strtable.StrTable is None, reason="the C extension is not built")
+
+
+def test_the_extension_is_built_where_a_compiler_and_headers_are():
+    """``make install`` compiles it (hatch_build.py): a build hook that silently fails would leave
+    every key on the slower pure-Python paths."""
+    cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    headers = Path(sysconfig.get_paths()["include"], "Python.h")
+    if os.environ.get("STREAMLAB_PURE_PYTHON") or not (shutil.which(cc) and headers.exists()):
+        pytest.skip("no compiler or headers here, or STREAMLAB_PURE_PYTHON is set")
+    assert strtable.StrTable is not None, "hatch_build.py did not compile streamlab/windows/_strtable.c"
+    assert strtable.ENABLED
+
+
+def strings(rng, n):
+    pool = ["", "a", "é", "日本語", "key-0001", "x" * 8, "x" * 9, "y" * 16, "y" * 17, "long " * 40, "a\x00b",
+            "\U0001f600"]
+    return pool + [f"k{int(i)}-{'z' * int(i % 23)}" for i in rng.integers(0, 10**6, n)]
+
+
+@needs_c
+@pytest.mark.parametrize("seed", range(4))
+def test_lookups_match_a_dict_over_growth(seed):
+    """Keys learned in rounds (the table grows past its first 1024 slots and its arena), looked up
+    as Python objects and as Arrow string / large_string arrays, sliced at an offset."""
+    rng = np.random.default_rng(seed)
+    table, model = strtable.new_table(), {}
+    keys = list(dict.fromkeys(strings(rng, 6000)))
+    for start in range(0, len(keys), 1500):
+        learnt = keys[start:start + 1500]
+        ids = rng.permutation(10**6)[: len(learnt)] + 10**6 * start
+        strtable.learn(table, np.array(learnt + [None, 7], dtype=object), np.append(ids, [5, 6]))
+        model.update(zip(learnt, ids.tolist()))
+        assert len(table) == len(model)
+        probe = [keys[i] for i in rng.integers(0, len(keys), 3000)] + ["never", None, 3, "\ud800"]
+        want = [model.get(k, -1) if isinstance(k, str) else -1 for k in probe]
+        got, misses = strtable.lookup_objects(table, np.array(probe, dtype=object))
+        assert got.tolist() == want and misses == want.count(-1)
+        for kind in (pa.string(), pa.large_string()):
+            arr = pa.array([k if isinstance(k, str) and k != "\ud800" else "never" for k in probe], type=kind)
+            got, misses = strtable.lookup_arrow(table, arr.slice(5))
+            assert got.tolist() == [model.get(k, -1) for k in arr.slice(5).to_pylist()]
+            assert misses == got.tolist().count(-1)
+
+
+@needs_c
+def test_a_key_learnt_twice_keeps_its_first_id():
+    table = strtable.new_table()
+    strtable.learn(table, np.array(["a", "a", "b"], dtype=object), np.array([1, 2, 3]))
+    assert strtable.lookup_objects(table, np.array(["a", "b"], dtype=object))[0].tolist() == [1, 3]
+
+
+@needs_c
+def test_arrow_types_it_does_not_read_are_refused():
+    table = strtable.new_table()
+    assert strtable.lookup_arrow(table, pa.array([1, 2])) is None
+    assert strtable.lookup_arrow(table, pa.array([], type=pa.string()))[0].tolist() == []
