@@ -152,19 +152,36 @@ def churn_run(keys: int, batch: int = 10_000, samples: int = 10):
 # --- the run ------------------------------------------------------------------------------------------
 def key_path(frames: dict, batch: int = 10_000, repeat: int = 5) -> list[tuple[str, float]]:
     """The key lookup alone: ns per row of ``KeyIndex.encode`` over ``batch``-row slices of each
-    key column (known keys, after a first pass), medians of ``repeat`` interleaved passes; beside it
-    the path object columns took before (each object hashed: ``_Column.lookup``)."""
+    key column (known keys, after a first pass), medians of ``repeat`` interleaved passes; with the
+    compiled string table (``windows/strtable``) and with the pure-Python paths a machine without
+    a compiler takes, and beside them the oldest path (each object hashed: ``_Column.lookup``)."""
+    from streamlab.windows import strtable
     from streamlab.windows.keys import KeyIndex
 
     columns = {dt: f["key"].array if dt in ("str", "category") else f["key"].to_numpy()
                for dt, f in frames.items()}
-    cases = {}
-    for dt, col in columns.items():
+    paths = {"compiled": True, "pure Python": False} if strtable.StrTable is not None else {"pure Python": False}
+
+    def encoder(col, on: bool):
         ki = KeyIndex(["key"])
-        cases[f"{dt} keys"] = (lambda a, b, ki=ki, col=col: ki.encode({"key": col[a:b]}, b - a))
+
+        def run(a, b):
+            strtable.ENABLED = on
+            try:
+                ki.encode({"key": col[a:b]}, b - a)
+            finally:
+                strtable.ENABLED = was
+        return run
+
+    was = strtable.ENABLED
+    cases = {}
+    for path, on in paths.items():
+        for dt, col in columns.items():
+            if path == "compiled" or dt != "category":  # categories never touch the table
+                cases[f"{dt} keys, {path}"] = encoder(col, on)
     hashed = KeyIndex(["key"])
     hashed.encode({"key": columns["object"][:batch]}, batch)
-    cases["object keys, each object hashed (the previous path)"] = (
+    cases["object keys, each object hashed (the oldest path)"] = (
         lambda a, b: hashed._cols[0].lookup(columns["object"][a:b]))
     n = len(next(iter(columns.values())))
     times: dict[str, list[float]] = {k: [] for k in cases}
@@ -306,8 +323,10 @@ def main(argv=None):
     ]
     lines += [
         "The key lookup alone (`KeyIndex.encode` of the key column, 10k-row slices, keys already "
-        f"known; medians of {args.repeat} passes): `object` rows that are each their own string are "
-        "joined into one Arrow array, `shared` rows are found by object address.",
+        f"known; medians of {args.repeat} passes). Compiled: the C string table built at install "
+        "looks up `str` objects and Arrow strings. Pure Python (no compiler): `object` rows that "
+        "are each their own string are joined into one Arrow array, `shared` rows are found by "
+        "object address, Arrow strings by `pyarrow.compute.index_in`.",
         "",
         "| key column | ns per row |",
         "|---|---:|",

@@ -27,6 +27,11 @@ import pandas as pd
 
 from .timecol import NEG_INF, POS_INF
 
+try:
+    from ._runmax import running_max as _running_max_c  # compiled at install (hatch_build.py)
+except ImportError:  # no compiler: numpy / Arrow
+    _running_max_c = None
+
 #: ``DataFrame.attrs`` key of the :class:`Marks` of a batch.
 MARKS_ATTR = "streamlab.marks"
 
@@ -132,11 +137,16 @@ def per_row_watermark(ms: np.ndarray, max_ts: int | None, current: int, delay: i
 
 
 def running_max(a: np.ndarray) -> np.ndarray:
-    """``np.maximum.accumulate(a)`` for int64 ``a`` (a new array), about 3x faster through Arrow.
+    """``np.maximum.accumulate(a)`` for int64 ``a`` (a new array): one C loop when the extension
+    is built, else through Arrow (about 3x faster than numpy's).
 
     >>> running_max(np.array([3, 1, 4, 1, 5])).tolist()
     [3, 3, 4, 4, 5]
     """
+    if a.dtype == np.int64 and _running_max_c is not None:
+        out = np.empty(len(a), dtype="int64")
+        _running_max_c(np.ascontiguousarray(a), out)
+        return out
     if len(a) >= 256 and a.dtype == np.int64:
         try:
             import pyarrow.compute as pc

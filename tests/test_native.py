@@ -1,4 +1,6 @@
-"""The compiled string table (``streamlab/windows/_strtable.c``) against a dict, and its build."""
+"""The C extensions against plain models, and their build: the string table
+(``streamlab/windows/_strtable.c``) against a dict, the running maximum (``streamlab/core/_runmax.c``)
+against numpy."""
 
 from __future__ import annotations
 
@@ -11,20 +13,40 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from streamlab.core import watermarks
 from streamlab.windows import strtable
 
 needs_c = pytest.mark.skipif(strtable.StrTable is None, reason="the C extension is not built")
 
 
-def test_the_extension_is_built_where_a_compiler_and_headers_are():
-    """``make install`` compiles it (hatch_build.py): a build hook that silently fails would leave
-    every key on the slower pure-Python paths."""
+def test_the_extensions_are_built_where_a_compiler_and_headers_are():
+    """``make install`` compiles them (hatch_build.py): a build hook that silently fails would leave
+    every key and watermark on the slower pure-Python paths."""
     cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
     headers = Path(sysconfig.get_paths()["include"], "Python.h")
     if os.environ.get("STREAMLAB_PURE_PYTHON") or not (shutil.which(cc) and headers.exists()):
         pytest.skip("no compiler or headers here, or STREAMLAB_PURE_PYTHON is set")
     assert strtable.StrTable is not None, "hatch_build.py did not compile streamlab/windows/_strtable.c"
     assert strtable.ENABLED
+    assert watermarks._running_max_c is not None, "hatch_build.py did not compile streamlab/core/_runmax.c"
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_running_max_matches_numpy(monkeypatch, compiled):
+    if compiled and watermarks._running_max_c is None:
+        pytest.skip("the C extension is not built")
+    if not compiled:
+        monkeypatch.setattr(watermarks, "_running_max_c", None)
+    rng = np.random.default_rng(5)
+    big = np.iinfo("int64")
+    for n in (0, 1, 255, 256, 10_000):
+        a = rng.integers(big.min, big.max, n, dtype="int64", endpoint=True)
+        if n:
+            a[0] = big.min
+        for arr in (a, a[::2]):  # a strided view too
+            got = watermarks.running_max(arr)
+            assert got.dtype == np.int64 and got.tolist() == np.maximum.accumulate(arr).tolist()
+            got[:1] = 0  # a new array, writable, not a view of the input
 
 
 def strings(rng, n):
