@@ -81,6 +81,20 @@ def test_lookups_match_a_dict_over_growth(seed):
 
 
 @needs_c
+def test_keys_differing_in_one_byte_at_every_length_stay_apart():
+    """The hash reads short keys in overlapping words: every byte of every length must count."""
+    keys = [""] + [("a" * n)[:i] + "b" + ("a" * n)[i + 1:] for n in range(1, 41) for i in range(n)]
+    keys += ["a" * n for n in range(1, 41)] + ["é" * n for n in range(1, 12)]
+    assert len(set(keys)) == len(keys)
+    table = strtable.new_table()
+    strtable.learn(table, np.array(keys, dtype=object), np.arange(len(keys)))
+    got, misses = strtable.lookup_objects(table, np.array(keys, dtype=object))
+    assert misses == 0 and got.tolist() == list(range(len(keys)))
+    got, misses = strtable.lookup_arrow(table, pa.array(keys))
+    assert misses == 0 and got.tolist() == list(range(len(keys)))
+
+
+@needs_c
 def test_a_key_learnt_twice_keeps_its_first_id():
     table = strtable.new_table()
     strtable.learn(table, np.array(["a", "a", "b"], dtype=object), np.array([1, 2, 3]))
