@@ -193,11 +193,14 @@ class _Column:
         if arr.null_count:  # NULL rows join the misses (new ids keep the order rows bring them)
             ids[arr.is_null().to_numpy(zero_copy_only=False)] = -1
             misses = 1
-        if misses:
+        if misses:  # distinct missed strings only become Python objects (a first batch: all rows)
             import pyarrow as pa
+            import pyarrow.compute as pc
 
             miss = ids < 0
-            ids[miss] = self.lookup(arr.filter(pa.array(miss)).to_numpy(zero_copy_only=False).astype(object))
+            enc = pc.dictionary_encode(arr.filter(pa.array(miss)), null_encoding="encode")
+            found = self.lookup(enc.dictionary.to_numpy(zero_copy_only=False).astype(object))
+            ids[miss] = found[enc.indices.to_numpy(zero_copy_only=False)]
         return ids
 
     def _encode_joined(self, values: np.ndarray) -> np.ndarray:
