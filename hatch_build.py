@@ -1,6 +1,6 @@
 """Build hook: compiles streamlab's small C extensions (``SOURCES``).
 
-They make hot per-row loops faster (key lookups, the running maximum of watermarks); they are
+They make hot per-row loops faster (key lookups, per-group counts and sums, the running maximum of watermarks); they are
 optional. Without a C compiler or the Python headers the build prints why and goes on, and
 streamlab uses its pure-Python paths (they give the same results). ``STREAMLAB_PURE_PYTHON=1``
 skips the compilation.
@@ -17,7 +17,8 @@ from pathlib import Path
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-SOURCES = [Path("streamlab/windows/_strtable.c"), Path("streamlab/core/_runmax.c")]
+SOURCES = [Path("streamlab/windows/_strtable.c"), Path("streamlab/windows/_groupsums.c"),
+           Path("streamlab/core/_runmax.c")]
 
 
 def compile_extension(root: Path, relative: Path) -> Path | None:

@@ -25,12 +25,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .native import load
 from .timecol import NEG_INF, POS_INF
 
-try:
-    from ._runmax import running_max as _running_max_c  # compiled at install (hatch_build.py)
-except ImportError:  # no compiler: numpy / Arrow
-    _running_max_c = None
+_running_max_c = load("streamlab.core._runmax", "running_max")  # None: numpy / Arrow
 
 #: ``DataFrame.attrs`` key of the :class:`Marks` of a batch.
 MARKS_ATTR = "streamlab.marks"

@@ -199,8 +199,8 @@ class _Column:
 
             miss = ids < 0
             enc = pc.dictionary_encode(arr.filter(pa.array(miss)), null_encoding="encode")
-            found = self.lookup(enc.dictionary.to_numpy(zero_copy_only=False).astype(object))
-            ids[miss] = found[enc.indices.to_numpy(zero_copy_only=False)]
+            new = self.lookup(enc.dictionary.to_numpy(zero_copy_only=False).astype(object))
+            ids[miss] = new[enc.indices.to_numpy(zero_copy_only=False)]
         return ids
 
     def _encode_joined(self, values: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.timecol import NEG_INF
-from .aggregates import Partials
+from .aggregates import Partials, reduced_rows
 from .rawstore import RAW_TS, RawStore
 
 
@@ -141,7 +141,7 @@ class SlicedLogic:
         upanes = (np.arange(span) + qmin) * self.pane + self.offset
         groups = span * nkeys
         if groups <= max(4 * n, 1 << 16):
-            part = Partials.from_rows(self.fields, values, seq, n).reduce(combo, groups)
+            part = reduced_rows(self.fields, values, seq, n, combo, groups)
             dense = all(kind in Partials.DENSE_KINDS for _, kind, _ in self.fields)
             for i, ps in enumerate(upanes.tolist()):
                 sub = part.take(slice(i * nkeys, (i + 1) * nkeys))
@@ -154,7 +154,7 @@ class SlicedLogic:
                     self._pane(ps, nkeys).merge_into(present, sub.take(present))
         else:
             ucombo, inv = np.unique(combo, return_inverse=True)
-            part = Partials.from_rows(self.fields, values, seq, n).reduce(inv.reshape(-1), len(ucombo))
+            part = reduced_rows(self.fields, values, seq, n, inv.reshape(-1), len(ucombo))
             pane_idx, keys = ucombo // nkeys, ucombo % nkeys
             for i in np.unique(pane_idx).tolist():
                 sel = np.flatnonzero(pane_idx == i)

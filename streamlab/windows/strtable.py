@@ -2,8 +2,8 @@
 
 ``StrTable`` maps UTF-8 strings to key ids in C, so a batch of Python ``str`` objects or of Arrow
 strings is looked up in one loop with no Python call per row. ``hatch_build.py`` compiles it at
-install; without a compiler (or with ``STREAMLAB_PURE_PYTHON=1``) ``ENABLED`` is False and the
-key columns take their pure-Python paths, which give the same ids.
+install (``core.native``); without a compiler (or with ``STREAMLAB_PURE_PYTHON=1``) ``ENABLED``
+is False and the key columns take their pure-Python paths, which give the same ids.
 """
 
 from __future__ import annotations
@@ -12,14 +12,11 @@ import os
 
 import numpy as np
 
+from ..core.native import load
 from .objectkeys import addresses
 
-try:
-    from ._strtable import StrTable
-except ImportError:  # not compiled: the pure-Python paths
-    StrTable = None
-
-ENABLED = StrTable is not None and not os.environ.get("STREAMLAB_PURE_PYTHON")
+StrTable = load("streamlab.windows._strtable", "StrTable")  # None: the pure-Python paths
+ENABLED = StrTable is not None
 
 
 def new_table():
