@@ -100,6 +100,7 @@ class _Column:
     def lookup(self, values: np.ndarray) -> np.ndarray:
         """Column ids of ``values`` (int64, or objects where None, NaN, NA and NaT mean NULL)."""
         before = self.count
+        null = None
         if values.dtype.kind in "iu" and self.kind == "int":
             labels = self.table.factorize(values.astype("int64", copy=False))
         else:
@@ -110,24 +111,26 @@ class _Column:
                 values = values.astype(object)
             labels = self.table.factorize(values, na_sentinel=-1)
             null = labels < 0
-            if null.any():
-                if self.null_id is None:
-                    self.null_id = int(self.table.factorize(np.array([_NULL], dtype=object))[0])
-                labels = np.where(null, self.null_id, labels)
         labels = labels.astype("int64", copy=False)
         if self.table.count > before:
-            new = np.flatnonzero(labels >= before)
-            ids, first = np.unique(labels[new], return_index=True)
-            vals = values[new[first]]
+            vals = values[_first_rows(labels, before)]
             if self.kind == "object":
                 vals = np.array(vals, dtype=object)
-                if self.null_id is not None and self.null_id >= before:
-                    vals[ids == self.null_id] = None
-            self.chunks.append(vals)
-            self.count = self.table.count
-            if self._native is not None and self.kind == "object":
-                strtable.learn(self._native, vals, ids)  # it mirrors every str key of the table
+            self._add_values(vals, before)
+        if null is not None and null.any():
+            if self.null_id is None:  # NULL takes the next id, after this batch's new keys
+                before = self.count
+                self.null_id = int(self.table.factorize(np.array([_NULL], dtype=object))[0])
+                self._add_values(np.array([None], dtype=object), before)
+            labels = np.where(null, self.null_id, labels)
         return labels
+
+    def _add_values(self, vals: np.ndarray, before: int) -> None:
+        """Record the values of the new ids ``before``, ``before + 1`` ... (in that order)."""
+        self.chunks.append(vals)
+        self.count = self.table.count
+        if self._native is not None and self.kind == "object":
+            strtable.learn(self._native, vals, np.arange(before, self.count))  # it mirrors every str key
 
     def _native_table(self):
         """The compiled table of this column's str keys (made holding every key so far), or None
@@ -347,6 +350,22 @@ def _arrow_strings(array):
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
     return arr
+
+
+def _first_rows(labels: np.ndarray, before: int) -> np.ndarray:
+    """Rows where the labels ``before``, ``before + 1`` ... first appear. A factorizer numbers new
+    values in order of first appearance, so they are the rows where the running maximum of the
+    new labels rises (one pass, no sort).
+
+    >>> _first_rows(np.array([3, 5, 3, 6, 5, 7, -1]), 5).tolist()
+    [1, 3, 5]
+    """
+    new = np.flatnonzero(labels >= before)
+    lab = labels[new]
+    rising = np.empty(len(lab), dtype=bool)
+    rising[:1] = True
+    np.greater(lab[1:], np.maximum.accumulate(lab)[:-1], out=rising[1:])
+    return new[rising]
 
 
 class KeyIndex:
