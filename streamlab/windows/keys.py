@@ -426,9 +426,8 @@ class KeyIndex:
             gid = table.factorize((gid << 32) | per_col[j + 1]).astype("int64", copy=False)
         total = self._levels[-1].count
         if total > self._count:
-            new = np.flatnonzero(gid >= self._count)
-            ids, first = np.unique(gid[new], return_index=True)
-            self._parts_chunks.append(np.stack([c[new[first]] for c in per_col], axis=1))
+            rows = _first_rows(gid, self._count)
+            self._parts_chunks.append(np.stack([c[rows] for c in per_col], axis=1))
             self._count = total
         return gid
 
