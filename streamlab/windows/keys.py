@@ -1,13 +1,15 @@
 """Group keys: factorised into dense integer ids kept across batches, so state is indexed by ints.
 
 One path for every key dtype. Each key column has a persistent hash table (pandas' incremental
-factorizer) from values to column ids:
+factorizer) from values to column ids, which numbers every new key:
 
-- Arrow strings (pandas ``str``) are looked up in one Arrow pass in the strings already known, and
-  only strings not seen before go through the table;
-- ``object`` columns (``objectkeys``): rows sharing a few string objects are found by address;
-  rows that are each their own ``str`` are joined into one Arrow string array by a single C join
-  (NULLs set apart) and looked up the same way; other objects (numbers) are hashed one by one;
+- with the compiled string table (``strtable``, built at install), Arrow strings (pandas ``str``)
+  and the ``str`` rows of ``object`` columns are looked up in one C loop; only rows not found
+  (new keys, NULLs, numbers) go through the factorizer, which teaches the table its new strings;
+- without it, Arrow strings are looked up in one Arrow pass in the strings already known, and in
+  ``object`` columns (``objectkeys``) rows sharing a few string objects are found by address, rows
+  that are each their own ``str`` are joined into one Arrow string array by a single C join (NULLs
+  set apart) and looked up the same way, and other objects (numbers) are hashed one by one;
 - ``category`` columns look up their categories once per categories object;
 - integer columns hash their int64 values; anything else is hashed as Python objects.
 
