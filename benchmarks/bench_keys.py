@@ -161,6 +161,7 @@ def key_path(frames: dict, batch: int = 10_000, repeat: int = 5) -> list[tuple[s
     columns = {dt: f["key"].array if dt in ("str", "category") else f["key"].to_numpy()
                for dt, f in frames.items()}
     paths = {"compiled": True, "pure Python": False} if strtable.StrTable is not None else {"pure Python": False}
+    was = strtable.ENABLED  # restored after each timed call
 
     def encoder(col, on: bool):
         ki = KeyIndex(["key"])
@@ -173,7 +174,6 @@ def key_path(frames: dict, batch: int = 10_000, repeat: int = 5) -> list[tuple[s
                 strtable.ENABLED = was
         return run
 
-    was = strtable.ENABLED
     cases = {}
     for path, on in paths.items():
         for dt, col in columns.items():

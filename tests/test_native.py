@@ -111,6 +111,7 @@ def test_arrow_types_it_does_not_read_are_refused():
     assert strtable.lookup_arrow(table, pa.array([], type=pa.string()))[0].tolist() == []
 
 
+@needs_c  # without the extension both sides are numpy
 @pytest.mark.parametrize("aggs", [
     {"c": ("v", "count"), "t": ("v", "sum"), "m": ("v", "mean")},
     {"n": ("v", "size")},

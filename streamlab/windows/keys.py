@@ -197,8 +197,7 @@ class _Column:
         ids, misses = found
         if arr.null_count:  # NULL rows join the misses (new ids keep the order rows bring them)
             ids[arr.is_null().to_numpy(zero_copy_only=False)] = -1
-            misses = 1
-        if misses:  # distinct missed strings only become Python objects (a first batch: all rows)
+        if misses or arr.null_count:  # distinct missed strings only become Python objects (a first batch: all rows)
             import pyarrow as pa
             import pyarrow.compute as pc
 
