@@ -441,7 +441,11 @@ class KeyIndex:
 
     def decode(self, ids: np.ndarray) -> dict[str, pd.Series]:
         """Key columns (with their input dtypes) for the given ids."""
-        out: dict[str, pd.Series] = {}
+        return {name: pd.Series(arr, name=name, copy=False) for name, arr in self.decode_arrays(ids).items()}
+
+    def decode_arrays(self, ids: np.ndarray) -> dict[str, object]:
+        """Key columns for the given ids as the arrays a Series of the input dtype holds."""
+        out: dict[str, object] = {}
         if not self.by:
             return out
         ids = np.asarray(ids, dtype="int64")
@@ -450,7 +454,7 @@ class KeyIndex:
             state = self._cols[i]
             if state is None:
                 raise ValueError(f"KeyIndex.decode: no values of key column {name!r} have been encoded yet")
-            out[name] = pd.Series(state.decoded().array.take(per_col[i]), name=name, copy=False)
+            out[name] = state.decoded().array.take(per_col[i])
         return out
 
     # --- dead keys --------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import streamz
 from ..core.batchcheck import batch_problem, unique_names
 from ..core.columns import as_series, column_values, numbers
 from ..core.durations import to_ms
+from ..core.frames import frame as build_frame
 from ..core.node import Node, Observed, SideOutput, find_meta
 from ..core.snapshot import OpenWindow, OperatorSnapshot, WindowState, preview
 from ..core.timecol import (
@@ -318,7 +319,7 @@ class WindowAgg(Node):
         self._compact_at = max(self.compact_min_keys, 2 * len(live))
 
     def _collect(self, starts, ends, keys, part, raw, revision, final):
-        cols: dict[str, object] = {k: v.array for k, v in self.keys.decode(keys).items()}
+        cols: dict[str, object] = self.keys.decode_arrays(keys)
         unit = self.meta.unit
         cols["window_start"] = _array(bounds(self.plan, starts, unit))
         cols["window_end"] = cols["window_start"] if ends is starts else _array(bounds(self.plan, ends, unit))
@@ -332,7 +333,7 @@ class WindowAgg(Node):
         if self.extra:
             cols["revision"] = revision if revision is not None else np.zeros(len(keys), dtype="int64")
             cols["final"] = np.full(len(keys), final)
-        out = pd.DataFrame(cols, copy=False)
+        out = build_frame(cols)
         if failed and final:
             out = self._fail_windows(out, failed, group, raw_values)
         self._out.append(out)
