@@ -326,3 +326,70 @@ def test_per_row_watermark_matches_a_row_by_row_model():
             seen = t if seen is None else max(seen, t)
         assert wm.tolist() == expect
         assert new_max == seen and new_current == max(current, seen - delay)
+
+
+def model_ids(batches):
+    """Ids as a factorizer numbers keys: order of first appearance over all batches, Python
+    equality (1 and 1.0 are one key), and NULL's id after the new keys of the batch that first
+    brings it."""
+    ids: dict = {}
+    null_key = object()
+    out = []
+    for batch in batches:
+        keys = [null_key if null_as_none(v) is None else v for v in batch]
+        for k in keys:
+            if k is not null_key and k not in ids:
+                ids[k] = len(ids)
+        if null_key in keys and null_key not in ids:
+            ids[null_key] = len(ids)
+        out.append([ids[k] for k in keys])
+    return out
+
+
+class Sub(str):
+    """A str subclass: not an exact str, so the compiled table leaves it to the hash table."""
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_large_object_batches_with_many_new_keys_number_them_as_a_factorizer(seed):
+    """A first batch (or any batch with 64 or more rows the compiled table does not know) has its
+    distinct new strings found in C before the hash table numbers them: the ids must be exactly
+    those of numbering every row, mixed with NULLs, numbers, lone surrogates and str subclasses."""
+    rng = np.random.default_rng(seed)
+    pool = [f"k{i}" for i in range(300)] + ["é", "日本", "", "x\x00y", "\ud800", 1, 2.0, 2, Sub("k1"), Sub("zz")]
+    batches = []
+    for n in (5000, 64, 63, 2000, 700):
+        vals = [pool[i] for i in rng.integers(0, len(pool), n)]
+        for j in rng.integers(0, n, max(1, n // 50)):
+            vals[j] = None if rng.random() < 0.5 else np.nan
+        vals = [(v + "#")[:-1] if isinstance(v, str) and type(v) is str and rng.random() < 0.5 else v for v in vals]
+        batches.append(vals)
+    ki = KeyIndex(["k"])
+    got = [ki.encode(pd.DataFrame({"k": pd.Series(np.array(b + [None], dtype=object)[:-1], dtype=object)})).tolist()
+           for b in batches]
+    assert got == model_ids(batches)
+
+
+def window_frames(keys, ts, batch_size=2):
+    df = pd.DataFrame({"ts": ts, "k": pd.Series(np.array(keys + [None], dtype=object)[:-1], dtype=object), "v": 1.0})
+    got: list = []
+    res = sl.from_frame(df, time="ts", unit="ms", batch_size=batch_size).watermark("0ms").window(
+        sl.Tumble(1000), by="k").agg(n=("v", "count"))
+    res.sink(got.append)
+    res.collect()
+    return got
+
+
+def test_object_keys_in_output_frames_get_the_dtype_pandas_infers_for_them():
+    """Output frames hold object keys as ``pd.DataFrame`` would: the dtype pandas infers for the
+    keys of that frame (``str`` for strings in pandas 3), whether or not every key of the column
+    is a string; a frame of only NULL keys stays object."""
+    all_str = window_frames(["a", "b", "c", "a"], [0, 10, 1000, 2000], batch_size=1)
+    mixed = window_frames(["a", "b", 1, 2, None, "c", None], [0, 10, 1000, 1010, 2000, 3000, 4000], batch_size=2)
+    expected = [["a", "b"], ["c"], ["a"], ["a", "b"], [1, 2, None], ["c"], [None]]
+    assert len(all_str + mixed) == len(expected)
+    for out, keys in zip(all_str + mixed, expected):
+        got = out["k"].astype(object).where(out["k"].notna(), None).tolist()
+        assert got == keys and [type(k) for k in got] == [type(k) for k in keys]
+        assert out["k"].dtype == pd.Series(np.array(keys + [0], dtype=object)[:-1]).dtype, keys
+    assert len({str(f["k"].dtype) for f in mixed}) > 1  # the dtypes did differ between frames

@@ -291,6 +291,41 @@ done:
     return result;
 }
 
+/* Numbers the distinct str objects at `pointers` 0, 1, 2 ... in order of first appearance,
+   adding each new one to this (scratch) table; other objects get -1. */
+static PyObject *
+StrTable_number_objects(StrTable *t, PyObject *args)
+{
+    Py_buffer ptrs, out;
+    if (!PyArg_ParseTuple(args, "y*w*", &ptrs, &out))
+        return NULL;
+    PyObject *result = NULL;
+    if (int64_buffers(&ptrs, &out, "number_objects") < 0)
+        goto done;
+    Py_ssize_t n = ptrs.len / 8;
+    const int64_t *p = ptrs.buf;
+    int64_t *o = out.buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t len;
+        const char *s = utf8_of((PyObject *)(intptr_t)p[i], &len);
+        int64_t id = -1;
+        if (s) {
+            id = find(t, s, len, hash_bytes(s, len, t->seed));
+            if (id < 0) {
+                id = t->count;
+                if (insert(t, s, len, id) < 0)
+                    goto done;
+            }
+        }
+        o[i] = id;
+    }
+    result = PyLong_FromSsize_t(t->count);
+done:
+    PyBuffer_Release(&ptrs);
+    PyBuffer_Release(&out);
+    return result;
+}
+
 static PyObject *
 StrTable_learn(StrTable *t, PyObject *args)
 {
@@ -327,6 +362,10 @@ static PyMethodDef StrTable_methods[] = {
     {"lookup_utf8", (PyCFunction)StrTable_lookup_utf8, METH_VARARGS,
      "lookup_utf8(offsets, data, start, out, wide) -> misses: ids of the Arrow strings "
      "start .. start + len(out) (int64 offsets when wide, else int32; -1: not known)."},
+    {"number_objects", (PyCFunction)StrTable_number_objects, METH_VARARGS,
+     "number_objects(pointers, out) -> count: number the distinct str objects at the int64 "
+     "addresses `pointers` 0, 1, 2 ... in order of first appearance, adding the new ones "
+     "(-1: not a str)."},
     {"learn", (PyCFunction)StrTable_learn, METH_VARARGS,
      "learn(strings, ids) -> learned: add each str of the list with its int64 id (others are "
      "skipped; a string known already keeps its id)."},

@@ -45,7 +45,7 @@ class _Column:
     """Values of one key column <-> dense column ids (in order of first appearance)."""
 
     __slots__ = ("kind", "table", "chunks", "count", "null_id", "dtype", "_cats", "_cat_ids", "_arrow", "_joined",
-                 "_addresses", "_decoded", "_native")
+                 "_addresses", "_decoded", "_framed", "_native")
 
     def __init__(self, kind: str = "int"):
         self.kind = kind  # "int" (int64 table) or "object" (Python objects)
@@ -60,6 +60,7 @@ class _Column:
         self._joined = _Strings(SEP)  # and from object columns (each with the separator after it)
         self._addresses = AddressCache()  # ids of shared string objects, by address
         self._decoded: pd.Series | None = None  # every value, in the decoded dtype (made on demand)
+        self._framed: tuple = (None, None)  # (that Series, its values as an output frame holds them)
         self._native = None  # the compiled table of the str keys (strtable), made on demand
 
     def values(self) -> np.ndarray:
@@ -73,6 +74,22 @@ class _Column:
         if self._decoded is None or len(self._decoded) != self.count:
             self._decoded = _series(self.values(), self.dtype, None)
         return self._decoded
+
+    def framed(self):
+        """The values of every id as an output frame holds them. ``pd.DataFrame`` infers the
+        dtype of an object column (pandas 3: ``str`` when every value is a string), so when every
+        key is a ``str`` they are inferred once here, and any subset a window takes keeps that
+        dtype, as it would have on its own. Otherwise the frame infers each window's keys."""
+        decoded = self.decoded()
+        if self._framed[0] is not decoded:
+            array = decoded.array
+            if isinstance(array, pd.arrays.NumpyExtensionArray) and array.dtype.numpy_dtype.kind == "O" \
+                    and len(array) and pd.api.types.infer_dtype(array, skipna=False) == "string":
+                inferred = pd.Series(array.to_numpy(), copy=False).array  # str (pandas 3), else object
+                if not isinstance(inferred, pd.arrays.NumpyExtensionArray):
+                    array = inferred
+            self._framed = (decoded, array)
+        return self._framed[1]
 
     def _note_dtype(self, dtype) -> None:
         if self.dtype is dtype:
@@ -184,9 +201,25 @@ class _Column:
             ids, misses = strtable.lookup_objects(self._native_table(), values)
             if misses:  # not a str (NULL, a number), or a new key: the hash table gives its id
                 miss = ids < 0
-                ids[miss] = self.lookup(values[miss])
+                ids[miss] = self._lookup_misses(values[miss]) if misses >= MIN_ROWS else self.lookup(values[miss])
             return ids
         return self._addresses.ids_of(values, self._encode_joined)
+
+    def _lookup_misses(self, values: np.ndarray) -> np.ndarray:
+        """``lookup`` of many rows the compiled table did not know (a first batch, say): the
+        distinct strings are found in C first, so the hash table sees each new string once, with
+        every row that is not a ``str``, in row order. New ids come out as ``lookup(values)``
+        gives them (the order of first appearance)."""
+        tmp = strtable.number_objects(values)
+        is_str = tmp >= 0
+        first = np.zeros(len(values), dtype=bool)
+        first[_first_rows(tmp, 0)] = True
+        sel = np.flatnonzero(~is_str | first)
+        labels = self.lookup(values[sel])
+        out = np.empty(len(values), dtype="int64")
+        out[sel] = labels
+        out[is_str] = labels[first[sel]][tmp[is_str]]  # the firsts come in tmp order 0, 1, 2 ...
+        return out
 
     def _encode_native_strings(self, arr) -> np.ndarray | None:
         """Column ids of Arrow strings looked up in the compiled table (None: an Arrow type it
@@ -444,7 +477,7 @@ class KeyIndex:
         return {name: pd.Series(arr, name=name, copy=False) for name, arr in self.decode_arrays(ids).items()}
 
     def decode_arrays(self, ids: np.ndarray) -> dict[str, object]:
-        """Key columns for the given ids as the arrays a Series of the input dtype holds."""
+        """Key columns for the given ids, as the arrays an output frame holds (``_Column.framed``)."""
         out: dict[str, object] = {}
         if not self.by:
             return out
@@ -454,7 +487,7 @@ class KeyIndex:
             state = self._cols[i]
             if state is None:
                 raise ValueError(f"KeyIndex.decode: no values of key column {name!r} have been encoded yet")
-            out[name] = state.decoded().array.take(per_col[i])
+            out[name] = state.framed().take(per_col[i])
         return out
 
     # --- dead keys --------------------------------------------------------------------------

@@ -50,6 +50,20 @@ def lookup_objects(table, values: np.ndarray) -> tuple[np.ndarray, int]:
     return ids, table.lookup_objects(addresses(values), ids)
 
 
+def number_objects(values: np.ndarray) -> np.ndarray:
+    """The distinct ``str`` among an object array's rows numbered 0, 1, 2 ... in order of first
+    appearance (in a scratch table); rows that are not a ``str`` get -1.
+
+    >>> rows = np.array(["b", "a", None, "b", 3], dtype=object)
+    >>> ENABLED is False or number_objects(rows).tolist() == [0, 1, -1, 0, -1]
+    True
+    """
+    values = np.ascontiguousarray(values)
+    out = np.empty(len(values), dtype="int64")
+    new_table().number_objects(addresses(values), out)
+    return out
+
+
 def lookup_arrow(table, arr) -> tuple[np.ndarray, int] | None:
     """Ids of an Arrow ``string`` or ``large_string`` array's rows (NULL rows get any id: the
     caller sets them), and how many were not found; None for other Arrow types."""
