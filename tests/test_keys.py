@@ -393,3 +393,13 @@ def test_object_keys_in_output_frames_get_the_dtype_pandas_infers_for_them():
         assert got == keys and [type(k) for k in got] == [type(k) for k in keys]
         assert out["k"].dtype == pd.Series(np.array(keys + [0], dtype=object)[:-1]).dtype, keys
     assert len({str(f["k"].dtype) for f in mixed}) > 1  # the dtypes did differ between frames
+
+
+def test_object_keys_that_are_all_strings_are_inferred_once():
+    ki = KeyIndex(["k"])
+    ki.encode(pd.DataFrame({"k": pd.Series(np.array(["a", "b", "é"], dtype=object), dtype=object)}))
+    assert isinstance(ki._cols[0].framed(), pd.arrays.ArrowStringArray)  # what pd.DataFrame infers
+    assert ki._cols[0].framed() is ki._cols[0].framed()  # kept until new keys come
+    assert ki.decode_arrays(np.array([2, 0]))["k"].tolist() == ["é", "a"]
+    ki.encode(pd.DataFrame({"k": pd.Series(np.array(["a", 1], dtype=object), dtype=object)}))
+    assert isinstance(ki._cols[0].framed(), pd.arrays.NumpyExtensionArray)  # not all strings: each frame infers its own keys

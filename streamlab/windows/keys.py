@@ -83,9 +83,10 @@ class _Column:
         decoded = self.decoded()
         if self._framed[0] is not decoded:
             array = decoded.array
-            if isinstance(array, pd.arrays.NumpyExtensionArray) and array.dtype.numpy_dtype.kind == "O" \
-                    and len(array) and pd.api.types.infer_dtype(array, skipna=False) == "string":
-                inferred = pd.Series(array.to_numpy(), copy=False).array  # str (pandas 3), else object
+            values = array.to_numpy() if isinstance(array, pd.arrays.NumpyExtensionArray) else None
+            if values is not None and values.dtype == object and len(values) \
+                    and pd.api.types.infer_dtype(values, skipna=False) == "string":
+                inferred = pd.Series(values, copy=False).array  # str (pandas 3), else object
                 if not isinstance(inferred, pd.arrays.NumpyExtensionArray):
                     array = inferred
             self._framed = (decoded, array)
