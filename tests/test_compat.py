@@ -21,6 +21,7 @@ import bokeh.document.events
 import ipywidgets
 import jupyter_bokeh  # noqa: F401 - a missing test dependency must fail, not skip
 import numpy as np
+import pandas as pd
 import pytest
 import streamz
 import streamz.sinks
@@ -245,6 +246,7 @@ def test_no_private_name_of_jupyter_bokeh_or_bokeh_hooks_is_used_in_streamlab():
     ("streamz", streamz.sinks, "_global_sinks"),
     ("streamz", streamz.Stream, "_graphviz_shape"),
     ("ipywidgets", ipywidgets.Widget, "_handle_msg"),
+    ("pandas", pd.arrays.DatetimeArray, "_simple_new"),  # core/timecol: UTC bounds from int64 ms
 ], ids=lambda v: v if isinstance(v, str) else "")
 def test_private_names_used_elsewhere_in_streamlab_still_exist(dist, owner, name):
     users = [str(p.relative_to(PACKAGE.parent)) for p in sorted(PACKAGE.rglob("*.py"))
