@@ -32,7 +32,7 @@ def compile_extension(root: Path, relative: Path) -> Path | None:
         return target
     cc = shlex.split(os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc")
     include = sysconfig.get_paths()["include"]
-    cmd = [*cc, "-O2", "-fPIC", "-shared", "-Wall", f"-I{include}", str(source), "-o", str(target)]
+    cmd = [*cc, "-O2", "-fPIC", "-shared", "-pthread", "-Wall", f"-I{include}", str(source), "-o", str(target)]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     except (OSError, subprocess.SubprocessError) as err:

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pytest
 
 from streamlab.core import watermarks
-from streamlab.windows import strtable
+from streamlab.windows import objectkeys, strtable
 
 needs_c = pytest.mark.skipif(strtable.StrTable is None, reason="the C extension is not built")
 
@@ -81,6 +81,104 @@ def test_lookups_match_a_dict_over_growth(seed):
             got, misses = strtable.lookup_arrow(table, arr.slice(5))
             assert got.tolist() == [model.get(k, -1) for k in arr.slice(5).to_pylist()]
             assert misses == got.tolist().count(-1)
+
+
+@needs_c
+@pytest.mark.parametrize("threads", [2, 3, 8])
+@pytest.mark.parametrize("wide", [False, True])
+def test_a_lookup_split_over_threads_gives_the_one_thread_ids(threads, wide):
+    """Every split of the rows (odd sizes, fewer rows than threads, an offset into the buffers)
+    gives the ids and the miss count of one thread."""
+    rng = np.random.default_rng(threads)
+    keys = list(dict.fromkeys(strings(rng, 3000)))
+    table = strtable.new_table()
+    strtable.learn(table, np.array(keys[:2000], dtype=object), np.arange(2000))
+    kind = pa.large_string() if wide else pa.string()
+    probe = pa.array([keys[i] for i in rng.integers(0, len(keys), 20_011)], type=kind)
+    for arr in (probe, probe.slice(7), probe.slice(3, 5), probe.slice(1, 1)):
+        _, offsets, data = arr.buffers()
+        one, many = np.empty(len(arr), dtype="int64"), np.empty(len(arr), dtype="int64")
+        m1 = table.lookup_utf8(offsets, data, arr.offset, one, wide, 1)
+        m2 = table.lookup_utf8(offsets, data, arr.offset, many, wide, threads)
+        assert many.tolist() == one.tolist() == [k if k < 2000 else -1 for k in
+                                                  (keys.index(v) for v in arr.to_pylist())]
+        assert m1 == m2 == int((one < 0).sum())
+
+
+@needs_c
+@pytest.mark.parametrize("threads", [2, 3, 8])
+def test_an_object_lookup_split_over_threads_gives_the_one_thread_ids(threads):
+    """ASCII strings are looked up on the threads, every other row (non-ASCII strings, lone
+    surrogates, str subclasses, NULLs, numbers) in the pass after them: same ids, same misses."""
+    class Sub(str):
+        pass
+
+    rng = np.random.default_rng(threads)
+    keys = list(dict.fromkeys(strings(rng, 3000)))
+    table = strtable.new_table()
+    strtable.learn(table, np.array(keys[:2000], dtype=object), np.arange(2000))
+    odd = [None, 7, 2.5, "\ud800", Sub("a"), "never"]
+    probe = [keys[i] for i in rng.integers(0, len(keys), 20_011)]
+    for j in rng.integers(0, len(probe), 300):
+        probe[j] = odd[j % len(odd)]
+    values = np.array(probe, dtype=object)
+    for part in (values, values[7:], values[3:8], values[1:2]):
+        ptrs = objectkeys.addresses(np.ascontiguousarray(part))
+        one, many = np.empty(len(part), dtype="int64"), np.empty(len(part), dtype="int64")
+        m1 = table.lookup_objects(ptrs, one, 1)
+        m2 = table.lookup_objects(ptrs, many, threads)
+        want = [keys.index(v) if type(v) is str and v in keys[:2000] else -1 for v in part.tolist()]
+        assert many.tolist() == one.tolist() == want
+        assert m1 == m2 == want.count(-1)
+
+
+@needs_c
+def test_batches_from_parallel_rows_up_are_looked_up_on_threads(monkeypatch):
+    """``lookup_arrow`` and ``lookup_objects`` ask for threads at ``PARALLEL_ROWS`` rows, and the
+    ids do not change."""
+    seen = []
+
+    class Spy:
+        def __init__(self, table):
+            self.table = table
+
+        def lookup_utf8(self, *args):
+            seen.append(args[-1])
+            return self.table.lookup_utf8(*args)
+
+        def lookup_objects(self, *args):
+            seen.append(args[-1])
+            return self.table.lookup_objects(*args)
+
+    table = strtable.new_table()
+    strtable.learn(table, np.array(["a", "b"], dtype=object), np.array([0, 1]))
+    monkeypatch.setattr(strtable, "PARALLEL_ROWS", 100)
+    monkeypatch.setattr(strtable, "THREADS", 2)
+    for n in (99, 100, 1001):
+        got, misses = strtable.lookup_arrow(Spy(table), pa.array(["a", "b", "c"] * n))
+        assert got.tolist() == [0, 1, -1] * n and misses == n
+    assert seen == [2, 2, 2]  # 297 rows and more
+    got, misses = strtable.lookup_objects(Spy(table), np.array(["a", "b", "c", None] * 25, dtype=object))
+    assert got.tolist() == [0, 1, -1, -1] * 25 and misses == 50
+    assert seen[-1] == 2
+    seen.clear()
+    strtable.lookup_arrow(Spy(table), pa.array(["a"] * 99))
+    strtable.lookup_objects(Spy(table), np.array(["a"] * 99, dtype=object))
+    assert seen == [1, 1]
+
+
+@needs_c
+def test_a_threaded_lookup_still_checks_every_offset():
+    """A bad offset in any thread's part is an error, not a read outside the data."""
+    table = strtable.new_table()
+    offsets = np.arange(0, 4001, dtype="int32")
+    offsets[3001] = 10**6  # in the last part
+    data = b"x" * 4000
+    for threads in (1, 2, 4):
+        with pytest.raises(ValueError, match="outside the data"):
+            table.lookup_utf8(offsets, data, 0, np.empty(4000, dtype="int64"), False, threads)
+    with pytest.raises(ValueError, match="threads must be 1 to 8, got 9"):
+        table.lookup_utf8(offsets, data, 0, np.empty(4000, dtype="int64"), False, 9)
 
 
 @needs_c

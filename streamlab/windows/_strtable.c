@@ -6,6 +6,9 @@
  *   - ``lookup_objects`` reads Python ``str`` objects (an object array's pointers);
  *   - ``lookup_utf8`` reads an Arrow string array's offsets and data buffers.
  * A row not found gets -1; the caller hashes those rows the slow way and ``learn``s them.
+ * Both can split a large batch over threads. Those read only buffers, and ASCII ``str`` objects
+ * (immutable, kept alive by the caller's array), so they run without the GIL; other strings wait
+ * for a second pass with it. The table refuses changes (``learn``) while such a lookup runs.
  *
  * Built at install by ``hatch_build.py``. Without a compiler streamlab uses its Python paths.
  */
@@ -13,6 +16,7 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#include <pthread.h>
 
 typedef struct {
     uint64_t hash;
@@ -29,6 +33,7 @@ typedef struct {
     char *arena;
     int64_t used, cap;  /* bytes of the arena in use, allocated */
     uint64_t seed;
+    int busy;           /* lookups running without the GIL: the table must not change */
 } StrTable;
 
 static inline uint64_t mix(uint64_t h)
@@ -224,19 +229,138 @@ int64_buffers(Py_buffer *a, Py_buffer *b, const char *what)
     return 0;
 }
 
+/* Rows [lo, hi) of an Arrow string array: ids into out, the count not found into misses; 0, or
+ * -1 when an offset points outside the data (no Python call: it runs without the GIL). */
+typedef struct {
+    StrTable *t;
+    const void *offsets;
+    const char *data;
+    Py_ssize_t data_len, start, lo, hi;
+    int64_t *out;
+    int wide;
+    Py_ssize_t misses;
+    int bad;
+} Rows;
+
+static void *lookup_rows(void *arg)
+{
+    Rows *r = arg;
+    Py_ssize_t misses = 0;
+#define LOOKUP_ROWS(T)                                                                      \
+    for (Py_ssize_t i = r->lo; i < r->hi; i++) {                                            \
+        int64_t a = ((const T *)r->offsets)[r->start + i], b = ((const T *)r->offsets)[r->start + i + 1]; \
+        if (a < 0 || b < a || b > r->data_len) {                                            \
+            r->bad = 1;                                                                     \
+            return NULL;                                                                    \
+        }                                                                                   \
+        int64_t id = find(r->t, r->data + a, b - a, hash_bytes(r->data + a, b - a, r->t->seed)); \
+        r->out[i] = id;                                                                     \
+        misses += id < 0;                                                                   \
+    }
+    if (r->wide) {
+        LOOKUP_ROWS(int64_t)
+    } else {
+        LOOKUP_ROWS(int32_t)
+    }
+#undef LOOKUP_ROWS
+    r->misses = misses;
+    return NULL;
+}
+
+#define MAX_THREADS 8
+
+/* Runs fn on each of `threads` parts (each `size` bytes, from `parts`): the first on this thread,
+ * the others on threads of their own (a part whose thread cannot start runs here too), without
+ * the GIL when there is more than one. */
+static void run_parts(StrTable *t, void *(*fn)(void *), char *parts, size_t size, int threads)
+{
+    if (threads == 1) {
+        fn(parts);
+        return;
+    }
+    pthread_t ids[MAX_THREADS];
+    int started[MAX_THREADS] = {0};
+    t->busy++;
+    Py_BEGIN_ALLOW_THREADS
+    for (int k = 1; k < threads; k++)
+        started[k] = pthread_create(&ids[k], NULL, fn, parts + k * size) == 0;
+    fn(parts);
+    for (int k = 1; k < threads; k++) {
+        if (started[k])
+            pthread_join(ids[k], NULL);
+        else
+            fn(parts + k * size);
+    }
+    Py_END_ALLOW_THREADS
+    t->busy--;
+}
+
+static int check_threads(int threads, const char *what)
+{
+    if (threads < 1 || threads > MAX_THREADS) {
+        PyErr_Format(PyExc_ValueError, "%s: threads must be 1 to %d, got %d", what, MAX_THREADS, threads);
+        return -1;
+    }
+    return 0;
+}
+
+/* Rows [lo, hi) of an object array (pointers): ids of the exact ASCII str objects, which are read
+ * without a Python call; every other row is left at -2 for a second pass that holds the GIL. */
+typedef struct {
+    StrTable *t;
+    const int64_t *ptrs;
+    Py_ssize_t lo, hi;
+    int64_t *out;
+    Py_ssize_t misses, deferred;
+} ObjectRows;
+
+static void *lookup_object_rows(void *arg)
+{
+    ObjectRows *r = arg;
+    Py_ssize_t misses = 0, deferred = 0;
+    for (Py_ssize_t i = r->lo; i < r->hi; i++) {
+        PyObject *obj = (PyObject *)(intptr_t)r->ptrs[i];
+        if (!PyUnicode_CheckExact(obj) || !PyUnicode_IS_COMPACT_ASCII(obj)) {
+            r->out[i] = -2;
+            deferred++;
+            continue;
+        }
+        const char *s = (const char *)(((PyASCIIObject *)obj) + 1);
+        Py_ssize_t n = PyUnicode_GET_LENGTH(obj);
+        int64_t id = find(r->t, s, n, hash_bytes(s, n, r->t->seed));
+        r->out[i] = id;
+        misses += id < 0;
+    }
+    r->misses = misses;
+    r->deferred = deferred;
+    return NULL;
+}
+
 static PyObject *
 StrTable_lookup_objects(StrTable *t, PyObject *args)
 {
     Py_buffer ptrs, out;
-    if (!PyArg_ParseTuple(args, "y*w*", &ptrs, &out))
+    int threads = 1;
+    if (!PyArg_ParseTuple(args, "y*w*|i", &ptrs, &out, &threads))
         return NULL;
     PyObject *result = NULL;
-    if (int64_buffers(&ptrs, &out, "lookup_objects") < 0)
+    if (int64_buffers(&ptrs, &out, "lookup_objects") < 0 || check_threads(threads, "lookup_objects") < 0)
         goto done;
-    Py_ssize_t n = ptrs.len / 8, misses = 0;
+    Py_ssize_t n = ptrs.len / 8, misses = 0, deferred = 0;
     const int64_t *p = ptrs.buf;
     int64_t *o = out.buf;
-    for (Py_ssize_t i = 0; i < n; i++) {
+    ObjectRows parts[MAX_THREADS];
+    for (int k = 0; k < threads; k++)
+        parts[k] = (ObjectRows){t, p, n * k / threads, n * (k + 1) / threads, o, 0, 0};
+    run_parts(t, lookup_object_rows, (char *)parts, sizeof(ObjectRows), threads);
+    for (int k = 0; k < threads; k++) {
+        misses += parts[k].misses;
+        deferred += parts[k].deferred;
+    }
+    for (Py_ssize_t i = 0; deferred && i < n; i++) {  /* other str (UTF-8 through Python), not a str */
+        if (o[i] != -2)
+            continue;
+        deferred--;
         Py_ssize_t len;
         const char *s = utf8_of((PyObject *)(intptr_t)p[i], &len);
         int64_t id = s ? find(t, s, len, hash_bytes(s, len, t->seed)) : -1;
@@ -255,8 +379,8 @@ StrTable_lookup_utf8(StrTable *t, PyObject *args)
 {
     Py_buffer offsets, data, out;
     Py_ssize_t start;
-    int wide;
-    if (!PyArg_ParseTuple(args, "y*y*nw*p", &offsets, &data, &start, &out, &wide))
+    int wide, threads = 1;
+    if (!PyArg_ParseTuple(args, "y*y*nw*p|i", &offsets, &data, &start, &out, &wide, &threads))
         return NULL;
     PyObject *result = NULL;
     Py_ssize_t n = out.len / 8, misses = 0, width = wide ? 8 : 4;
@@ -264,31 +388,36 @@ StrTable_lookup_utf8(StrTable *t, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "lookup_utf8: offsets too short for out");
         goto done;
     }
-    int64_t *o = out.buf;
-    const char *d = data.buf;
-#define LOOKUP_ROWS(T)                                                                      \
-    for (Py_ssize_t i = 0; i < n; i++) {                                                    \
-        int64_t a = ((const T *)offsets.buf)[start + i], b = ((const T *)offsets.buf)[start + i + 1]; \
-        if (a < 0 || b < a || b > data.len) {                                               \
-            PyErr_SetString(PyExc_ValueError, "lookup_utf8: an offset points outside the data"); \
-            goto done;                                                                      \
-        }                                                                                   \
-        int64_t id = find(t, d + a, b - a, hash_bytes(d + a, b - a, t->seed));              \
-        o[i] = id;                                                                          \
-        misses += id < 0;                                                                   \
+    if (check_threads(threads, "lookup_utf8") < 0)
+        goto done;
+    Rows rows[MAX_THREADS];
+    for (int k = 0; k < threads; k++)
+        rows[k] = (Rows){t, offsets.buf, data.buf, data.len, start, n * k / threads, n * (k + 1) / threads,
+                         out.buf, wide, 0, 0};
+    run_parts(t, lookup_rows, (char *)rows, sizeof(Rows), threads);
+    for (int k = 0; k < threads; k++) {
+        if (rows[k].bad) {
+            PyErr_SetString(PyExc_ValueError, "lookup_utf8: an offset points outside the data");
+            goto done;
+        }
+        misses += rows[k].misses;
     }
-    if (wide) {
-        LOOKUP_ROWS(int64_t)
-    } else {
-        LOOKUP_ROWS(int32_t)
-    }
-#undef LOOKUP_ROWS
     result = PyLong_FromSsize_t(misses);
 done:
     PyBuffer_Release(&offsets);
     PyBuffer_Release(&data);
     PyBuffer_Release(&out);
     return result;
+}
+
+/* Changing a table that a GIL-free lookup is reading is refused. */
+static int check_idle(StrTable *t, const char *what)
+{
+    if (t->busy) {
+        PyErr_Format(PyExc_RuntimeError, "%s: the table is being read by a lookup on other threads", what);
+        return -1;
+    }
+    return 0;
 }
 
 /* Numbers the distinct str objects at `pointers` 0, 1, 2 ... in order of first appearance,
@@ -300,7 +429,7 @@ StrTable_number_objects(StrTable *t, PyObject *args)
     if (!PyArg_ParseTuple(args, "y*w*", &ptrs, &out))
         return NULL;
     PyObject *result = NULL;
-    if (int64_buffers(&ptrs, &out, "number_objects") < 0)
+    if (check_idle(t, "number_objects") < 0 || int64_buffers(&ptrs, &out, "number_objects") < 0)
         goto done;
     Py_ssize_t n = ptrs.len / 8;
     const int64_t *p = ptrs.buf;
@@ -335,6 +464,8 @@ StrTable_learn(StrTable *t, PyObject *args)
         return NULL;
     PyObject *result = NULL;
     Py_ssize_t n = PyList_GET_SIZE(strings), learned = 0;
+    if (check_idle(t, "learn") < 0)
+        goto done;
     if (ids.len != n * 8) {
         PyErr_SetString(PyExc_ValueError, "learn: one int64 id per string");
         goto done;
@@ -357,11 +488,13 @@ done:
 
 static PyMethodDef StrTable_methods[] = {
     {"lookup_objects", (PyCFunction)StrTable_lookup_objects, METH_VARARGS,
-     "lookup_objects(pointers, out) -> misses: ids of the str objects at the int64 addresses "
-     "`pointers` (-1: not a str, or not known)."},
+     "lookup_objects(pointers, out, threads=1) -> misses: ids of the str objects at the int64 "
+     "addresses `pointers` (-1: not a str, or not known); ASCII strings split over `threads` "
+     "threads without the GIL."},
     {"lookup_utf8", (PyCFunction)StrTable_lookup_utf8, METH_VARARGS,
-     "lookup_utf8(offsets, data, start, out, wide) -> misses: ids of the Arrow strings "
-     "start .. start + len(out) (int64 offsets when wide, else int32; -1: not known)."},
+     "lookup_utf8(offsets, data, start, out, wide, threads=1) -> misses: ids of the Arrow strings "
+     "start .. start + len(out) (int64 offsets when wide, else int32; -1: not known), split over "
+     "`threads` threads without the GIL."},
     {"number_objects", (PyCFunction)StrTable_number_objects, METH_VARARGS,
      "number_objects(pointers, out) -> count: number the distinct str objects at the int64 "
      "addresses `pointers` 0, 1, 2 ... in order of first appearance, adding the new ones "

@@ -18,6 +18,12 @@ from .objectkeys import addresses
 StrTable = load("streamlab.windows._strtable", "StrTable")  # None: the pure-Python paths
 ENABLED = StrTable is not None
 
+#: A batch of this many rows or more is looked up on two threads (the C loops run without the
+#: GIL). Below it, starting a thread costs more than it saves (benchmarks/RESULTS.md).
+PARALLEL_ROWS = 50_000
+#: Threads for such a batch: two when this process may run on two cores or more.
+THREADS = min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
 
 def new_table():
     """An empty table with a random seed, or None when the extension is not in use."""
@@ -47,7 +53,7 @@ def lookup_objects(table, values: np.ndarray) -> tuple[np.ndarray, int]:
     """
     values = np.ascontiguousarray(values)
     ids = np.empty(len(values), dtype="int64")
-    return ids, table.lookup_objects(addresses(values), ids)
+    return ids, table.lookup_objects(addresses(values), ids, THREADS if len(values) >= PARALLEL_ROWS else 1)
 
 
 def number_objects(values: np.ndarray) -> np.ndarray:
@@ -66,7 +72,8 @@ def number_objects(values: np.ndarray) -> np.ndarray:
 
 def lookup_arrow(table, arr) -> tuple[np.ndarray, int] | None:
     """Ids of an Arrow ``string`` or ``large_string`` array's rows (NULL rows get any id: the
-    caller sets them), and how many were not found; None for other Arrow types."""
+    caller sets them), and how many were not found; None for other Arrow types. A batch of
+    ``PARALLEL_ROWS`` rows or more is split over ``THREADS`` threads, with the same result."""
     import pyarrow as pa
 
     if pa.types.is_string(arr.type):
@@ -79,5 +86,6 @@ def lookup_arrow(table, arr) -> tuple[np.ndarray, int] | None:
     if not len(arr):
         return ids, 0
     _, offsets, data = arr.buffers()
-    misses = table.lookup_utf8(offsets, data if data is not None else b"", arr.offset, ids, wide)
+    threads = THREADS if len(arr) >= PARALLEL_ROWS else 1
+    misses = table.lookup_utf8(offsets, data if data is not None else b"", arr.offset, ids, wide, threads)
     return ids, misses
