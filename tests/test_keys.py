@@ -401,5 +401,6 @@ def test_object_keys_that_are_all_strings_are_inferred_once():
     assert isinstance(ki._cols[0].framed(), pd.arrays.ArrowStringArray)  # what pd.DataFrame infers
     assert ki._cols[0].framed() is ki._cols[0].framed()  # kept until new keys come
     assert ki.decode_arrays(np.array([2, 0]))["k"].tolist() == ["é", "a"]
+    assert ki.decode(np.array([2, 0]))["k"].tolist() == ["é", "a"]
     ki.encode(pd.DataFrame({"k": pd.Series(np.array(["a", 1], dtype=object), dtype=object)}))
     assert isinstance(ki._cols[0].framed(), pd.arrays.NumpyExtensionArray)  # not all strings: each frame infers its own keys

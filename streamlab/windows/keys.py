@@ -475,20 +475,26 @@ class KeyIndex:
 
     def decode(self, ids: np.ndarray) -> dict[str, pd.Series]:
         """Key columns (with their input dtypes) for the given ids."""
-        return {name: pd.Series(arr, name=name, copy=False) for name, arr in self.decode_arrays(ids).items()}
+        return {name: pd.Series(state.decoded().array.take(col_ids), name=name, copy=False)
+                for name, state, col_ids in self._per_column(ids)}
 
     def decode_arrays(self, ids: np.ndarray) -> dict[str, object]:
-        """Key columns for the given ids, as the arrays an output frame holds (``_Column.framed``)."""
-        out: dict[str, object] = {}
+        """Key columns for the given ids, as the arrays an output frame holds (``_Column.framed``:
+        all-``str`` object keys already in the dtype ``pd.DataFrame`` would infer for them)."""
+        return {name: state.framed().take(col_ids) for name, state, col_ids in self._per_column(ids)}
+
+    def _per_column(self, ids: np.ndarray):
+        """(name, column state, that column's ids) for each key column."""
         if not self.by:
-            return out
+            return []
         ids = np.asarray(ids, dtype="int64")
         per_col = [ids] if len(self.by) == 1 else [self.parts()[ids, i] for i in range(len(self.by))]
+        out = []
         for i, name in enumerate(self.by):
             state = self._cols[i]
             if state is None:
                 raise ValueError(f"KeyIndex.decode: no values of key column {name!r} have been encoded yet")
-            out[name] = state.framed().take(per_col[i])
+            out.append((name, state, per_col[i]))
         return out
 
     # --- dead keys --------------------------------------------------------------------------
