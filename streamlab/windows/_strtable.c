@@ -113,6 +113,12 @@ static inline int64_t find(StrTable *t, const char *s, int64_t n, uint64_t h)
     }
 }
 
+/* The id of the n bytes at s, or -1. */
+static inline int64_t find_bytes(StrTable *t, const char *s, int64_t n)
+{
+    return find(t, s, n, hash_bytes(s, n, t->seed));
+}
+
 static int grow(StrTable *t)
 {
     uint64_t cap = (t->mask + 1) * 2;
@@ -166,16 +172,22 @@ static int insert(StrTable *t, const char *s, int64_t n, int64_t id)
     return 0;
 }
 
+/* The bytes of an exact ASCII str, or NULL; read without a Python call (no GIL needed). */
+static inline const char *ascii_of(PyObject *obj, Py_ssize_t *n)
+{
+    if (!PyUnicode_CheckExact(obj) || !PyUnicode_IS_COMPACT_ASCII(obj))
+        return NULL;
+    *n = PyUnicode_GET_LENGTH(obj);
+    return (const char *)(((PyASCIIObject *)obj) + 1);
+}
+
 /* The UTF-8 bytes of an exact str, or NULL (not a str, or not encodable: a lone surrogate). */
 static inline const char *utf8_of(PyObject *obj, Py_ssize_t *n)
 {
-    if (!PyUnicode_CheckExact(obj))
-        return NULL;
-    if (PyUnicode_IS_COMPACT_ASCII(obj)) {
-        *n = PyUnicode_GET_LENGTH(obj);
-        return (const char *)(((PyASCIIObject *)obj) + 1);
-    }
-    const char *s = PyUnicode_AsUTF8AndSize(obj, n);
+    const char *s = ascii_of(obj, n);
+    if (s || !PyUnicode_CheckExact(obj))
+        return s;
+    s = PyUnicode_AsUTF8AndSize(obj, n);
     if (!s)
         PyErr_Clear();
     return s;
@@ -229,8 +241,8 @@ int64_buffers(Py_buffer *a, Py_buffer *b, const char *what)
     return 0;
 }
 
-/* Rows [lo, hi) of an Arrow string array: ids into out, the count not found into misses; 0, or
- * -1 when an offset points outside the data (no Python call: it runs without the GIL). */
+/* Rows [lo, hi) of an Arrow string array: ids into out, the count not found into misses, and
+ * bad set when an offset points outside the data (no Python call: it runs without the GIL). */
 typedef struct {
     StrTable *t;
     const void *offsets;
@@ -253,7 +265,7 @@ static void *lookup_rows(void *arg)
             r->bad = 1;                                                                     \
             return NULL;                                                                    \
         }                                                                                   \
-        int64_t id = find(r->t, r->data + a, b - a, hash_bytes(r->data + a, b - a, r->t->seed)); \
+        int64_t id = find_bytes(r->t, r->data + a, b - a);                                   \
         r->out[i] = id;                                                                     \
         misses += id < 0;                                                                   \
     }
@@ -319,15 +331,14 @@ static void *lookup_object_rows(void *arg)
     ObjectRows *r = arg;
     Py_ssize_t misses = 0, deferred = 0;
     for (Py_ssize_t i = r->lo; i < r->hi; i++) {
-        PyObject *obj = (PyObject *)(intptr_t)r->ptrs[i];
-        if (!PyUnicode_CheckExact(obj) || !PyUnicode_IS_COMPACT_ASCII(obj)) {
+        Py_ssize_t n;
+        const char *s = ascii_of((PyObject *)(intptr_t)r->ptrs[i], &n);
+        if (!s) {
             r->out[i] = -2;
             deferred++;
             continue;
         }
-        const char *s = (const char *)(((PyASCIIObject *)obj) + 1);
-        Py_ssize_t n = PyUnicode_GET_LENGTH(obj);
-        int64_t id = find(r->t, s, n, hash_bytes(s, n, r->t->seed));
+        int64_t id = find_bytes(r->t, s, n);
         r->out[i] = id;
         misses += id < 0;
     }
@@ -363,7 +374,7 @@ StrTable_lookup_objects(StrTable *t, PyObject *args)
         deferred--;
         Py_ssize_t len;
         const char *s = utf8_of((PyObject *)(intptr_t)p[i], &len);
-        int64_t id = s ? find(t, s, len, hash_bytes(s, len, t->seed)) : -1;
+        int64_t id = s ? find_bytes(t, s, len) : -1;
         o[i] = id;
         misses += id < 0;
     }
@@ -439,7 +450,7 @@ StrTable_number_objects(StrTable *t, PyObject *args)
         const char *s = utf8_of((PyObject *)(intptr_t)p[i], &len);
         int64_t id = -1;
         if (s) {
-            id = find(t, s, len, hash_bytes(s, len, t->seed));
+            id = find_bytes(t, s, len);
             if (id < 0) {
                 id = t->count;
                 if (insert(t, s, len, id) < 0)

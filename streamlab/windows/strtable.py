@@ -25,6 +25,11 @@ PARALLEL_ROWS = 50_000
 THREADS = min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
+def _threads(rows: int) -> int:
+    """Threads for a lookup of ``rows`` rows."""
+    return THREADS if rows >= PARALLEL_ROWS else 1
+
+
 def new_table():
     """An empty table with a random seed, or None when the extension is not in use."""
     if not ENABLED:
@@ -53,7 +58,7 @@ def lookup_objects(table, values: np.ndarray) -> tuple[np.ndarray, int]:
     """
     values = np.ascontiguousarray(values)
     ids = np.empty(len(values), dtype="int64")
-    return ids, table.lookup_objects(addresses(values), ids, THREADS if len(values) >= PARALLEL_ROWS else 1)
+    return ids, table.lookup_objects(addresses(values), ids, _threads(len(values)))
 
 
 def number_objects(values: np.ndarray) -> np.ndarray:
@@ -86,6 +91,5 @@ def lookup_arrow(table, arr) -> tuple[np.ndarray, int] | None:
     if not len(arr):
         return ids, 0
     _, offsets, data = arr.buffers()
-    threads = THREADS if len(arr) >= PARALLEL_ROWS else 1
-    misses = table.lookup_utf8(offsets, data if data is not None else b"", arr.offset, ids, wide, threads)
+    misses = table.lookup_utf8(offsets, data if data is not None else b"", arr.offset, ids, wide, _threads(len(arr)))
     return ids, misses
